@@ -1,0 +1,5 @@
+import sys
+
+from smartcat.cli import main
+
+sys.exit(main())
