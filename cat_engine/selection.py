@@ -1,0 +1,327 @@
+"""Next-item selection: maximum Fisher information with exposure control and content balance.
+
+The exact argmax of item information over the eligible items is found without evaluating the
+whole bank.  Items are grouped once per bank into blocks of ``BLOCK`` items with similar ``a``
+and ``b`` (sorted by ``a`` into groups, then by ``b`` within a group).  For a block with
+``a`` in ``[a_lo, a_hi]``, ``b`` in ``[b_lo, b_hi]`` and ``c >= c_lo``, every item obeys
+
+.. math:: I(\\theta) = a^2 (1 - c) L^2 (1 - L) / P \\le (1 - c_{lo})\\, a^2 L (1 - L)
+          = (1 - c_{lo}) \\frac{a^2}{4 \\cosh^2(a d / 2)}
+
+(``L`` the logistic part, ``P >= L``), with ``d = max(0, b_lo - theta, theta - b_hi)`` the
+distance of ``theta`` from the block's ``b`` range.  As a function of ``a`` the right-hand side
+rises up to ``a d / 2 = x*`` (``x* tanh x* = 1``, ``x* = 1.19968``) and falls after it, so the
+block bound is its value at ``a = clip(2 x* / d, a_lo, a_hi)``.  Selection computes the exact
+information in the few blocks with the highest bounds, takes the k-th best value ``v`` found,
+and then evaluates exactly every block whose bound reaches ``v``: no item outside those blocks
+can beat ``v``, so the result is the exact top-k (tested against brute force).  With 50,000
+items this touches a few hundred items instead of all of them.
+
+References
+----------
+Kingsbury, G. G. & Zara, A. R. (1989). Procedures for selecting items for computerized
+adaptive tests. *Applied Measurement in Education*, 2(4), 359-375 (randomesque).
+Sympson, J. B. & Hetter, R. D. (1985). Controlling item-exposure rates in computerized adaptive
+testing. *Proceedings of the 27th annual meeting of the Military Testing Association*.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .irt import ItemBank, _information
+
+__all__ = [
+    "select_item",
+    "most_informative",
+    "SELECTORS",
+    "content_quotas",
+    "choose_tag_order",
+    "check_sh_params",
+]
+
+SELECTORS = ("mfi", "randomesque", "sympson-hetter")
+BLOCK = 64
+_X_STAR = 1.1996786402577337  # root of x tanh(x) = 1: the a maximizing a^2 / cosh^2(a d / 2)
+_SEED_BLOCKS = 4  # blocks evaluated first to find a good lower bound v
+_SH_CHUNK = 16  # Sympson-Hetter candidates drawn per round
+
+
+@dataclass(frozen=True, eq=False)
+class _BlockIndex:
+    """Items of a bank (or of one content tag) arranged in padded ``(n_blocks, BLOCK)`` blocks."""
+
+    index: np.ndarray  # (n_blocks, BLOCK) int, bank index of each slot (0 for padding)
+    valid: np.ndarray  # (n_blocks, BLOCK) bool, False for padding slots
+    a: np.ndarray  # (n_blocks, BLOCK) parameters per slot (padding: a = 1, b = 0, c = 0)
+    b: np.ndarray
+    c: np.ndarray
+    a_lo: np.ndarray  # (n_blocks,) block summaries for the upper bound
+    a_hi: np.ndarray
+    b_lo: np.ndarray
+    b_hi: np.ndarray
+    one_minus_c: np.ndarray  # (n_blocks,) 1 - min c
+
+    @classmethod
+    def build(cls, bank: ItemBank, members: np.ndarray) -> _BlockIndex:
+        n_blocks_total = -(-members.size // BLOCK)
+        n_groups = max(1, int(round(np.sqrt(n_blocks_total) / 2)))
+        by_a = members[np.argsort(bank.a[members], kind="stable")]
+        rows = []
+        for group in np.array_split(by_a, n_groups):  # a dozen groups, once per bank
+            group = group[np.argsort(bank.b[group], kind="stable")]
+            pad = (-group.size) % BLOCK
+            rows.append(np.concatenate([group, np.full(pad, -1)]).reshape(-1, BLOCK))
+        slots = np.vstack(rows)
+        valid = slots >= 0
+        index = np.where(valid, slots, 0)
+        a = np.where(valid, bank.a[index], 1.0)
+        b = np.where(valid, bank.b[index], 0.0)
+        c = np.where(valid, bank.c[index], 0.0)
+        return cls(
+            index=index,
+            valid=valid,
+            a=a,
+            b=b,
+            c=c,
+            a_lo=np.where(valid, a, np.inf).min(axis=1),
+            a_hi=np.where(valid, a, -np.inf).max(axis=1),
+            b_lo=np.where(valid, b, np.inf).min(axis=1),
+            b_hi=np.where(valid, b, -np.inf).max(axis=1),
+            one_minus_c=1.0 - np.where(valid, c, np.inf).min(axis=1),
+        )
+
+    def upper_bounds(self, theta: float) -> np.ndarray:
+        """``(n_blocks,)`` upper bounds of item information at ``theta`` (see module doc)."""
+        d = np.maximum(np.maximum(self.b_lo - theta, theta - self.b_hi), 0.0)
+        with np.errstate(divide="ignore"):
+            a = np.clip(2.0 * _X_STAR / d, self.a_lo, self.a_hi)
+        half = 0.5 * a * d
+        # The slack covers rounding: for a 2PL item at d = 0 the bound is attained exactly.
+        return (1.0 + 1e-9) * self.one_minus_c * a * a / (4.0 * np.cosh(half) ** 2)
+
+    def _values(self, theta: float, blocks: np.ndarray, excluded: np.ndarray):
+        """Exact information of the items in ``blocks``; ``-inf`` for excluded or padding."""
+        idx = self.index[blocks].ravel()
+        info = _information(theta, self.a[blocks].ravel(), self.b[blocks].ravel(),
+                            self.c[blocks].ravel())
+        info[excluded[idx] | ~self.valid[blocks].ravel()] = -np.inf
+        return idx, info
+
+    def top(self, theta: float, excluded: np.ndarray, k: int) -> np.ndarray:
+        """Bank indices of the ``k`` most informative eligible items, best first."""
+        ub = self.upper_bounds(theta)
+        n_seed = min(_SEED_BLOCKS + k // BLOCK, ub.size)
+        seed = np.argpartition(-ub, n_seed - 1)[:n_seed] if n_seed < ub.size else np.arange(
+            ub.size)
+        _, seed_info = self._values(theta, seed, excluded)
+        if seed_info.size >= k:
+            v = np.partition(seed_info, seed_info.size - k)[seed_info.size - k]
+        else:
+            v = -np.inf
+        # Every block that might hold an item at least as informative as v.
+        cand = np.flatnonzero(ub >= v) if np.isfinite(v) else np.arange(ub.size)
+        idx, info = self._values(theta, cand, excluded)
+        n_ok = int(np.isfinite(info).sum())
+        k = min(k, n_ok)
+        if k == 0:
+            return np.empty(0, dtype=np.intp)
+        best = np.argpartition(-info, k - 1)[:k] if k < info.size else np.arange(info.size)
+        # Order best first; ties broken by the smaller bank index, as numpy's argmax would.
+        best = best[np.lexsort((idx[best], -info[best]))]
+        return idx[best]
+
+
+_INDEX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _index_for(bank: ItemBank, tag: str | None) -> _BlockIndex:
+    """The block index of the whole bank (``tag=None``) or of one content tag, cached."""
+    per_bank = _INDEX_CACHE.setdefault(bank, {})
+    if tag not in per_bank:
+        members = np.arange(len(bank)) if tag is None else np.flatnonzero(bank.content == tag)
+        per_bank[tag] = _BlockIndex.build(bank, members) if members.size else None
+    return per_bank[tag]
+
+
+def _check_excluded(bank: ItemBank, excluded) -> np.ndarray:
+    if excluded is None:
+        return np.zeros(len(bank), dtype=bool)
+    excluded = np.asarray(excluded)
+    if excluded.dtype != bool:
+        raise ValueError("excluded must be a boolean mask over the bank")
+    if excluded.shape != (len(bank),):
+        raise ValueError(
+            f"mismatched lengths: excluded mask has {excluded.size} entries for "
+            f"{len(bank)} items"
+        )
+    return excluded
+
+
+def most_informative(
+    bank: ItemBank, theta: float, excluded=None, k: int = 1, tag: str | None = None
+) -> np.ndarray:
+    """Bank indices of the ``k`` most informative eligible items at ``theta``, best first.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    theta : float
+    excluded : (n,) bool mask or None; True = not eligible
+    k : how many (fewer are returned when fewer are eligible)
+    tag : restrict to items with this content tag
+
+    Exact: equal to ``argsort(-information(theta, a, b, c))`` over eligible items.
+    """
+    if not np.isfinite(theta):
+        raise ValueError("theta must be finite")
+    if k < 1:
+        raise ValueError(f"k must be >= 1 (got {k})")
+    excluded = _check_excluded(bank, excluded)
+    index = _index_for(bank, tag)
+    if index is None:
+        return np.empty(0, dtype=np.intp)
+    return index.top(float(theta), excluded, int(k))
+
+
+def content_quotas(shares: Mapping[str, float], length: int) -> dict[str, int]:
+    """Integer item counts per tag summing to ``length`` (largest-remainder rounding).
+
+    ``shares`` are non-negative and are normalized to sum to 1.
+    """
+    if not shares:
+        raise ValueError("content shares are empty")
+    tags = list(shares)
+    s = np.array([float(shares[t]) for t in tags])
+    if not np.isfinite(s).all() or (s < 0).any() or s.sum() <= 0:
+        raise ValueError("content shares must be non-negative numbers with a positive sum")
+    exact = s / s.sum() * length
+    counts = np.floor(exact).astype(int)
+    remainder = length - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:remainder]] += 1
+    return dict(zip(tags, counts.tolist(), strict=True))
+
+
+def choose_tag_order(
+    content_targets: Mapping[str, float], content_counts: Mapping[str, int] | None
+) -> list[str]:
+    """Tags ordered by deficit ``share * (n + 1) - count`` (largest first), ``n`` items so far."""
+    counts = dict(content_counts or {})
+    total = float(sum(float(v) for v in content_targets.values()))
+    if total <= 0 or any(float(v) < 0 for v in content_targets.values()):
+        raise ValueError("content targets must be non-negative shares with a positive sum")
+    n_next = sum(counts.values()) + 1
+    deficit = {
+        tag: float(share) / total * n_next - counts.get(tag, 0)
+        for tag, share in content_targets.items()
+    }
+    return sorted(deficit, key=lambda t: -deficit[t])
+
+
+def _select_in(
+    bank: ItemBank, theta: float, excluded: np.ndarray, rng: np.random.Generator, method: str,
+    k: int, sh_params, tag: str | None,
+) -> int | None:
+    """One selection among eligible items (optionally of one tag); None when none is eligible."""
+    if method == "mfi":
+        top = most_informative(bank, theta, excluded, 1, tag)
+        return int(top[0]) if top.size else None
+    if method == "randomesque":
+        top = most_informative(bank, theta, excluded, k, tag)
+        return int(top[rng.integers(top.size)]) if top.size else None
+    # Sympson-Hetter: walk down the information order; administer item i with probability
+    # K_i; a rejected item is passed over.  If every eligible item is rejected, give the best.
+    seen = excluded.copy()
+    first = None
+    while True:
+        top = most_informative(bank, theta, seen, _SH_CHUNK, tag)
+        if top.size == 0:
+            return first
+        if first is None:
+            first = int(top[0])
+        accepted = np.flatnonzero(rng.random(top.size) < sh_params[top])
+        if accepted.size:
+            return int(top[accepted[0]])
+        seen[top] = True
+
+
+def select_item(
+    bank: ItemBank,
+    theta: float,
+    *,
+    excluded,
+    rng: np.random.Generator,
+    method: str = "mfi",
+    k: int = 5,
+    sh_params=None,
+    content_targets: Mapping[str, float] | None = None,
+    content_counts: Mapping[str, int] | None = None,
+) -> int:
+    """Choose the next item.
+
+    Parameters
+    ----------
+    bank : ItemBank
+    theta : current ability estimate
+    excluded : (n,) bool; True = never choose (seen before, retired, already in this test)
+    rng : numpy Generator for the random parts (randomesque, Sympson-Hetter)
+    method : ``"mfi"`` (maximum Fisher information), ``"randomesque"`` (uniform among the ``k``
+        most informative) or ``"sympson-hetter"`` (exposure parameters ``sh_params``, (n,) in
+        [0, 1])
+    content_targets : {tag: share}; when given, the next item comes from the tag with the largest
+        deficit ``share * (n + 1) - count`` that still has an eligible item
+    content_counts : {tag: items of that tag given so far in this test}
+
+    Returns
+    -------
+    int
+        Index into ``bank``.  Never an excluded item.
+
+    Raises
+    ------
+    ValueError
+        Unknown method, bad ``k`` or ``sh_params``, mismatched mask, or no eligible item.
+    """
+    if method not in SELECTORS:
+        raise ValueError(
+            f"unknown selection method {method!r} (choose from {', '.join(SELECTORS)})"
+        )
+    excluded = _check_excluded(bank, excluded)
+    if method == "randomesque" and k < 1:
+        raise ValueError(f"randomesque k must be >= 1 (got {k})")
+    if method == "sympson-hetter":
+        sh_params = check_sh_params(sh_params, len(bank))
+    if not np.isfinite(theta):
+        raise ValueError("theta must be finite")
+    if excluded.all():
+        raise ValueError("no eligible item: the bank is fully excluded")
+    tags: list[str | None] = []
+    if content_targets:
+        unknown = set(content_targets) - set(bank.content.tolist())
+        if unknown:
+            raise ValueError(f"content target tag(s) not in the bank: {', '.join(sorted(unknown))}")
+        tags = list(choose_tag_order(content_targets, content_counts))
+    for tag in [*tags, None]:  # the whole bank is the fallback when every tag is exhausted
+        chosen = _select_in(bank, float(theta), excluded, rng, method, k, sh_params, tag)
+        if chosen is not None:
+            return chosen
+    raise ValueError("no eligible item: the bank is fully excluded")
+
+
+def check_sh_params(sh_params, n_items: int) -> np.ndarray:
+    """Validate Sympson-Hetter exposure parameters: ``(n,)`` floats in ``[0, 1]``."""
+    if sh_params is None:
+        raise ValueError("sympson-hetter selection needs sh_params (exposure parameters)")
+    k = np.asarray(sh_params, dtype=np.float64)
+    if k.shape != (n_items,):
+        raise ValueError(
+            f"mismatched lengths: {k.size} Sympson-Hetter parameters for {n_items} items"
+        )
+    if np.isnan(k).any() or (k < 0).any() or (k > 1).any():
+        raise ValueError("Sympson-Hetter parameters must be in [0, 1]")
+    return k
+

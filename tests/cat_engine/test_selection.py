@@ -1,0 +1,109 @@
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from cat_engine.assembly import CatConfig, next_item, record_response, start_attempt
+from cat_engine.irt import ItemBank, information
+from cat_engine.selection import content_quotas, most_informative, select_item
+from cat_engine.simulation import generate_bank
+from cat_engine.stopping import StoppingRule
+
+
+@pytest.mark.parametrize("n, model", [(50, "2pl"), (3000, "3pl"), (20000, "3pl"), (5000, "1pl")])
+def test_selection_is_exact_argmax_with_random_exclusions(n, model):
+    rng = np.random.default_rng(n)
+    bank = generate_bank(n, model, rng=rng)
+    for _ in range(150):
+        theta = rng.uniform(-4, 4)
+        excluded = rng.random(n) < rng.uniform(0, 0.99)
+        if excluded.all():
+            continue
+        info = information(theta, bank.a, bank.b, bank.c)
+        info[excluded] = -np.inf
+        brute = np.argsort(-info, kind="stable")[:7]
+        brute = brute[np.isfinite(info[brute])]
+        got = most_informative(bank, theta, excluded, 7)
+        # exact: same items in the same order (continuous parameters: no ties)
+        np.testing.assert_array_equal(got, brute)
+        assert select_item(bank, theta, excluded=excluded, rng=rng) == brute[0]
+
+
+@pytest.mark.parametrize("method", ["mfi", "randomesque", "sympson-hetter"])
+def test_exclusion_set_is_never_violated(method):
+    rng = np.random.default_rng(7)
+    bank = generate_bank(400, "3pl", rng=rng, content_tags=["A", "B", "C"])
+    sh = rng.uniform(0, 1, len(bank))
+    for _ in range(300):
+        excluded = rng.random(len(bank)) < rng.uniform(0.5, 0.999)
+        if excluded.all():
+            continue
+        chosen = select_item(bank, rng.normal(), excluded=excluded, rng=rng, method=method,
+                             sh_params=sh, content_targets={"A": 0.5, "B": 0.3, "C": 0.2},
+                             content_counts={"A": int(rng.integers(5)), "B": 1})
+        assert not excluded[chosen]
+
+
+def test_randomesque_picks_among_the_k_best_uniformly():
+    rng = np.random.default_rng(8)
+    bank = generate_bank(500, "3pl", rng=rng)
+    excluded = np.zeros(len(bank), dtype=bool)
+    top = set(most_informative(bank, 0.4, excluded, 5).tolist())
+    picks = Counter(select_item(bank, 0.4, excluded=excluded, rng=rng, method="randomesque", k=5)
+                    for _ in range(5000))
+    assert set(picks) == top
+    # each of 5 expected 1000 times; 5 binomial SDs is 141
+    assert all(abs(v - 1000) < 150 for v in picks.values())
+
+
+def test_sympson_hetter_never_gives_items_with_zero_parameter():
+    rng = np.random.default_rng(9)
+    bank = generate_bank(300, "3pl", rng=rng)
+    sh = np.where(rng.random(len(bank)) < 0.5, 0.0, 1.0)
+    excluded = np.zeros(len(bank), dtype=bool)
+    for _ in range(200):
+        chosen = select_item(bank, rng.normal(), excluded=excluded, rng=rng,
+                             method="sympson-hetter", sh_params=sh)
+        assert sh[chosen] == 1.0
+        info = information(0.0, bank.a, bank.b, bank.c)
+    # with all parameters 1 it is plain maximum information
+    assert select_item(bank, 0.0, excluded=excluded, rng=rng, method="sympson-hetter",
+                       sh_params=np.ones(len(bank))) == int(np.argmax(info))
+
+
+def test_content_balancing_meets_target_shares_in_a_cat():
+    rng = np.random.default_rng(10)
+    bank = generate_bank(600, "3pl", rng=rng, content_tags=["A", "B", "C", "D"])
+    targets = {"A": 0.4, "B": 0.3, "C": 0.2, "D": 0.1}
+    config = CatConfig(stopping=StoppingRule(max_items=20), content_targets=targets)
+    for _ in range(20):
+        state = start_attempt(config)
+        while (item := next_item(state, bank, config, rng=rng)) is not None:
+            state = record_response(state, bank, item, int(rng.integers(2)), config)
+        got = Counter(bank.content[list(state.items)].tolist())
+        assert dict(got) == content_quotas(targets, 20) == {"A": 8, "B": 6, "C": 4, "D": 2}
+
+
+def test_selection_errors_name_the_problem():
+    rng = np.random.default_rng(11)
+    bank = generate_bank(20, "2pl", rng=rng)
+    with pytest.raises(ValueError, match="fully excluded"):
+        select_item(bank, 0.0, excluded=np.ones(20, dtype=bool), rng=rng)
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        select_item(bank, 0.0, excluded=np.zeros(19, dtype=bool), rng=rng)
+    with pytest.raises(ValueError, match="unknown selection method"):
+        select_item(bank, 0.0, excluded=np.zeros(20, dtype=bool), rng=rng, method="best")
+    with pytest.raises(ValueError, match="sh_params"):
+        select_item(bank, 0.0, excluded=np.zeros(20, dtype=bool), rng=rng,
+                    method="sympson-hetter")
+    with pytest.raises(ValueError, match="not in the bank"):
+        select_item(bank, 0.0, excluded=np.zeros(20, dtype=bool), rng=rng,
+                    content_targets={"Z": 1.0})
+    with pytest.raises(ValueError, match="empty"):
+        ItemBank.from_records([])
+    config = CatConfig()
+    state = record_response(start_attempt(config), bank, 3, 1, config)
+    with pytest.raises(ValueError, match="already administered"):
+        record_response(state, bank, 3, 0, config)
+    with pytest.raises(ValueError, match="0 or 1"):
+        record_response(state, bank, 4, 2, config)
