@@ -54,6 +54,7 @@ class CatConfig:
     prior_sd: float = 1.0
     content_targets: Mapping[str, float] | None = None
     sh_params: np.ndarray | None = None
+    max_exposure: float = 1.0  # running exposure cap r_max; 1 = off (see selection.select_item)
 
     def __post_init__(self) -> None:
         if self.selector not in SELECTORS:
@@ -67,6 +68,8 @@ class CatConfig:
         if self.k < 1:
             raise ValueError(f"randomesque k must be >= 1 (got {self.k})")
         _check_prior(self.prior_mean, self.prior_sd)
+        if not (0 < self.max_exposure <= 1):
+            raise ValueError(f"max_exposure must be in (0, 1] (got {self.max_exposure})")
         if self.selector == "sympson-hetter" and self.sh_params is None:
             raise ValueError("sympson-hetter selection needs sh_params (exposure parameters)")
 
@@ -133,11 +136,15 @@ def next_item(
     *,
     rng: np.random.Generator,
     excluded=None,
+    exposure_counts=None,
+    n_tests: int = 0,
 ) -> int | None:
     """The next item's bank index, or None when the attempt has stopped.
 
     ``excluded`` (``(n,)`` bool) marks items never to give (seen before, retired); items of this
-    attempt are excluded as well.  Raises ValueError when no item is eligible.
+    attempt are excluded as well.  With ``config.max_exposure < 1``, ``exposure_counts``
+    (``(n,)`` int, tests of the window that contained each item) and ``n_tests`` (tests started
+    before this one) drive the running exposure cap.  Raises ValueError when no item is eligible.
     """
     if state.stop_reason is not None:
         return None
@@ -153,7 +160,8 @@ def next_item(
     return select_item(
         bank, state.estimate.theta, excluded=mask, rng=rng, method=config.selector, k=config.k,
         sh_params=config.sh_params, content_targets=config.content_targets,
-        content_counts=counts,
+        content_counts=counts, max_exposure=config.max_exposure,
+        exposure_counts=exposure_counts, n_tests=n_tests,
     )
 
 

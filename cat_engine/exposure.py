@@ -13,10 +13,26 @@ tests item ``i`` appeared in and ``L`` the mean test length:
   items two random examinees have in common; 0 means disjoint tests, 1 identical tests.  The
   pair sum is computed from the counts, in ``O(n)``, not over pairs.
 
+Running exposure cap ("restricted maximum information", Revuelta & Ponsoda, 1998): with
+``n_i`` the number of the ``T`` tests started so far in the exam window (in a simulation: the
+examinees simulated so far) that contained item ``i``, the item is eligible for the next test
+only while
+
+.. math:: \\frac{n_i + 1}{T + 1} \\le r_{max}
+
+i.e. while giving it once more keeps its rate, counting the current test, at most ``r_max``.
+Then no item's rate ever exceeds ``r_max`` once it is counted over the tests started.  Early in
+a window (``T + 1 < 1 / r_max``) no item meets the cap; :func:`capped_exclusion` then falls back
+to the least exposed eligible items, which makes the first ``1 / r_max`` tests (nearly) disjoint
+rather than failing.  The exclusion mask (seen before, retired, already given) stays a hard
+guarantee: the fallback never reaches into it.
+
 References
 ----------
 Chen, S.-Y., Ankenmann, R. D. & Spray, J. A. (2003). The relationship between item exposure and
 test overlap in computerized adaptive testing. *Journal of Educational Measurement*, 40(2).
+Revuelta, J. & Ponsoda, V. (1998). A comparison of item exposure control methods in
+computerized adaptive testing. *Journal of Educational Measurement*, 35(4), 311-327.
 Sympson, J. B. & Hetter, R. D. (1985). Controlling item-exposure rates in computerized adaptive
 testing. *Proceedings of the 27th annual meeting of the Military Testing Association*.
 """
@@ -28,7 +44,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["exposure_counts", "exposure_rates", "max_exposure", "mean_overlap",
-           "calibrate_sympson_hetter"]
+           "exposure_eligible", "capped_exclusion", "calibrate_sympson_hetter"]
 
 
 def exposure_counts(tests: Sequence[np.ndarray], n_items: int) -> np.ndarray:
@@ -59,6 +75,59 @@ def mean_overlap(tests: Sequence[np.ndarray], n_items: int) -> float:
     n = len(tests)
     mean_length = np.mean([len(t) for t in tests])
     return float((counts * (counts - 1)).sum() / (n * (n - 1) * mean_length))
+
+
+def exposure_eligible(counts, n_tests: int, r_max: float) -> np.ndarray:
+    """``(n,)`` bool: items still under the running exposure cap (see module doc).
+
+    Parameters
+    ----------
+    counts : (n,) int, tests of the window so far that contained each item
+    n_tests : tests started in the window before the current one (``counts <= n_tests``)
+    r_max : the cap on the exposure rate, in (0, 1]; 1 makes every item eligible
+
+    Returns
+    -------
+    np.ndarray
+        ``(counts + 1) / (n_tests + 1) <= r_max`` per item.
+    """
+    counts = _check_counts(counts, n_tests)
+    if not (0 < r_max <= 1):
+        raise ValueError(f"max exposure r_max must be in (0, 1] (got {r_max})")
+    # Multiplied out, with a relative slack so that e.g. 0.25 * 4 counts as 1 exactly.
+    return counts + 1 <= r_max * (n_tests + 1) * (1 + 1e-12)
+
+
+def capped_exclusion(excluded, counts, n_tests: int, r_max: float) -> np.ndarray:
+    """``(n,)`` bool exclusion mask: ``excluded`` plus the items over the exposure cap.
+
+    When the cap would leave no item outside ``excluded``, the items outside ``excluded`` with
+    the fewest exposures stay eligible instead (the early phase of a window, or a small bank).
+    ``excluded`` itself is never relaxed.
+    """
+    excluded = np.asarray(excluded, dtype=bool)
+    eligible = exposure_eligible(counts, n_tests, r_max)
+    if excluded.shape != eligible.shape:
+        raise ValueError(
+            f"mismatched lengths: excluded mask has {excluded.size} entries for "
+            f"{eligible.size} exposure counts"
+        )
+    capped = excluded | ~eligible
+    if not capped.all() or excluded.all():
+        return capped
+    counts = np.asarray(counts)
+    return excluded | (counts > counts[~excluded].min())
+
+
+def _check_counts(counts, n_tests: int) -> np.ndarray:
+    counts = np.asarray(counts)
+    if counts.ndim != 1 or not np.issubdtype(counts.dtype, np.integer):
+        raise ValueError("exposure counts must be a 1-D array of integers")
+    if n_tests < 0:
+        raise ValueError(f"the number of tests must be >= 0 (got {n_tests})")
+    if counts.size and (counts.min() < 0 or counts.max() > n_tests):
+        raise ValueError(f"exposure counts must be in [0, n_tests = {n_tests}]")
+    return counts
 
 
 def calibrate_sympson_hetter(

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .exposure import capped_exclusion
 from .irt import ItemBank, _information
 
 __all__ = [
@@ -260,6 +261,9 @@ def select_item(
     sh_params=None,
     content_targets: Mapping[str, float] | None = None,
     content_counts: Mapping[str, int] | None = None,
+    max_exposure: float = 1.0,
+    exposure_counts=None,
+    n_tests: int = 0,
 ) -> int:
     """Choose the next item.
 
@@ -275,6 +279,13 @@ def select_item(
     content_targets : {tag: share}; when given, the next item comes from the tag with the largest
         deficit ``share * (n + 1) - count`` that still has an eligible item
     content_counts : {tag: items of that tag given so far in this test}
+    max_exposure : running exposure cap ``r_max`` in (0, 1] (restricted maximum information,
+        Revuelta & Ponsoda, 1998): below 1, items with ``(count + 1) / (n_tests + 1) > r_max``
+        are not eligible, see :func:`cat_engine.exposure.capped_exclusion`; combines with any
+        ``method``
+    exposure_counts : (n,) int, tests of the exam window so far that contained each item
+        (needed when ``max_exposure < 1``)
+    n_tests : tests started in the window before this one
 
     Returns
     -------
@@ -284,13 +295,20 @@ def select_item(
     Raises
     ------
     ValueError
-        Unknown method, bad ``k`` or ``sh_params``, mismatched mask, or no eligible item.
+        Unknown method, bad ``k``, ``sh_params`` or exposure counts, mismatched mask, or no
+        eligible item.
     """
     if method not in SELECTORS:
         raise ValueError(
             f"unknown selection method {method!r} (choose from {', '.join(SELECTORS)})"
         )
     excluded = _check_excluded(bank, excluded)
+    if not (0 < max_exposure <= 1):
+        raise ValueError(f"max_exposure must be in (0, 1] (got {max_exposure})")
+    if max_exposure < 1:
+        if exposure_counts is None:
+            raise ValueError("an exposure cap (max_exposure < 1) needs exposure_counts")
+        excluded = capped_exclusion(excluded, exposure_counts, n_tests, max_exposure)
     if method == "randomesque" and k < 1:
         raise ValueError(f"randomesque k must be >= 1 (got {k})")
     if method == "sympson-hetter":

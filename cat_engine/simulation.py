@@ -20,7 +20,7 @@ import numpy as np
 
 from .assembly import CatConfig, assemble_loft, next_item, record_response, start_attempt
 from .estimation import estimate
-from .exposure import exposure_rates, mean_overlap
+from .exposure import capped_exclusion, exposure_rates, mean_overlap
 from .irt import ItemBank, _probability
 from .stopping import StoppingRule
 
@@ -111,6 +111,7 @@ def simulate(
     content_targets: Mapping[str, float] | None = None,
     target_information=None,
     tolerance: float = 0.10,
+    max_exposure: float = 1.0,
 ) -> SimulationResult:
     """Simulate one test per true ability in ``thetas`` (``(N,)``).
 
@@ -120,6 +121,13 @@ def simulate(
     ``mode="loft"`` assembles a ``max_items`` form per examinee (:func:`assemble_loft` with
     ``content_targets`` as content shares, ``target_information``, ``tolerance`` and
     ``sh_params``) and estimates ability from the whole pattern.
+
+    ``max_exposure`` (``r_max`` < 1) adds the running exposure cap of
+    :mod:`cat_engine.exposure` to either mode, with the examinees simulated so far as the exam
+    window: examinee ``j`` (0-based) sees only items with ``(count + 1) / (j + 1) <= r_max``, so
+    every item ends with an exposure rate of at most ``r_max`` (after the first ``1 / r_max``
+    examinees, whose tests fall back to the least exposed items).  In LOFT mode, when fewer than
+    ``max_items`` items are under the cap, the cap is dropped for that form.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
@@ -134,30 +142,35 @@ def simulate(
         stopping=StoppingRule(min_items=min_items, max_items=max_items, se_target=se_target,
                               theta_cut=theta_cut),
         selector=selector, k=k, estimator=estimator, content_targets=content_targets,
-        sh_params=sh_params,
+        sh_params=sh_params, max_exposure=max_exposure,
     )
     start = time.perf_counter()
     n = thetas.size
     est_theta, est_se, tests = np.empty(n), np.empty(n), []
+    counts = np.zeros(len(bank), dtype=np.intp)  # tests so far that contained each item
     # One examinee at a time: each test depends on that examinee's own answers; the work inside
     # a step is vectorized over the bank.
     for j, true_theta in enumerate(thetas):
         if mode == "cat":
             state = start_attempt(config)
-            while (item := next_item(state, bank, config, rng=rng)) is not None:
+            while (item := next_item(state, bank, config, rng=rng, exposure_counts=counts,
+                                     n_tests=j)) is not None:
                 u = int(rng.random() < _probability(true_theta, bank.a[item], bank.b[item],
                                                      bank.c[item]))
                 state = record_response(state, bank, item, u, config)
             form, result = np.array(state.items, dtype=np.intp), state.estimate
         else:
+            capped = capped_exclusion(np.zeros(len(bank), dtype=bool), counts, j, max_exposure)
             form = assemble_loft(bank, max_items, rng=rng, target_information=target_information,
                                  content_shares=content_targets, tolerance=tolerance,
-                                 sh_params=sh_params)
+                                 sh_params=sh_params,
+                                 excluded=capped if (~capped).sum() >= max_items else None)
             p = _probability(true_theta, bank.a[form], bank.b[form], bank.c[form])
             u = (rng.random(form.size) < p).astype(float)
             result = estimate(u, bank.a[form], bank.b[form], bank.c[form], estimator)
         est_theta[j], est_se[j] = result.theta, result.se
         tests.append(form)
+        counts[form] += 1
     return SimulationResult(
         true_theta=thetas, theta=est_theta, se=est_se,
         lengths=np.array([t.size for t in tests]), tests=tests,

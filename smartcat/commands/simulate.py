@@ -29,6 +29,10 @@ def register(sub, groups) -> None:
     p.add_argument("--k", type=int, default=5, help="randomesque: choose among the k best")
     p.add_argument("--r-max", type=float, default=0.25,
                    help="sympson-hetter: target maximum exposure for the calibration")
+    p.add_argument("--max-exposure", type=float,
+                   help="running exposure cap r_max in (0, 1]: an item is not given once "
+                        "(count + 1) / (tests + 1) would exceed it (default 0.25 for randomesque "
+                        "and sympson-hetter, 1 = off for mfi)")
     p.add_argument("--estimator", choices=("eap", "map", "mle", "wle"), default="eap")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -56,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--examinees must be >= 1 (got {args.examinees})")
         thetas = rng.standard_normal(args.examinees)
     theta_cut = None if args.cut is None else theta_for_score(args.cut, bank.a, bank.b, bank.c)
+    max_exposure = args.max_exposure
+    if max_exposure is None:
+        max_exposure = 1.0 if args.selector == "mfi" else 0.25
+    if not (0 < max_exposure <= 1):
+        raise ValueError(f"--max-exposure must be in (0, 1] (got {max_exposure})")
     # A bank with content tags: each test keeps the bank's share of every tag.
     tags, counts = np.unique(bank.content, return_counts=True)
     content = None
@@ -63,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         content = {str(t): int(n) / len(bank) for t, n in zip(tags, counts, strict=True)}
     options = dict(mode=args.mode, content_targets=content, max_items=args.max_items,
                    min_items=args.min_items, se_target=args.se, theta_cut=theta_cut,
-                   estimator=args.estimator, k=args.k)
+                   estimator=args.estimator, k=args.k, max_exposure=max_exposure)
     sh_params = None
     if args.selector == "sympson-hetter":
         sh_params = calibrate_sympson_hetter(bank, r_max=args.r_max, rng=rng,

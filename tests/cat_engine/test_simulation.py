@@ -35,24 +35,65 @@ def test_cat_2pl_recovers_known_abilities_and_classifies():
     classified = simulate(bank, thetas, rng=rng, max_items=30, theta_cut=theta_cut)
     far = np.abs(thetas - theta_cut) > 0.3
     right = (classified.theta >= theta_cut) == (thetas >= theta_cut)
-    # acceptance: >= 95% right among examinees more than 0.3 from the cut
+    # acceptance: >= 95% right among examinees more than 0.3 from the cut (measured 98.9%)
+    print(f"classification: {right[far].mean():.1%} right of {far.sum()} far from the cut")
     assert right[far].mean() >= 0.95
     assert classified.lengths.mean() < 30  # the classification rule ends tests early
 
 
 @pytest.mark.slow
-def test_randomesque_lowers_exposure_at_equal_precision():
+def test_randomesque_with_exposure_cap_bounds_exposure_at_near_equal_precision():
+    # Acceptance 3 at full scale: 1,000-item 3PL bank, 30 items, 2,000 examinees (~20 s).
     rng = np.random.default_rng(99)
     bank = generate_bank(1000, "3pl", rng=rng)
     thetas = rng.standard_normal(2000)
     mfi = simulate(bank, thetas, rng=rng, max_items=30)
-    rq = simulate(bank, thetas, rng=rng, max_items=30, selector="randomesque", k=5)
-    # RMSE within 10% of plain maximum information (acceptance point 3)
+    rq = simulate(bank, thetas, rng=rng, max_items=30, selector="randomesque", k=5,
+                  max_exposure=0.25)
+    # Independent recount of exposure from the tests given; the cap is a hard bound.
+    rates = np.bincount(np.concatenate(rq.tests), minlength=1000) / 2000
+    assert rates.max() <= 0.25 < mfi.exposure.max()
+    # RMSE within 10% of plain maximum information on the same examinees (measured +7%;
+    # the RMSE ratio varies by about +-2% between seeds, see docs/cat_engine.md)
     assert rq.rmse <= 1.10 * mfi.rmse
-    # randomesque k=5 only randomizes among near-equal items: exposure falls but stays high
-    # on a bank with spread discriminations (measured ~0.8, see docs/cat_engine.md)
-    assert rq.exposure.max() < mfi.exposure.max() == 1.0
-    assert rq.summary()["mean_overlap"] < mfi.summary()["mean_overlap"]
+    overlap, overlap_mfi = rq.summary()["mean_overlap"], mfi.summary()["mean_overlap"]
+    print(f"rmse {rq.rmse:.4f} vs mfi {mfi.rmse:.4f}; max_exposure {rates.max():.3f}; "
+          f"mean_overlap {overlap:.3f} vs mfi {overlap_mfi:.3f}")
+    # a 25% cap on 30-item tests: overlap at least 30/1000 (all items equally used), well
+    # below MFI's (measured 0.21 vs 0.40)
+    assert 0.03 < overlap < overlap_mfi
+
+
+def test_running_cap_holds_for_every_prefix_of_examinees():
+    # Brute force: before examinee j (0-based) an item given to j must have had
+    # count + 1 <= r_max (j + 1), counted from the earlier tests; after the first 1 / r_max
+    # examinees (whose tests use the least exposed items) no item is over the cap.
+    rng = np.random.default_rng(12)
+    bank = generate_bank(120, "3pl", rng=rng, content_tags=["A", "B"])
+    r_max = 0.2
+    for selector, extra in (("mfi", {}), ("randomesque", {"k": 3}),
+                            ("sympson-hetter", {"sh_params": np.full(120, 0.8)})):
+        result = simulate(bank, rng.standard_normal(150), rng=rng, max_items=12,
+                          selector=selector, max_exposure=r_max,
+                          content_targets={"A": 0.5, "B": 0.5}, **extra)
+        seen = np.zeros(120, dtype=int)
+        for j, test in enumerate(result.tests):
+            assert np.unique(test).size == 12
+            if j + 1 >= 1 / r_max:
+                assert np.all(seen[test] + 1 <= r_max * (j + 1) + 1e-9), (selector, j)
+            else:  # early phase: only never-used items while enough are left
+                assert np.all(seen[test] == 0)
+            seen[test] += 1
+        assert result.exposure.max() <= r_max
+
+
+def test_loft_with_exposure_cap():
+    rng = np.random.default_rng(8)
+    bank = generate_bank(400, "3pl", rng=rng)
+    result = simulate(bank, rng.standard_normal(200), rng=rng, mode="loft", max_items=20,
+                      max_exposure=0.1, tolerance=0.3)
+    counts = np.bincount(np.concatenate(result.tests), minlength=400)
+    assert counts.max() <= 0.1 * 200
 
 
 @pytest.mark.slow
@@ -126,6 +167,25 @@ def test_cli_generate_and_simulate(tmp_path, capsys):
         for key in ("rmse", "bias", "mean_length", "max_exposure", "mean_overlap",
                     "classification_accuracy", "seconds"):
             assert isinstance(summary[key], float)
+
+
+def test_cli_max_exposure(tmp_path, capsys):
+    bank_file = tmp_path / "bank.json"
+    assert main(["bank", "generate", "--items", "150", "--model", "3pl", "--seed", "6"]) == 0
+    bank_file.write_text(capsys.readouterr().out)
+    runs = {}
+    for extra in ([], ["--max-exposure", "1"]):
+        assert main(["simulate", "--bank", str(bank_file), "--examinees", "80", "--max-items",
+                     "10", "--selector", "randomesque", "--seed", "2", "--json", *extra]) == 0
+        runs[tuple(extra)] = json.loads(capsys.readouterr().out)["max_exposure"]
+    # default cap 0.25 for randomesque; --max-exposure 1 turns it off (80 examinees at 10 of
+    # 150 items without a cap reuse the best items far more than 25%)
+    assert runs[()] <= 0.25 < runs[("--max-exposure", "1")]
+    proc = subprocess.run([sys.executable, "-m", "smartcat", "simulate", "--bank", str(bank_file),
+                           "--examinees", "5", "--max-exposure", "0", "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--max-exposure must be in (0, 1]" in proc.stderr
+    assert proc.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(
