@@ -1,4 +1,4 @@
-"""Exposure and overlap metrics, and Sympson-Hetter exposure parameters.
+r"""Exposure and overlap metrics, and Sympson-Hetter exposure parameters.
 
 For ``N`` tests (lists of bank indices) over a bank of ``n`` items, with ``n_i`` the number of
 tests item ``i`` appeared in and ``L`` the mean test length:

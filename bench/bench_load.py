@@ -1,0 +1,471 @@
+"""Load generator: N participants log in, take a CAT exam with realistic pauses, get results.
+
+Each simulated participant logs in (``POST /api/v1/session``), starts the exam, answers every
+item after a pause drawn from an exponential distribution (mean ``--pause`` seconds; think
+time of a person reading an item), retries an answer whose reply was lost (timeout,
+connection error, 503) with the same choice, and finally fetches the result.  Afterwards the
+answers stored in the database are counted, so the JSON printed at the end compares what the
+server acknowledged with what it really stored::
+
+    {"participants", "answers_sent", "answers_acknowledged", "answers_stored",
+     "errors_by_status", "latency_ms": {"p50", "p95", "p99", "max"}, "throughput_answers_per_s",
+     ...}
+
+By default it starts its own production set-up: a throwaway PostgreSQL (initdb/pg_ctl in a
+temporary directory, as user ``postgres`` when run as root), the demo program with the
+pre-assessment turned into a fixed-length CAT (``--items``), N enrolled participants, and
+gunicorn (``--workers``, ``--threads``).  ``--url`` and ``--db`` target a running server
+prepared with ``--prepare-only`` instead.
+
+Examples
+--------
+python bench/bench_load.py                                   # 2,000 x 30 items, pause 10 s
+python bench/bench_load.py --participants 50 --pause 0.05    # a quick run
+python bench/bench_load.py --prepare-only --db postgresql://.../smartcat --participants 500
+python bench/bench_load.py --url http://127.0.0.1:8000 --db postgresql://.../smartcat
+
+The tests in tests/reliability import this module for its harness (PostgreSQL, gunicorn,
+participants) and run a small load as part of the suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from sqlalchemy import func, select, update
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from item_bank.db import make_engine, session_factory  # noqa: E402
+from server import bank  # noqa: E402
+from server.demo import build_demo  # noqa: E402
+
+PASSWORD = "beban-uji-123"
+NIP_PREFIX = "1990010120250"  # + 5 digits = an 18-digit NIP
+EXAM_CODE = "PRA"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class ThrowawayPostgres:
+    """A private PostgreSQL server (initdb + pg_ctl) in a temporary directory.
+
+    ``durable=False`` turns fsync off (tests); the benchmark keeps PostgreSQL's defaults.
+    ``stop()`` / ``start()`` may be called repeatedly (a restart mid-exam); ``destroy()``
+    stops it and removes the directory.
+    """
+
+    def __init__(self, *, durable: bool = True, max_connections: int = 200) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="smartcat-load-pg-"))
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.durable = durable
+        self.max_connections = max_connections
+        self.initialised = False
+
+    def _run(self, *cmd: str, timeout: float = 120) -> None:
+        full = ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
+        done = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            log = self.root / "server.log"
+            tail = log.read_text()[-1500:] if log.exists() else ""
+            raise RuntimeError(f"{cmd[0]} failed: {done.stderr.strip()} {tail}")
+
+    def start(self) -> str:
+        if not self.initialised:
+            if os.geteuid() == 0:
+                shutil.chown(self.root, "postgres", "postgres")
+            os.chmod(self.root, 0o700)
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
+                      "-E", "UTF8", "--no-sync")
+            self.initialised = True
+        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections={self.max_connections}")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                  str(self.root / "server.log"), "-w", "-t", "60", "start")
+        return self.url("postgres")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
+                             autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        if self.initialised:
+            try:
+                self.stop("immediate")
+            except (RuntimeError, subprocess.SubprocessError):
+                pass  # already stopped
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Prepared:
+    exam_id: int
+    nips: list[str]
+    password: str = PASSWORD
+
+
+def nips_for(participants: int) -> list[str]:
+    if not 1 <= participants <= 99_999:
+        raise ValueError(f"participants must be 1..99999, got {participants}")
+    return [f"{NIP_PREFIX}{n:05d}" for n in range(1, participants + 1)]
+
+
+def prepare_database(url: str, participants: int, items: int = 30) -> Prepared:
+    """The demo program, its pre-assessment made a fixed ``items``-item CAT of 3 hours, and
+    ``participants`` enrolled participants sharing one password (hashed once: argon2 per row
+    would take minutes and is not what is measured)."""
+    accounts = build_demo(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            s.execute(update(bank.Exam).where(bank.Exam.code == EXAM_CODE).values(
+                min_items=items, max_items=items, duration_s=3 * 3600))
+            exam_id = s.scalar(select(bank.Exam.id).where(bank.Exam.code == EXAM_CODE))
+            password_hash = bank.hash_password(PASSWORD)
+            nips = nips_for(participants)
+            people = [bank.Participant(nip=nip, name=f"Peserta {nip[-5:]}", unit="Beban",
+                                       password_hash=password_hash) for nip in nips]
+            s.add_all(people)
+            s.flush()
+            s.add_all([bank.Enrolment(participant_id=p.id, program_id=accounts.program_id)
+                       for p in people])
+            s.commit()
+    finally:
+        engine.dispose()
+    return Prepared(exam_id=exam_id, nips=nips)
+
+
+def stored_answers(url: str, nips: list[str]) -> set[tuple[int, int, int]]:
+    """(attempt_id, item_id, shown choice) of every answered response of these participants."""
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            rows = s.execute(
+                select(bank.Response.attempt_id, bank.Response.item_id,
+                       bank.Response.shown_choice)
+                .join(bank.Attempt, bank.Attempt.id == bank.Response.attempt_id)
+                .join(bank.Participant, bank.Participant.id == bank.Attempt.participant_id)
+                .where(bank.Participant.nip.in_(nips), bank.Response.answered_at.is_not(None)))
+            return {tuple(r) for r in rows}
+    finally:
+        engine.dispose()
+
+
+def attempts_per_participant(url: str, nips: list[str]) -> dict[str, int]:
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as s:
+            rows = s.execute(
+                select(bank.Participant.nip, func.count(bank.Attempt.id))
+                .join(bank.Attempt, bank.Attempt.participant_id == bank.Participant.id)
+                .where(bank.Participant.nip.in_(nips)).group_by(bank.Participant.nip))
+            return dict(rows.all())
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------- gunicorn
+
+
+class Gunicorn:
+    """The production server (``smartcat serve --workers``'s command line) on a free port."""
+
+    def __init__(self, db_url: str, *, workers: int = 2, threads: int = 4,
+                 port: int | None = None, extra_env: dict[str, str] | None = None) -> None:
+        from smartcat.commands.serve import gunicorn_command, pool_size
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_dir = tempfile.mkdtemp(prefix="smartcat-load-metrics-")
+        self.log = Path(self.metrics_dir) / "gunicorn.log"
+        env = dict(os.environ, SMARTCAT_DATABASE_URL=db_url,
+                   SMARTCAT_SECRET_KEY="load-test-secret-" + "x" * 40,
+                   SMARTCAT_DB_POOL_SIZE=str(pool_size(threads)),
+                   PROMETHEUS_MULTIPROC_DIR=self.metrics_dir)
+        env.update(extra_env or {})
+        self.command = gunicorn_command("127.0.0.1", self.port, workers, threads)
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> Gunicorn:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within {timeout} s")
+
+    def worker_pids(self) -> list[int]:
+        assert self.proc is not None
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- participants
+
+
+RETRYABLE = (httpx.TransportError,)
+
+
+@dataclass
+class Stats:
+    """What the clients saw; ``acknowledged`` holds (attempt, item, choice) answered 200."""
+
+    answers_sent: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter = field(default_factory=Counter)
+    acknowledged: set[tuple[int, int, int]] = field(default_factory=set)
+    intended: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    results: dict[str, dict] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+# ``send(method, path, json)`` -> (status, body); raises httpx.TransportError when no reply.
+Send = Callable[[str, str, Any], Awaitable[tuple[int, Any]]]
+
+
+class Client:
+    """One participant's HTTP conversation over a shared connection pool, with its own cookie."""
+
+    def __init__(self, http: httpx.AsyncClient, base: str) -> None:
+        self.http, self.base, self.cookie = http, base, ""
+
+    async def send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        r = await self.http.request(method, self.base + path, json=body, headers=headers)
+        session = r.cookies.get("session")
+        if session:
+            self.cookie = f"session={session}"
+        try:
+            return r.status_code, r.json()
+        except ValueError:
+            return r.status_code, None
+
+
+async def with_retries(stats: Stats, send: Send, method: str, path: str, body: Any = None, *,
+                       budget_s: float = 60.0, measure: bool = False) -> tuple[int, Any]:
+    """Send until a reply that is not 503 / lost; every try is counted (and timed)."""
+    deadline = time.monotonic() + budget_s
+    delay = 0.2
+    while True:
+        started = time.perf_counter()
+        if measure:
+            stats.answers_sent += 1
+        try:
+            status, data = await send(method, path, body)
+        except RETRYABLE as exc:
+            stats.errors[type(exc).__name__] += 1
+            status, data = None, None
+        else:
+            if measure:
+                stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+            if status != 200 and status != 201:
+                stats.errors[str(status)] += 1
+            if status != 503:
+                return status, data
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{method} {path}: no answer within {budget_s} s")
+        await asyncio.sleep(delay * (0.5 + random.random()))
+        delay = min(delay * 2, 2.0)
+
+
+async def take_exam(stats: Stats, send: Send, nip: str, password: str, exam_id: int,
+                    pause_s: float, rng: random.Random, *,
+                    choose: Callable[[dict], int] | None = None) -> None:
+    """Log in, start (or resume) the exam, answer every item, fetch the result."""
+    status, data = await with_retries(stats, send, "POST", "/api/v1/session",
+                                      {"nip": nip, "password": password})
+    if status != 200:
+        raise RuntimeError(f"login {nip}: {status} {data}")
+    status, data = await with_retries(stats, send, "POST", f"/api/v1/exams/{exam_id}/attempts",
+                                      {})
+    if status != 201:
+        raise RuntimeError(f"start {nip}: {status} {data}")
+    attempt = data["attempt_id"]
+    stats.attempts[nip] = attempt
+    status, data = await with_retries(stats, send, "GET", f"/api/v1/attempts/{attempt}/item")
+    item = data["item"] if status == 200 else None
+    while item is not None:
+        if pause_s > 0:
+            await asyncio.sleep(rng.expovariate(1.0 / pause_s))
+        choice = choose(item) if choose else rng.randrange(len(item["options"]))
+        stats.intended.setdefault(attempt, []).append((item["item_id"], choice))
+        status, data = await with_retries(
+            stats, send, "POST", f"/api/v1/attempts/{attempt}/answers",
+            {"item_id": item["item_id"], "choice": choice}, measure=True)
+        if status != 200:
+            raise RuntimeError(f"answer {nip}: {status} {data}")
+        stats.acknowledged.add((attempt, item["item_id"], choice))
+        item = data["next_item"]
+    status, data = await with_retries(stats, send, "GET", f"/api/v1/attempts/{attempt}/result")
+    if status != 200:
+        raise RuntimeError(f"result {nip}: {status} {data}")
+    stats.results[nip] = data
+
+
+async def run_participants(base: str, prepared: Prepared, *, pause_s: float, ramp_s: float,
+                           seed: int = 1, timeout_s: float = 30.0,
+                           wrap: Callable[[Send], Send] | None = None,
+                           max_connections: int = 400) -> tuple[Stats, float]:
+    """Every participant of ``prepared`` takes the exam; participants start spread uniformly
+    over ``ramp_s`` seconds.  ``wrap`` lets a test put a faulty network around ``send``."""
+    stats = Stats()
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as http:
+
+        async def one(index: int, nip: str) -> None:
+            rng = random.Random(seed * 1_000_003 + index)
+            await asyncio.sleep(ramp_s * index / max(len(prepared.nips), 1))
+            send = Client(http, base).send
+            try:
+                await take_exam(stats, wrap(send) if wrap else send, nip, prepared.password,
+                                prepared.exam_id, pause_s, rng)
+            except Exception as exc:  # reported in the JSON, the others carry on
+                stats.failed[nip] = f"{type(exc).__name__}: {exc}"
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i, nip) for i, nip in enumerate(prepared.nips)))
+        elapsed = time.perf_counter() - started
+    return stats, elapsed
+
+
+def summary(stats: Stats, elapsed: float, stored: set, participants: int) -> dict[str, Any]:
+    lat = np.array(stats.latencies_ms) if stats.latencies_ms else np.zeros(1)
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+    return {
+        "participants": participants,
+        "completed": len(stats.results),
+        "failed_participants": len(stats.failed),
+        "answers_sent": stats.answers_sent,
+        "answers_acknowledged": len(stats.acknowledged),
+        "answers_stored": len(stored),
+        "acknowledged_equals_stored": stats.acknowledged == stored,
+        "errors_by_status": dict(stats.errors),
+        "latency_ms": {"p50": round(float(p50), 1), "p95": round(float(p95), 1),
+                       "p99": round(float(p99), 1), "max": round(float(lat.max()), 1)},
+        "duration_s": round(elapsed, 1),
+        "throughput_answers_per_s": round(len(stats.acknowledged) / elapsed, 1),
+        "first_failures": dict(list(stats.failed.items())[:3]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--participants", type=int, default=2000)
+    p.add_argument("--items", type=int, default=30, help="test length of the CAT")
+    p.add_argument("--pause", type=float, default=10.0, help="mean pause between answers, s")
+    p.add_argument("--ramp", type=float, default=None,
+                   help="participants start spread over this many seconds "
+                        "(default: participants / 20, logins are argon2-bound)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=4)
+    p.add_argument("--url", help="target a running server (with --db)")
+    p.add_argument("--db", help="database of --url, prepared with --prepare-only")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="only load the demo and participants into --db")
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args(argv)
+    ramp = args.participants / 20 if args.ramp is None else args.ramp
+    if args.prepare_only or args.url:
+        if not args.db:
+            p.error("--prepare-only and --url need --db")
+        if args.prepare_only:
+            prepared = prepare_database(args.db, args.participants, args.items)
+            print(json.dumps({"exam_id": prepared.exam_id, "participants": len(prepared.nips)}))
+            return 0
+        engine = make_engine(args.db)
+        with session_factory(engine)() as s:
+            exam_id = s.scalar(select(bank.Exam.id).where(bank.Exam.code == EXAM_CODE))
+        engine.dispose()
+        prepared = Prepared(exam_id=exam_id, nips=nips_for(args.participants))
+        stats, elapsed = asyncio.run(run_participants(args.url, prepared, pause_s=args.pause,
+                                                      ramp_s=ramp, seed=args.seed))
+        result = summary(stats, elapsed, stored_answers(args.db, prepared.nips),
+                         args.participants)
+        print(json.dumps(result))
+        return 0
+    pg = ThrowawayPostgres(durable=True, max_connections=max(100, args.workers * 40))
+    server = None
+    try:
+        pg.start()
+        db = pg.create_database("smartcat")
+        prepared = prepare_database(db, args.participants, args.items)
+        server = Gunicorn(db, workers=args.workers, threads=args.threads).start()
+        stats, elapsed = asyncio.run(run_participants(server.url, prepared, pause_s=args.pause,
+                                                      ramp_s=ramp, seed=args.seed))
+        result = summary(stats, elapsed, stored_answers(db, prepared.nips), args.participants)
+        result.update(workers=args.workers, threads=args.threads, items=args.items,
+                      mean_pause_s=args.pause, ramp_s=ramp)
+        print(json.dumps(result))
+    finally:
+        if server is not None:
+            server.stop()
+        pg.destroy()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

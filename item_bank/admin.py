@@ -1,0 +1,149 @@
+"""Administration helpers: programs, materi, exams, assignments, participants, items.
+
+Used by the CLI, the server's admin pages and the tests.  Like the policy they validate input
+(ValueError naming the problem) and commit their own transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import (
+    Assembly,
+    Assignment,
+    AssignmentCompletion,
+    AuditLog,
+    ContentTag,
+    Exam,
+    ExamKind,
+    Item,
+    ItemStatus,
+    Materi,
+    Participant,
+    Program,
+    ProgramSettings,
+    validate_item_fields,
+)
+from .security import hash_password
+
+
+def get_program(session: Session, code: str) -> Program:
+    """The program with ``code``; ValueError "unknown program" otherwise."""
+    program = session.scalar(select(Program).where(Program.code == code))
+    if program is None:
+        raise ValueError(f"unknown program {code!r}")
+    return program
+
+
+def create_program(session: Session, *, code: str, name: str,
+                   settings: dict[str, Any] | None = None) -> Program:
+    if not code or not code.strip():
+        raise ValueError("program code must not be empty")
+    ProgramSettings.from_json(settings)  # validates
+    if session.scalar(select(Program.id).where(Program.code == code)) is not None:
+        raise ValueError(f"program {code!r} already exists")
+    program = Program(code=code.strip(), name=name, settings_json=dict(settings or {}))
+    session.add(program)
+    session.add(AuditLog(actor="admin", action="program_created", subject=f"program:{code}"))
+    session.commit()
+    return program
+
+
+def add_materi(session: Session, program: Program, *, code: str, name: str,
+               content_tags: list[str] = ()) -> Materi:
+    materi = Materi(program_id=program.id, code=code, name=name)
+    session.add(materi)
+    session.flush()
+    for tag in content_tags:
+        session.add(ContentTag(materi_id=materi.id, code=tag, name=tag))
+    session.commit()
+    return materi
+
+
+def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | str,
+             materi: Materi | None = None, assembly: Assembly | str = Assembly.CAT,
+             **fields: Any) -> Exam:
+    """Create an exam window; ``fields`` are Exam columns (cut_score, max_items, ...)."""
+    kind = ExamKind(kind)
+    if (kind == ExamKind.MATERI) != (materi is not None):
+        raise ValueError("a materi exam needs its materi; other exams have none")
+    unknown = set(fields) - set(Exam.__table__.columns.keys())
+    if unknown:
+        raise ValueError(f"unknown exam field(s): {', '.join(sorted(unknown))}")
+    exam = Exam(program_id=program.id, code=code, kind=kind, assembly=Assembly(assembly),
+                materi_id=materi.id if materi else None, **fields)
+    session.add(exam)
+    session.commit()
+    return exam
+
+
+def add_assignment(session: Session, program: Program, *, code: str, title: str = "") -> Assignment:
+    assignment = Assignment(program_id=program.id, code=code, title=title or code)
+    session.add(assignment)
+    session.commit()
+    return assignment
+
+
+def mark_assignment_done(session: Session, *, assignment_id: int, participant_id: int,
+                         marked_by: str = "admin") -> AssignmentCompletion:
+    """Idempotent: marking twice keeps the first completion."""
+    existing = session.scalar(select(AssignmentCompletion).where(
+        AssignmentCompletion.assignment_id == assignment_id,
+        AssignmentCompletion.participant_id == participant_id))
+    if existing is not None:
+        return existing
+    if session.get(Assignment, assignment_id) is None:
+        raise ValueError(f"unknown assignment {assignment_id}")
+    if session.get(Participant, participant_id) is None:
+        raise ValueError(f"unknown participant {participant_id}")
+    done = AssignmentCompletion(assignment_id=assignment_id, participant_id=participant_id,
+                                marked_by=marked_by)
+    session.add(done)
+    session.add(AuditLog(actor=marked_by, action="assignment_done",
+                         subject=f"assignment:{assignment_id}",
+                         details={"participant": participant_id}))
+    session.commit()
+    return done
+
+
+def register_participant(session: Session, *, nip: str, name: str, unit: str = "",
+                         password: str | None = None) -> Participant:
+    participant = Participant(nip=nip, name=name, unit=unit,
+                              password_hash=hash_password(password) if password else None)
+    if session.scalar(select(Participant.id).where(Participant.nip == participant.nip)):
+        raise ValueError(f"NIP {participant.nip} is already registered")
+    session.add(participant)
+    session.commit()
+    return participant
+
+
+def set_participant_password(session: Session, *, participant_id: int, password: str) -> None:
+    participant = session.get(Participant, participant_id)
+    if participant is None:
+        raise ValueError(f"unknown participant {participant_id}")
+    participant.password_hash = hash_password(password)
+    session.commit()
+
+
+def new_item(program: Program, materi: Materi, *, code: str, stem: str, options: list[str],
+             key: int, model: str = "2pl", a: float | None = None, b: float | None = None,
+             c: float | None = None, status: str = ItemStatus.DRAFT,
+             content_tag: ContentTag | None = None, author: str = "",
+             se: tuple[float | None, float | None, float | None] = (None, None, None)) -> Item:
+    """A validated, not yet added Item (ValueError names the first problem)."""
+    if not code or not str(code).strip():
+        raise ValueError("item id must not be empty")
+    if not stem or not stem.strip():
+        raise ValueError("item stem must not be empty")
+    validate_item_fields(options=options, key=key, model=model, a=a, b=b, c=c, status=status)
+    if content_tag is not None and content_tag.materi_id != materi.id:
+        raise ValueError(f"content tag {content_tag.code} belongs to another materi")
+    return Item(program_id=program.id, materi_id=materi.id, code=str(code).strip(), stem=stem,
+                options=list(options), key=key, model=model, a=a, b=b,
+                c=c if c is not None else (None if a is None else 0.0), status=ItemStatus(status),
+                content_tag_id=content_tag.id if content_tag else None, author=author,
+                se_a=se[0], se_b=se[1], se_c=se[2])
+

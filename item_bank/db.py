@@ -1,0 +1,128 @@
+"""Engines, sessions, the database clock, row locks and programmatic Alembic upgrades.
+
+SQLite serialises writers with ``BEGIN IMMEDIATE`` on every transaction (set up by an event
+listener here), so a policy function holds the write lock from its first statement; on
+PostgreSQL the policy locks the rows it guards with ``SELECT ... FOR UPDATE``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///./smartcat.sqlite"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL given, else ``SMARTCAT_DATABASE_URL``, else ``./smartcat.sqlite``.
+
+    ``postgresql://`` URLs are pointed at the psycopg 3 driver.
+    """
+    url = url or os.environ.get("SMARTCAT_DATABASE_URL") or DEFAULT_URL
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise ValueError(f"not a database URL: {url!r}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: "
+                         "use sqlite or postgresql")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """Create an engine; SQLite gets foreign keys, a busy timeout and BEGIN IMMEDIATE."""
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("timeout", 60)
+        connect_args.setdefault("check_same_thread", False)
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        _install_sqlite_locking(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _install_sqlite_locking(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module so that BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode NORMAL still never corrupts the file; it only skips an fsync per commit.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # An immediate write lock: two policy calls can never read the same state and
+        # both act on it; the second waits (busy timeout) until the first commits.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit (policy results are returned)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def db_now(session: Session) -> dt.datetime:
+    """The database's clock as an aware UTC datetime (all hosts agree on one clock)."""
+    if is_postgresql(session):
+        value = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+        return value.astimezone(dt.UTC)
+    raw = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+    return dt.datetime.fromisoformat(raw).replace(tzinfo=dt.UTC)
+
+
+def lock_one(session: Session, model: type, ident: Any) -> Any:
+    """Load one row by primary key with ``SELECT ... FOR UPDATE`` (SQLite: already locked)."""
+    stmt = select(model).where(model.id == ident).with_for_update()
+    return session.execute(stmt.execution_options(populate_existing=True)).scalar_one_or_none()
+
+
+def alembic_config(url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> str:
+    """Create or upgrade the schema to ``revision``; returns the URL (password hidden)."""
+    from alembic import command
+
+    url = database_url(url)
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(url), revision)
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def current_revision(url: str | None = None) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -1,0 +1,26 @@
+"""SQLAlchemy 2.0 models of the item bank, one module per domain."""
+
+from .attempt import ATTEMPT_TRANSITIONS, Attempt, AttemptState, Response, SeenItem
+from .base import Base, UtcDateTime
+from .certificate import AuditLog, Certificate, CertificateRoute
+from .exam import Assembly, Assignment, AssignmentCompletion, Exam, ExamKind
+from .item import ITEM_TRANSITIONS, IrtModel, Item, ItemExposure, ItemStatus, validate_item_fields
+from .people import (
+                     Enrolment,
+                     LoginAttempt,
+                     Participant,
+                     ServiceToken,
+                     StaffRole,
+                     StaffUser,
+                     validate_nip,
+)
+from .program import ContentTag, Materi, Program, ProgramSettings
+
+__all__ = [
+    "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
+    "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",
+    "ContentTag", "Enrolment", "Exam", "ExamKind", "IrtModel", "Item", "ItemExposure",
+    "ItemStatus", "LoginAttempt", "Materi", "Participant", "Program", "ProgramSettings",
+    "Response", "SeenItem", "ServiceToken", "StaffRole", "StaffUser", "UtcDateTime",
+    "validate_item_fields", "validate_nip",
+]

@@ -1,0 +1,151 @@
+"""Items of the bank, their lifecycle and their exposure counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import math
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base
+from .program import ContentTag, Materi
+
+
+class ItemStatus(enum.StrEnum):
+    DRAFT = "draft"
+    REVIEWED = "reviewed"
+    PRETEST = "pretest"
+    OPERATIONAL = "operational"
+    RETIRED = "retired"
+
+
+# RULE: SPEC.md "Item lifecycle" — draft -> reviewed -> pretest -> (calibrated) -> operational
+# -> retired.  A reviewer may send an item back to draft; any live item may be retired (leaked,
+# drifted, misfitting); retired is terminal.  Calibration is the step pretest -> operational,
+# so it requires parameters.
+ITEM_TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
+    ItemStatus.DRAFT: frozenset({ItemStatus.REVIEWED, ItemStatus.RETIRED}),
+    ItemStatus.REVIEWED: frozenset({ItemStatus.DRAFT, ItemStatus.PRETEST, ItemStatus.RETIRED}),
+    ItemStatus.PRETEST: frozenset({ItemStatus.OPERATIONAL, ItemStatus.RETIRED}),
+    ItemStatus.OPERATIONAL: frozenset({ItemStatus.RETIRED}),
+    ItemStatus.RETIRED: frozenset(),
+}
+
+
+class IrtModel(enum.StrEnum):
+    ONE_PL = "1pl"
+    TWO_PL = "2pl"
+    THREE_PL = "3pl"
+
+
+# Plausible ranges for operational parameters (logistic metric, D = 1): anything outside is a
+# calibration failure or a typing error, not an item we want to administer.
+A_RANGE = (0.05, 5.0)
+B_RANGE = (-6.0, 6.0)
+C_RANGE = (0.0, 0.5)
+
+
+def validate_item_fields(
+    *, options: list[Any], key: int, model: str, a: float | None, b: float | None,
+    c: float | None, status: str,
+) -> None:
+    """Raise ValueError naming the first problem of an item's content or parameters."""
+    if not isinstance(options, list) or len(options) < 2:
+        raise ValueError("an item needs a list of at least 2 options")
+    if any(not isinstance(o, str) or not o.strip() for o in options):
+        raise ValueError("every option must be a non-empty text")
+    if len(set(options)) != len(options):
+        raise ValueError("options must be distinct")
+    if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key < len(options):
+        raise ValueError(f"key {key!r} is not among the options (0..{len(options) - 1})")
+    try:
+        IrtModel(model)
+    except ValueError:
+        raise ValueError(f"unknown IRT model {model!r} (use 1pl, 2pl or 3pl)") from None
+    try:
+        ItemStatus(status)
+    except ValueError:
+        raise ValueError(f"unknown item status {status!r}") from None
+    params = {"a": a, "b": b, "c": c}
+    for name, value in params.items():
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"parameter {name} must be a finite number")
+    if status == ItemStatus.OPERATIONAL and (a is None or b is None):
+        raise ValueError("an operational item needs calibrated parameters a and b")
+    for name, (low, high) in (("a", A_RANGE), ("b", B_RANGE), ("c", C_RANGE)):
+        value = params[name]
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"parameter {name}={value} out of range [{low}, {high}]")
+    if model == IrtModel.ONE_PL and a is not None and a != 1.0:
+        raise ValueError("a 1pl item has a = 1")
+    if model != IrtModel.THREE_PL and c not in (None, 0.0):
+        raise ValueError(f"a {model} item has c = 0; use 3pl for a guessing parameter")
+
+
+class Item(Base):
+    __tablename__ = "item"
+    __table_args__ = (
+        UniqueConstraint("program_id", "code"),
+        CheckConstraint("answer_key >= 0", name="key_nonnegative"),
+        CheckConstraint("a IS NULL OR a > 0", name="a_positive"),
+        CheckConstraint("c IS NULL OR (c >= 0 AND c < 1)", name="c_range"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), index=True)
+    code: Mapped[str] = mapped_column(String(64))
+    materi_id: Mapped[int] = mapped_column(ForeignKey("materi.id"), index=True)
+    content_tag_id: Mapped[int | None] = mapped_column(ForeignKey("content_tag.id"))
+    stem: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[Any]]
+    key: Mapped[int] = mapped_column("answer_key")
+    model: Mapped[IrtModel] = mapped_column(
+        Enum(IrtModel, native_enum=False, length=8, values_callable=lambda e: [m.value for m in e]),
+        default=IrtModel.TWO_PL,
+    )
+    a: Mapped[float | None]
+    b: Mapped[float | None]
+    c: Mapped[float | None]
+    se_a: Mapped[float | None]
+    se_b: Mapped[float | None]
+    se_c: Mapped[float | None]
+    status: Mapped[ItemStatus] = mapped_column(
+        Enum(ItemStatus, native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=ItemStatus.DRAFT, index=True,
+    )
+    version: Mapped[int] = mapped_column(default=1)
+    author: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(),
+                                                    onupdate=func.now())
+
+    materi: Mapped[Materi] = relationship()
+    content_tag: Mapped[ContentTag | None] = relationship()
+
+    def transition(self, new_status: ItemStatus | str) -> None:
+        """Move along the lifecycle; ValueError for a transition the table does not allow."""
+        new_status = ItemStatus(new_status)
+        if new_status not in ITEM_TRANSITIONS[self.status]:
+            raise ValueError(f"item {self.code}: {self.status.value} -> {new_status.value} "
+                             "is not an allowed transition")
+        if new_status == ItemStatus.OPERATIONAL and (self.a is None or self.b is None):
+            raise ValueError(f"item {self.code}: calibrate it (a, b) before making it operational")
+        self.status = new_status
+        self.version += 1
+
+
+class ItemExposure(Base):
+    """How many attempts of an exam were shown an item (one row per exam and item)."""
+
+    __tablename__ = "item_exposure"
+    __table_args__ = (UniqueConstraint("exam_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    count: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,100 @@
+"""Participants (peserta), enrolments and the staff/service accounts of the server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import re
+
+from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from .base import Base
+from .program import Program
+
+NIP_PATTERN = re.compile(r"[0-9]{18}")
+
+
+def validate_nip(nip: str) -> str:
+    """Return the NIP stripped of surrounding blanks; ValueError unless exactly 18 digits."""
+    value = str(nip).strip()
+    if not NIP_PATTERN.fullmatch(value):
+        raise ValueError(f"NIP {nip!r} must be exactly 18 digits")
+    return value
+
+
+class Participant(Base):
+    """A civil servant on the register, identified by NIP."""
+
+    __tablename__ = "participant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nip: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    @validates("nip")
+    def _check_nip(self, _key: str, nip: str) -> str:
+        return validate_nip(nip)
+
+    @validates("name")
+    def _check_name(self, _key: str, name: str) -> str:
+        if not name or not name.strip():
+            raise ValueError("participant name must not be empty")
+        return name.strip()
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolment"
+    __table_args__ = (UniqueConstraint("participant_id", "program_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), index=True)
+    enrolled_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    participant: Mapped[Participant] = relationship()
+    program: Mapped[Program] = relationship()
+
+
+class StaffRole(enum.StrEnum):
+    WRITER = "writer"
+    ADMIN = "admin"
+
+
+class StaffUser(Base):
+    """A question writer or administrator of the server."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[StaffRole] = mapped_column(
+        Enum(StaffRole, native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class ServiceToken(Base):
+    """A bearer token of the certification service; only its SHA-256 hash is stored."""
+
+    __tablename__ = "service_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class LoginAttempt(Base):
+    """One failed login, keyed by e.g. ``nip:<nip>`` or ``ip:<addr>``, for throttling."""
+
+    __tablename__ = "login_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column("attempt_key", String(200), index=True)
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), index=True)

@@ -1,0 +1,127 @@
+"""Training programs (tema pelatihan), their materi and sub-materi content tags."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base
+
+
+@dataclass(frozen=True)
+class ProgramSettings:
+    """Per-program rule numbers (SPEC.md "The flow of one training program").
+
+    Every number of the flow is a program setting; these are the SPEC defaults.  Durations are
+    in seconds.  ``max_exposure`` is the ceiling on the share of an exam's attempts that may see
+    one item; ``randomesque_k`` the number of most informative items drawn from at random;
+    ``exposure_slack`` how many showings above the least shown item of its content tag an item
+    may have to stay eligible (0 = use the whole bank evenly; see item_bank.selection).
+    """
+
+    pre_assessment_certificate_score: float = 85.0
+    materi_pass_score: float = 70.0
+    materi_max_attempts: int = 5
+    ujikom_pass_score: float = 70.0
+    ujikom_max_attempts: int = 3
+    ujikom_waiting_period_s: int = 7 * 24 * 3600
+    exam_duration_s: int = 90 * 60
+    min_items: int = 10
+    max_items: int = 30
+    se_target: float = 0.30
+    max_exposure: float = 0.25
+    randomesque_k: int = 5
+    exposure_slack: int = 0
+    answer_grace_s: float = 5.0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ProgramSettings:
+        """Defaults overlaid with ``data``; unknown keys or wrong types raise ValueError."""
+        data = dict(data or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown program setting(s): {', '.join(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            kind = type(getattr(cls(), name))
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"program setting {name} must be a number, got {value!r}")
+            if kind is int and value != int(value):
+                raise ValueError(f"program setting {name} must be a whole number, got {value!r}")
+            values[name] = kind(value)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("pre_assessment_certificate_score", "materi_pass_score", "ujikom_pass_score"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise ValueError(f"program setting {name} must be within 0..100")
+        for name in ("materi_max_attempts", "ujikom_max_attempts", "min_items", "max_items",
+                     "exam_duration_s", "randomesque_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"program setting {name} must be >= 1")
+        if self.min_items > self.max_items:
+            raise ValueError("program setting min_items must not exceed max_items")
+        if not 0 < self.max_exposure <= 1:
+            raise ValueError("program setting max_exposure must be within (0, 1]")
+        if not 0 <= self.answer_grace_s <= 5:
+            raise ValueError("program setting answer_grace_s must be within 0..5 seconds")
+        if self.exposure_slack < 0:
+            raise ValueError("program setting exposure_slack must be >= 0")
+        if self.ujikom_waiting_period_s < 0:
+            raise ValueError("program setting ujikom_waiting_period_s must be >= 0")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Program(Base):
+    __tablename__ = "program"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_open: Mapped[bool] = mapped_column(default=True)
+    settings_json: Mapped[dict[str, Any]] = mapped_column("settings", default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    materi: Mapped[list[Materi]] = relationship(back_populates="program", order_by="Materi.id")
+
+    @property
+    def settings(self) -> ProgramSettings:
+        return ProgramSettings.from_json(self.settings_json)
+
+
+class Materi(Base):
+    """A subject of the training; each has its own per-materi exam."""
+
+    __tablename__ = "materi"
+    __table_args__ = (UniqueConstraint("program_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+
+    program: Mapped[Program] = relationship(back_populates="materi")
+    content_tags: Mapped[list[ContentTag]] = relationship(back_populates="materi")
+
+
+class ContentTag(Base):
+    """A sub-materi: the content category used for content balancing inside a materi."""
+
+    __tablename__ = "content_tag"
+    __table_args__ = (UniqueConstraint("materi_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    materi_id: Mapped[int] = mapped_column(ForeignKey("materi.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200), default="")
+
+    materi: Mapped[Materi] = relationship(back_populates="content_tags")

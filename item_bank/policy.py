@@ -1,0 +1,984 @@
+"""The exam policy: every rule of SPEC.md as plain functions over a SQLAlchemy session.
+
+Each public function is one transaction and the only place that commits.  It first locks the
+participant's row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the whole transaction
+already holds the write lock from ``BEGIN IMMEDIATE``, see :mod:`item_bank.db`), so two
+requests of one participant run one after the other and see each other's effects: twenty
+simultaneous "start" clicks create one attempt.  Database constraints back every invariant
+(one running attempt per slot, unique attempt numbers, a UNIQUE seen-item set, one
+certificate per participant and program).
+
+Times come from the database clock (:func:`item_bank.db.db_now`); ``now`` exists only so tests
+can freeze time.  Rule code is marked ``# RULE:`` with a pointer to SPEC.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cat_engine.estimation import Estimate, estimate
+from cat_engine.scoring import domain_score, theta_for_score
+from cat_engine.stopping import StoppingRule
+
+from .db import db_now, lock_one
+from .errors import BankExhausted, Conflict, Forbidden, InvalidInput, Locked, NotFound
+from .models import (
+    Assembly,
+    Assignment,
+    AssignmentCompletion,
+    Attempt,
+    AttemptState,
+    AuditLog,
+    Certificate,
+    CertificateRoute,
+    Enrolment,
+    Exam,
+    ExamKind,
+    Item,
+    ItemExposure,
+    Participant,
+    Program,
+    ProgramSettings,
+    Response,
+    SeenItem,
+    validate_nip,
+)
+from .pools import Pool, exam_pool
+from .selection import loft_form, next_cat_item
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+KOMPETEN = "kompeten"
+BELUM_KOMPETEN = "belum kompeten"
+
+
+# --------------------------------------------------------------------------- result types
+
+
+@dataclass(frozen=True)
+class ExamRules:
+    """The effective numbers of one exam: its own fields, else the program settings."""
+
+    cut_score: float
+    max_attempts: int
+    duration_s: int
+    waiting_period_s: int
+    min_items: int
+    max_items: int
+    se_target: float | None
+
+
+@dataclass(frozen=True)
+class AttemptView:
+    attempt_id: int
+    exam_id: int
+    exam_code: str
+    kind: str
+    assembly: str
+    number: int
+    state: str
+    started_at: dt.datetime
+    deadline: dt.datetime
+    seconds_left: float
+    answered: int
+    max_items: int
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class ItemPresentation:
+    """What a participant's browser may see: no key, no parameters, options in shown order."""
+
+    attempt_id: int
+    item_id: int
+    position: int  # 1-based
+    stem: str
+    options: list[str]
+    deadline: dt.datetime
+    seconds_left: float
+    answered: int
+    max_items: int
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    attempt_id: int
+    exam_id: int
+    kind: str
+    number: int
+    state: str
+    answered: int
+    score: float | None
+    passed: bool | None
+    cut_score: float
+    theta: float | None
+    se: float | None
+    stop_reason: str | None
+    category: str | None  # ujikom: "kompeten" / "belum kompeten"
+    certificate_number: str | None
+    attempts_left: int
+    next_step: str
+
+
+@dataclass(frozen=True)
+class AnswerOutcome:
+    attempt_id: int
+    item_id: int
+    stored: bool  # False when the same answer was already stored (idempotent repeat)
+    finished: bool
+    next_item: ItemPresentation | None
+    result: AttemptResult | None
+
+
+@dataclass(frozen=True)
+class ExamStatus:
+    exam_id: int
+    code: str
+    title: str
+    kind: str
+    materi_code: str | None
+    attempts_used: int
+    max_attempts: int
+    passed: bool
+    best_score: float | None
+    running_attempt_id: int | None
+    available: bool
+    locked_reason: str | None
+    available_from: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ProgramStatus:
+    program_id: int
+    program_code: str
+    program_name: str
+    exams: list[ExamStatus] = field(default_factory=list)
+    assignments_done: int = 0
+    assignments_total: int = 0
+    category: str | None = None
+    certificate_number: str | None = None
+    next_step: str = ""
+
+
+# --------------------------------------------------------------------------- plumbing
+
+
+def _transaction(fn: Callable[P, R]) -> Callable[P, R]:
+    """Commit on success, roll back on any error: the policy is the only place that commits."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session: Session = args[0] if args else kwargs["session"]  # type: ignore[assignment]
+        try:
+            result = fn(*args, **kwargs)
+            session.commit()
+            return result
+        except _CommitThenRaise as pending:
+            session.commit()
+            raise pending.error from None
+        except BaseException:
+            session.rollback()
+            raise
+
+    return wrapper
+
+
+class _CommitThenRaise(Exception):
+    """Keep the state change (an attempt expired at its deadline) and still refuse the call."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _now(session: Session, now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return db_now(session)
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return now.astimezone(dt.UTC)
+
+
+def _lock_participant(session: Session, participant_id: int) -> Participant:
+    # Whatever the session loaded before may be stale: read everything afresh under the lock.
+    session.expire_all()
+    participant = lock_one(session, Participant, participant_id)
+    if participant is None:
+        raise NotFound("Participant not found.")
+    return participant
+
+
+def _audit(session: Session, actor: str, action: str, subject: str, **details: Any) -> None:
+    session.add(AuditLog(actor=actor, action=action, subject=subject, details=details))
+
+
+def exam_rules(exam: Exam, settings: ProgramSettings) -> ExamRules:
+    """The effective rules of ``exam`` (exam fields override the program settings)."""
+    if exam.kind == ExamKind.PRE_ASSESSMENT:
+        # RULE: SPEC.md flow 1 — the pre-assessment has exactly one attempt, never a remedial.
+        cut, attempts, waiting = settings.pre_assessment_certificate_score, 1, 0
+    elif exam.kind == ExamKind.MATERI:
+        # RULE: SPEC.md flow 2 — pass >= 70, at most 5 attempts per materi.
+        cut, attempts, waiting = settings.materi_pass_score, settings.materi_max_attempts, 0
+    else:
+        # RULE: SPEC.md flow 3 — ujikom at most 3 attempts with a waiting period between.
+        cut, attempts = settings.ujikom_pass_score, settings.ujikom_max_attempts
+        waiting = settings.ujikom_waiting_period_s
+    if exam.kind != ExamKind.PRE_ASSESSMENT and exam.max_attempts is not None:
+        attempts = exam.max_attempts
+    return ExamRules(
+        cut_score=exam.cut_score if exam.cut_score is not None else cut,
+        max_attempts=attempts,
+        duration_s=exam.duration_s or settings.exam_duration_s,
+        waiting_period_s=exam.waiting_period_s if exam.waiting_period_s is not None else waiting,
+        min_items=exam.min_items or settings.min_items,
+        max_items=exam.max_items or settings.max_items,
+        se_target=exam.se_target if exam.se_target is not None else settings.se_target,
+    )
+
+
+def _own_attempt(session: Session, participant_id: int, attempt_id: int) -> Attempt:
+    attempt = session.get(Attempt, attempt_id, populate_existing=True)
+    # No IDOR: someone else's attempt is indistinguishable from a missing one.
+    if attempt is None or attempt.participant_id != participant_id:
+        raise NotFound("Attempt not found.")
+    return attempt
+
+
+def _is_due(attempt: Attempt, settings: ProgramSettings, now: dt.datetime) -> bool:
+    # RULE: SPEC.md flow 5 — time runs out at the deadline; a grace of at most 5 s absorbs
+    # network latency of an answer clicked just before it.
+    return now > attempt.deadline + dt.timedelta(seconds=settings.answer_grace_s)
+
+
+def _slot_attempts(session: Session, participant_id: int, program_id: int) -> dict[str, list]:
+    rows = session.scalars(
+        select(Attempt).where(Attempt.participant_id == participant_id,
+                              Attempt.program_id == program_id)
+        .order_by(Attempt.number)).all()
+    slots: dict[str, list[Attempt]] = {}
+    for attempt in rows:
+        slots.setdefault(attempt.slot, []).append(attempt)
+    return slots
+
+
+def _seen_item_ids(session: Session, participant_id: int, program_id: int) -> set[int]:
+    return set(session.scalars(select(SeenItem.item_id).where(
+        SeenItem.participant_id == participant_id, SeenItem.program_id == program_id)))
+
+
+def _answered(attempt: Attempt) -> list[Response]:
+    return [r for r in attempt.responses if r.answered_at is not None]
+
+
+# --------------------------------------------------------------------------- enrolment
+
+
+@_transaction
+def enrol(session: Session, *, program_code: str, nip: str) -> Enrolment:
+    """Enrol the registered civil servant ``nip`` in the open program ``program_code``.
+
+    Idempotent: enrolling twice returns the existing enrolment.
+    """
+    try:
+        nip = validate_nip(nip)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from None
+    program = session.scalar(select(Program).where(Program.code == program_code))
+    if program is None:
+        raise NotFound(f"Unknown program {program_code!r}.")
+    participant = session.scalar(select(Participant).where(Participant.nip == nip))
+    # RULE: SPEC.md flow 7 — only a NIP on the register may enrol, only in an open program.
+    if participant is None:
+        raise Forbidden(f"NIP {nip} is not on the register.")
+    participant = _lock_participant(session, participant.id)
+    existing = session.scalar(select(Enrolment).where(
+        Enrolment.participant_id == participant.id, Enrolment.program_id == program.id))
+    if existing is not None:
+        return existing
+    if not program.is_open:
+        raise Forbidden(f"Program {program.code} is not open for enrolment.")
+    enrolment = Enrolment(participant_id=participant.id, program_id=program.id)
+    session.add(enrolment)
+    _audit(session, f"participant:{nip}", "enrol", f"program:{program.code}")
+    session.flush()
+    return enrolment
+
+
+def _require_enrolment(session: Session, participant_id: int, program_id: int) -> None:
+    enrolled = session.scalar(select(Enrolment.id).where(
+        Enrolment.participant_id == participant_id, Enrolment.program_id == program_id))
+    if enrolled is None:
+        raise Forbidden("You are not enrolled in this program.")
+
+
+# --------------------------------------------------------------------------- gates
+
+
+@dataclass
+class _Standing:
+    """Everything the gates need about one participant in one program."""
+
+    program: Program
+    settings: ProgramSettings
+    exams: list[Exam]
+    slots: dict[str, list[Attempt]]
+    assignments_total: int
+    assignments_done: int
+    certificate: Certificate | None
+
+    def passed(self, slot: str) -> bool:
+        return any(a.passed for a in self.slots.get(slot, []))
+
+    def pre_assessment_exists(self) -> bool:
+        return any(e.kind == ExamKind.PRE_ASSESSMENT for e in self.exams)
+
+    def materi_slots(self) -> list[str]:
+        return sorted({e.slot for e in self.exams if e.kind == ExamKind.MATERI})
+
+
+def _standing(session: Session, participant_id: int, program: Program) -> _Standing:
+    exams = list(session.scalars(select(Exam).where(Exam.program_id == program.id)
+                                 .order_by(Exam.id)))
+    total = session.scalar(select(func.count(Assignment.id))
+                           .where(Assignment.program_id == program.id)) or 0
+    done = session.scalar(
+        select(func.count(AssignmentCompletion.id))
+        .join(Assignment, AssignmentCompletion.assignment_id == Assignment.id)
+        .where(Assignment.program_id == program.id,
+               AssignmentCompletion.participant_id == participant_id)) or 0
+    certificate = session.scalar(select(Certificate).where(
+        Certificate.participant_id == participant_id, Certificate.program_id == program.id))
+    return _Standing(program=program, settings=program.settings, exams=exams,
+                     slots=_slot_attempts(session, participant_id, program.id),
+                     assignments_total=total, assignments_done=done, certificate=certificate)
+
+
+def _gate(standing: _Standing, exam: Exam, rules: ExamRules,
+          now: dt.datetime) -> tuple[str | None, dt.datetime | None]:
+    """Why ``exam`` cannot be started now (None when it can) and when it opens if waiting."""
+    attempts = standing.slots.get(exam.slot, [])
+    finished = [a for a in attempts if a.state != AttemptState.STARTED]
+    if standing.certificate is not None:
+        return "You already hold the certificate of this program.", None
+    if exam.window_opens_at is not None and now < exam.window_opens_at:
+        return "This exam window is not open yet.", exam.window_opens_at
+    if exam.window_closes_at is not None and now >= exam.window_closes_at:
+        return "This exam window has closed.", None
+    if exam.kind == ExamKind.PRE_ASSESSMENT:
+        # RULE: SPEC.md flow 1 — exactly one pre-assessment attempt, ever; and it comes
+        # before the training, so not after any materi exam was taken.
+        if attempts:
+            return "The pre-assessment is taken exactly once; it cannot be repeated.", None
+        if any(standing.slots.get(s) for s in standing.materi_slots()):
+            return "The pre-assessment comes before the training.", None
+        return None, None
+    # RULE: SPEC.md flow 1-2 — the training starts after the pre-assessment (when there is one).
+    if standing.pre_assessment_exists() and not any(
+            a.state != AttemptState.STARTED
+            for a in standing.slots.get(ExamKind.PRE_ASSESSMENT.value, [])):
+        return "Take the pre-assessment first.", None
+    if standing.passed(exam.slot):
+        return "You have already passed this exam.", None
+    if len(attempts) >= rules.max_attempts:
+        # RULE: SPEC.md flow 2-3 — at most 5 materi / 3 ujikom attempts.
+        verdict = " (belum kompeten)" if exam.kind == ExamKind.UJIKOM else ""
+        return f"No attempts left: all {rules.max_attempts} attempts are used{verdict}.", None
+    if exam.kind == ExamKind.UJIKOM:
+        # RULE: SPEC.md flow 3 — ujikom unlocked when every materi exam is passed and every
+        # assignment is marked done.
+        missing = [s for s in standing.materi_slots() if not standing.passed(s)]
+        if missing:
+            return (f"Pass every materi exam first ({len(missing)} not passed yet).", None)
+        if standing.assignments_done < standing.assignments_total:
+            left = standing.assignments_total - standing.assignments_done
+            return f"Complete every assignment first ({left} not marked done).", None
+    if finished and rules.waiting_period_s > 0:
+        # RULE: SPEC.md flow 3 — a waiting period for remedial study between attempts.
+        until = max(a.finished_at for a in finished) + dt.timedelta(seconds=rules.waiting_period_s)
+        if now < until:
+            return f"Waiting period for remedial study until {until:%Y-%m-%d %H:%M} UTC.", until
+    return None, None
+
+
+# --------------------------------------------------------------------------- start
+
+
+@_transaction
+def start_attempt(session: Session, *, participant_id: int, exam_id: int,
+                  now: dt.datetime | None = None) -> AttemptView:
+    """Start an attempt of ``exam_id``, or resume the participant's running one.
+
+    Raises NotFound (unknown exam), Forbidden (not enrolled), Locked (a rule forbids it now)
+    or BankExhausted (too few unseen operational items: refused before anything starts).
+    """
+    participant = _lock_participant(session, participant_id)
+    exam = session.get(Exam, exam_id)
+    if exam is None:
+        raise NotFound("Exam not found.")
+    _require_enrolment(session, participant_id, exam.program_id)
+    now = _now(session, now)
+    program = session.get(Program, exam.program_id)
+    settings = program.settings
+    rules = exam_rules(exam, settings)
+
+    running = session.scalar(select(Attempt).where(
+        Attempt.participant_id == participant_id, Attempt.program_id == exam.program_id,
+        Attempt.slot == exam.slot, Attempt.state == AttemptState.STARTED))
+    if running is not None:
+        if not _is_due(running, settings, now):
+            # RULE: SPEC.md flow 1 — a dropped connection resumes the same attempt.
+            return _view(running, now, resumed=True)
+        _finish(session, running, AttemptState.EXPIRED, now)
+
+    standing = _standing(session, participant_id, program)
+    reason, _until = _gate(standing, exam, rules, now)
+    if reason is not None:
+        raise Locked(reason)
+
+    pool = exam_pool(session, exam)
+    seen = _seen_item_ids(session, participant_id, exam.program_id)
+    unseen = 0 if pool is None else len(pool) - len(pool.positions(seen))
+    if unseen < rules.max_items:
+        # RULE: SPEC.md flow 4 / issue "bank capacity" — never fail mid-way: refuse at start.
+        raise BankExhausted(
+            f"Not enough items for {exam.code}: this attempt needs {rules.max_items} operational "
+            f"items you have not seen, the bank has {unseen}. Ask the administrator to add items "
+            f"(smartcat bank check --program {program.code}).")
+
+    number = len(standing.slots.get(exam.slot, [])) + 1
+    deadline = now + dt.timedelta(seconds=rules.duration_s)
+    if exam.window_closes_at is not None:
+        deadline = min(deadline, exam.window_closes_at)
+    attempt = Attempt(participant_id=participant_id, program_id=exam.program_id, exam_id=exam.id,
+                      slot=exam.slot, number=number, state=AttemptState.STARTED, started_at=now,
+                      deadline=deadline, seed=secrets.randbits(31))
+    session.add(attempt)
+    try:
+        session.flush()
+    except IntegrityError:
+        # The unique (slot, number) / one-running-attempt constraints caught a race the lock
+        # should have prevented; report it as the conflict it is.
+        raise Conflict("Another start of this exam is in progress.") from None
+    assert pool is not None
+    if exam.assembly == Assembly.LOFT:
+        _assemble_loft_form(session, attempt, exam, pool, seen, rules, settings, now)
+    else:
+        _present_next(session, attempt, exam, pool, seen, rules, settings, Estimate(0.0, 1.0),
+                      now)
+    _audit(session, f"participant:{participant.nip}", "attempt_started", f"attempt:{attempt.id}",
+           exam=exam.code, number=number)
+    session.flush()
+    return _view(attempt, now)
+
+
+def _exposure_state(session: Session, exam: Exam, pool: Pool) -> tuple[np.ndarray, int]:
+    """(counts aligned with the pool, attempts started in this exam window)."""
+    attempts = session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id))
+    counts = np.zeros(len(pool), dtype=np.int64)
+    rows = session.execute(select(ItemExposure.item_id, ItemExposure.count)
+                           .where(ItemExposure.exam_id == exam.id)).all()
+    if rows:
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        pos = np.clip(np.searchsorted(pool.item_ids, ids), 0, len(pool) - 1)
+        hit = pool.item_ids[pos] == ids  # items retired since are no longer in the pool
+        counts[pos[hit]] = np.array([r[1] for r in rows], dtype=np.int64)[hit]
+    return counts, int(attempts or 0)
+
+
+def _bump_exposure(session: Session, exam_id: int, item_ids: list[int]) -> None:
+    """count += 1 per item, atomically (upsert), in id order so concurrent starts never
+    deadlock on each other's rows."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    for item_id in sorted(item_ids):
+        stmt = dialect_insert(ItemExposure).values(exam_id=exam_id, item_id=item_id, count=1)
+        stmt = stmt.on_conflict_do_update(index_elements=["exam_id", "item_id"],
+                                          set_={"count": ItemExposure.count + 1})
+        session.execute(stmt)
+
+
+def _shuffle(rng: np.random.Generator, n_options: int) -> list[int]:
+    # RULE: SPEC.md "Anti-cheating" — option order shuffled per participant and stored.
+    return [int(i) for i in rng.permutation(n_options)]
+
+
+def _add_responses(session: Session, attempt: Attempt, items: list[Item], first_position: int,
+                   rng: np.random.Generator, now: dt.datetime) -> None:
+    for offset, item in enumerate(items):
+        session.add(Response(attempt_id=attempt.id, item_id=item.id,
+                             position=first_position + offset,
+                             shown_order=_shuffle(rng, len(item.options)), presented_at=now))
+        # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.
+        session.add(SeenItem(participant_id=attempt.participant_id,
+                             program_id=attempt.program_id, item_id=item.id,
+                             attempt_id=attempt.id))
+    _bump_exposure(session, attempt.exam_id, [item.id for item in items])
+    session.flush()
+    session.refresh(attempt, ["responses"])
+
+
+def _assemble_loft_form(session: Session, attempt: Attempt, exam: Exam, pool: Pool,
+                        seen: set[int], rules: ExamRules, settings: ProgramSettings,
+                        now: dt.datetime) -> None:
+    """LOFT: assemble one fixed form at start and store it (every item counts as seen)."""
+    rng = np.random.default_rng(attempt.seed)
+    base = np.zeros(len(pool), dtype=bool)
+    base[pool.positions(seen)] = True
+    counts, attempts = _exposure_state(session, exam, pool)
+    try:
+        index = loft_form(pool.bank, rules.max_items, base=base, counts=counts,
+                          attempts=attempts, max_exposure=settings.max_exposure,
+                          slack=settings.exposure_slack,
+                          content_shares=pool.content_shares(), rng=rng)
+    except ValueError as exc:
+        raise BankExhausted(str(exc)) from None
+    item_ids = [int(pool.item_ids[i]) for i in index]
+    items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
+    _add_responses(session, attempt, [items[i] for i in item_ids], 1, rng, now)
+
+
+def _present_next(session: Session, attempt: Attempt, exam: Exam, pool: Pool, seen: set[int],
+                  rules: ExamRules, settings: ProgramSettings, current: Estimate,
+                  now: dt.datetime) -> bool:
+    """CAT: choose the next item by maximum information at the current theta, with
+    randomesque exposure control, the exposure ceiling and content balance.
+
+    Returns False when no eligible item is left (the attempt then ends).
+    """
+    base = np.zeros(len(pool), dtype=bool)
+    base[pool.positions(seen)] = True
+    if base.all():
+        return False
+    counts, attempts = _exposure_state(session, exam, pool)
+    position = len(attempt.responses) + 1
+    content_counts: dict[str, int] = {}
+    for tag in pool.bank.content[pool.positions(r.item_id for r in attempt.responses)]:
+        content_counts[str(tag)] = content_counts.get(str(tag), 0) + 1
+    rng = np.random.default_rng([attempt.seed, position])
+    index = next_cat_item(pool.bank, current.theta, base=base, counts=counts, attempts=attempts,
+                          max_exposure=settings.max_exposure, k=settings.randomesque_k,
+                          slack=settings.exposure_slack, content_shares=pool.content_shares(),
+                          content_counts=content_counts,
+                          rng=rng)
+    item = session.get(Item, int(pool.item_ids[index]))
+    _add_responses(session, attempt, [item], position, rng, now)
+    return True
+
+
+# --------------------------------------------------------------------------- views
+
+
+def _seconds_left(attempt: Attempt, now: dt.datetime) -> float:
+    return max(0.0, (attempt.deadline - now).total_seconds())
+
+
+def _view(attempt: Attempt, now: dt.datetime, *, resumed: bool = False) -> AttemptView:
+    exam = attempt.exam
+    rules = exam_rules(exam, exam.program.settings)
+    return AttemptView(
+        attempt_id=attempt.id, exam_id=exam.id, exam_code=exam.code, kind=exam.kind.value,
+        assembly=exam.assembly.value, number=attempt.number, state=attempt.state.value,
+        started_at=attempt.started_at, deadline=attempt.deadline,
+        seconds_left=_seconds_left(attempt, now) if attempt.state == AttemptState.STARTED else 0.0,
+        answered=len(_answered(attempt)), max_items=rules.max_items, resumed=resumed)
+
+
+def _current_response(attempt: Attempt) -> Response | None:
+    pending = [r for r in attempt.responses if r.answered_at is None]
+    return min(pending, key=lambda r: r.position) if pending else None
+
+
+def _presentation(attempt: Attempt, response: Response, now: dt.datetime) -> ItemPresentation:
+    item = response.item
+    rules = exam_rules(attempt.exam, attempt.exam.program.settings)
+    return ItemPresentation(
+        attempt_id=attempt.id, item_id=item.id, position=response.position, stem=item.stem,
+        options=[item.options[i] for i in response.shown_order], deadline=attempt.deadline,
+        seconds_left=_seconds_left(attempt, now), answered=len(_answered(attempt)),
+        max_items=rules.max_items)
+
+
+@_transaction
+def attempt_view(session: Session, *, participant_id: int, attempt_id: int,
+                 now: dt.datetime | None = None) -> AttemptView:
+    """The participant's own attempt (expired first if its time ran out)."""
+    _lock_participant(session, participant_id)
+    attempt = _own_attempt(session, participant_id, attempt_id)
+    now = _now(session, now)
+    _expire_if_due(session, attempt, now)
+    return _view(attempt, now)
+
+
+@_transaction
+def current_item(session: Session, *, participant_id: int, attempt_id: int,
+                 now: dt.datetime | None = None) -> ItemPresentation | None:
+    """The item to answer now (stem and options in shown order), or None once finished."""
+    _lock_participant(session, participant_id)
+    attempt = _own_attempt(session, participant_id, attempt_id)
+    now = _now(session, now)
+    if _expire_if_due(session, attempt, now) or attempt.state != AttemptState.STARTED:
+        return None
+    response = _current_response(attempt)
+    return None if response is None else _presentation(attempt, response, now)
+
+
+def _expire_if_due(session: Session, attempt: Attempt, now: dt.datetime) -> bool:
+    if attempt.state == AttemptState.STARTED and _is_due(attempt, attempt.exam.program.settings,
+                                                         now):
+        _finish(session, attempt, AttemptState.EXPIRED, now)
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@_transaction
+def record_answer(session: Session, *, participant_id: int, attempt_id: int, item_id: int | str,
+                  choice: int, now: dt.datetime | None = None) -> AnswerOutcome:
+    """Store the answer ``choice`` (0-based shown position) to the current item.
+
+    Idempotent: the same (item, choice) again returns ``stored=False``.  A different choice for
+    an answered item, an item that is not the current one, a finished attempt or a passed
+    deadline raise Conflict (the attempt is then expired).
+    """
+    participant = _lock_participant(session, participant_id)
+    attempt = _own_attempt(session, participant_id, attempt_id)
+    try:
+        item_id = int(item_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"item_id must be an integer, got {item_id!r}") from None
+    if isinstance(choice, bool) or not isinstance(choice, int):
+        raise InvalidInput(f"choice must be an integer option position, got {choice!r}")
+    now = _now(session, now)
+    response = next((r for r in attempt.responses if r.item_id == item_id), None)
+    if response is None:
+        raise Conflict("This item is not part of this attempt.")
+    if response.answered_at is not None:
+        if response.shown_choice == choice:
+            return AnswerOutcome(attempt_id=attempt.id, item_id=item_id, stored=False,
+                                 finished=attempt.state != AttemptState.STARTED,
+                                 next_item=_next_presentation(attempt, now),
+                                 result=_result_if_final(session, attempt, now))
+        raise Conflict("This item was already answered with another option.")
+    if attempt.state != AttemptState.STARTED:
+        raise Conflict("This attempt is finished.")
+    if _expire_if_due(session, attempt, now):
+        raise _CommitThenRaise(Conflict("The time of this attempt has run out."))
+    if response is not _current_response(attempt):
+        raise Conflict("This is not the current item of the attempt.")
+    if not 0 <= choice < len(response.shown_order):
+        raise InvalidInput(f"choice {choice} is not an option (0..{len(response.shown_order) - 1})")
+    item = response.item
+    response.shown_choice = choice
+    response.choice = int(response.shown_order[choice])
+    response.correct = response.choice == item.key
+    response.answered_at = now
+    session.flush()
+    _advance(session, attempt, participant, now)
+    return AnswerOutcome(attempt_id=attempt.id, item_id=item_id, stored=True,
+                         finished=attempt.state != AttemptState.STARTED,
+                         next_item=_next_presentation(attempt, now),
+                         result=_result_if_final(session, attempt, now))
+
+
+def _next_presentation(attempt: Attempt, now: dt.datetime) -> ItemPresentation | None:
+    if attempt.state != AttemptState.STARTED:
+        return None
+    response = _current_response(attempt)
+    return None if response is None else _presentation(attempt, response, now)
+
+
+def _result_if_final(session: Session, attempt: Attempt,
+                     now: dt.datetime) -> AttemptResult | None:
+    return None if attempt.state == AttemptState.STARTED else _result(session, attempt, now)
+
+
+def _estimate(responses: list[Response]) -> Estimate:
+    items = [r.item for r in responses]
+    return estimate(np.array([1 if r.correct else 0 for r in responses], dtype=np.int64),
+                    np.array([i.a if i.a is not None else 1.0 for i in items]),
+                    np.array([i.b for i in items], dtype=np.float64),
+                    np.array([i.c or 0.0 for i in items], dtype=np.float64), method="eap")
+
+
+def _advance(session: Session, attempt: Attempt, participant: Participant,
+             now: dt.datetime) -> None:
+    """After an answer: stop (and grade) or present the next item."""
+    exam = attempt.exam
+    settings = exam.program.settings
+    rules = exam_rules(exam, settings)
+    answered = _answered(attempt)
+    if exam.assembly == Assembly.LOFT:
+        if _current_response(attempt) is None:
+            _finish(session, attempt, AttemptState.SUBMITTED, now, reason="max_items")
+        return
+    current = _estimate(answered)
+    pool = exam_pool(session, exam)
+    theta_cut = None if pool is None else _theta_cut(pool, rules.cut_score)
+    rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
+                        se_target=rules.se_target, theta_cut=theta_cut)
+    # RULE: SPEC.md "Stopping" — SE target, decision at the cut certain, min and max length.
+    reason = rule.reason(len(answered), current)
+    if reason is not None:
+        _finish(session, attempt, AttemptState.SUBMITTED, now, reason=reason)
+        return
+    seen = _seen_item_ids(session, attempt.participant_id, attempt.program_id)
+    if pool is None or not _present_next(session, attempt, exam, pool, seen, rules, settings,
+                                         current, now):
+        _finish(session, attempt, AttemptState.SUBMITTED, now, reason="bank")
+
+
+def _theta_cut(pool: Pool, cut_score: float) -> float | None:
+    """theta whose domain score equals the cut; None when the cut is unreachable."""
+    if cut_score not in pool.theta_cuts:
+        try:
+            theta = theta_for_score(cut_score, pool.bank.a, pool.bank.b, pool.bank.c)
+        except ValueError:
+            theta = None
+        pool.theta_cuts[cut_score] = theta
+    return pool.theta_cuts[cut_score]
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+@_transaction
+def finish_attempt(session: Session, *, participant_id: int, attempt_id: int,
+                   now: dt.datetime | None = None) -> AttemptResult:
+    """Submit the attempt (expired instead when its time ran out); idempotent once final."""
+    _lock_participant(session, participant_id)
+    attempt = _own_attempt(session, participant_id, attempt_id)
+    now = _now(session, now)
+    if attempt.state == AttemptState.STARTED and not _expire_if_due(session, attempt, now):
+        _finish(session, attempt, AttemptState.SUBMITTED, now, reason="submitted")
+    return _result(session, attempt, now)
+
+
+@_transaction
+def attempt_result(session: Session, *, participant_id: int, attempt_id: int,
+                   now: dt.datetime | None = None) -> AttemptResult:
+    """The result of the participant's attempt (score None while it is still running)."""
+    _lock_participant(session, participant_id)
+    attempt = _own_attempt(session, participant_id, attempt_id)
+    now = _now(session, now)
+    _expire_if_due(session, attempt, now)
+    return _result(session, attempt, now)
+
+
+def expire_due_attempts(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Expire (and grade) every running attempt past its deadline; returns how many.
+
+    Each attempt is its own transaction under its participant's lock, so the sweeper never
+    blocks exam traffic for long and never races an answer.
+    """
+    now = _now(session, now)
+    session.commit()
+    candidates = session.execute(
+        select(Attempt.id, Attempt.participant_id)
+        .where(Attempt.state == AttemptState.STARTED, Attempt.deadline < now)).all()
+    session.commit()
+    expired = 0
+    for attempt_id, participant_id in candidates:
+        expired += _expire_one(session, participant_id=participant_id, attempt_id=attempt_id,
+                               now=now)
+    return expired
+
+
+@_transaction
+def _expire_one(session: Session, *, participant_id: int, attempt_id: int,
+                now: dt.datetime) -> int:
+    _lock_participant(session, participant_id)
+    attempt = _own_attempt(session, participant_id, attempt_id)
+    return int(_expire_if_due(session, attempt, now))
+
+
+def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.datetime,
+            reason: str | None = None) -> None:
+    """Move to a terminal state, grade, and issue the certificate when earned."""
+    attempt.transition(state)
+    attempt.finished_at = now
+    attempt.stop_reason = reason if state == AttemptState.SUBMITTED else "time"
+    exam = attempt.exam
+    program = exam.program
+    rules = exam_rules(exam, program.settings)
+    _grade(session, attempt, exam, rules)
+    _audit(session, f"participant:{attempt.participant_id}", "attempt_finished",
+           f"attempt:{attempt.id}", state=state.value, score=attempt.score,
+           passed=attempt.passed)
+    # RULE: SPEC.md flow 1 and 3 — a certificate at >= 85 in the pre-assessment (no training)
+    # or for kompeten in the ujikom; exactly one per participant and program.
+    if attempt.passed and exam.kind in (ExamKind.PRE_ASSESSMENT, ExamKind.UJIKOM):
+        _issue_certificate(session, attempt, program, CertificateRoute(exam.kind.value), now)
+    session.flush()
+
+
+def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules) -> None:
+    """RULE: SPEC.md "Scores on the 0-100 scale" — the domain score over the reference pool
+    at the final EAP theta; passed = score >= cut.
+
+    CAT scores the answered items.  A LOFT form is fixed, so its unanswered items count as
+    wrong (otherwise skipping hard items would pay).  No answer at all scores 0.
+    """
+    responses = list(attempt.responses)
+    if exam.assembly == Assembly.CAT:
+        responses = _answered(attempt)
+    if not any(r.answered_at is not None for r in responses):
+        attempt.theta, attempt.se, attempt.score, attempt.passed = None, None, 0.0, False
+        return
+    result = _estimate(responses)
+    pool = exam_pool(session, exam)
+    if pool is None:  # every item retired since the start: score on the items given
+        items = [r.item for r in responses]
+        a = np.array([i.a for i in items])
+        b = np.array([i.b for i in items])
+        c = np.array([i.c or 0.0 for i in items])
+    else:
+        a, b, c = pool.bank.a, pool.bank.b, pool.bank.c
+    attempt.theta, attempt.se = float(result.theta), float(result.se)
+    attempt.score = float(domain_score(result.theta, a, b, c))
+    attempt.passed = bool(attempt.score >= rules.cut_score)
+
+
+def _issue_certificate(session: Session, attempt: Attempt, program: Program,
+                       route: CertificateRoute, now: dt.datetime) -> None:
+    exists = session.scalar(select(Certificate.id).where(
+        Certificate.participant_id == attempt.participant_id,
+        Certificate.program_id == program.id))
+    if exists is not None:
+        return
+    number = f"{program.code}-{now:%Y}-{secrets.token_hex(5).upper()}"
+    session.add(Certificate(number=number, participant_id=attempt.participant_id,
+                            program_id=program.id, attempt_id=attempt.id, route=route,
+                            score=attempt.score, issued_at=now))
+    _audit(session, "system", "certificate_issued", f"certificate:{number}",
+           attempt=attempt.id, route=route.value)
+
+
+# --------------------------------------------------------------------------- status
+
+
+def _result(session: Session, attempt: Attempt, now: dt.datetime) -> AttemptResult:
+    exam = attempt.exam
+    program = exam.program
+    rules = exam_rules(exam, program.settings)
+    standing = _standing(session, attempt.participant_id, program)
+    used = len(standing.slots.get(exam.slot, []))
+    final = attempt.state != AttemptState.STARTED
+    category = None
+    if exam.kind == ExamKind.UJIKOM and final:
+        category = KOMPETEN if attempt.passed else BELUM_KOMPETEN
+    return AttemptResult(
+        attempt_id=attempt.id, exam_id=exam.id, kind=exam.kind.value, number=attempt.number,
+        state=attempt.state.value, answered=len(_answered(attempt)),
+        score=attempt.score if final else None, passed=attempt.passed if final else None,
+        cut_score=rules.cut_score, theta=attempt.theta, se=attempt.se,
+        stop_reason=attempt.stop_reason, category=category,
+        certificate_number=(standing.certificate.number
+                            if standing.certificate and standing.certificate.attempt_id
+                            == attempt.id else None),
+        attempts_left=max(0, rules.max_attempts - used),
+        next_step=_next_step(standing, now))
+
+
+def _next_step(standing: _Standing, now: dt.datetime) -> str:
+    """One line telling the participant what comes next in the program."""
+    if standing.certificate is not None:
+        route = standing.certificate.route
+        if route == CertificateRoute.PRE_ASSESSMENT:
+            return "Certified through the pre-assessment: no training needed."
+        return "Kompeten: certificate issued. Recommended: the follow-up training."
+    exams = {e.slot: e for e in standing.exams}
+    for exam in standing.exams:
+        if standing.slots.get(exam.slot) and any(
+                a.state == AttemptState.STARTED for a in standing.slots[exam.slot]):
+            return f"Continue your running attempt of {exam.code}."
+    order = [ExamKind.PRE_ASSESSMENT.value, *standing.materi_slots(), ExamKind.UJIKOM.value]
+    for slot in order:
+        exam = exams.get(slot)
+        if exam is None or standing.passed(slot):
+            continue
+        if slot == ExamKind.PRE_ASSESSMENT.value:
+            if not standing.slots.get(slot):
+                return f"Take the pre-assessment {exam.code}."
+            continue
+        rules = exam_rules(exam, standing.settings)
+        reason, until = _gate(standing, exam, rules, now)
+        if reason is None:
+            return f"Take {exam.code}."
+        if until is not None:
+            return reason
+        used = len(standing.slots.get(slot, []))
+        if used >= rules.max_attempts:
+            if exam.kind == ExamKind.UJIKOM:
+                return "Belum kompeten: every ujikom attempt is used."
+            return f"No attempts left for {exam.code}: contact the administrator."
+        if exam.kind == ExamKind.UJIKOM:
+            return reason
+    return "Nothing to do right now."
+
+
+@_transaction
+def program_status(session: Session, *, participant_id: int, program_id: int,
+                   now: dt.datetime | None = None) -> ProgramStatus:
+    """Where the participant stands in the program: every exam, its gate and the next step."""
+    _lock_participant(session, participant_id)
+    program = session.get(Program, program_id)
+    if program is None:
+        raise NotFound("Program not found.")
+    try:
+        _require_enrolment(session, participant_id, program_id)
+    except Forbidden:
+        raise NotFound("Program not found.") from None
+    now = _now(session, now)
+    standing = _standing(session, participant_id, program)
+    exams = []
+    for exam in standing.exams:
+        rules = exam_rules(exam, standing.settings)
+        attempts = standing.slots.get(exam.slot, [])
+        running = next((a for a in attempts if a.state == AttemptState.STARTED), None)
+        reason, until = (None, None) if running else _gate(standing, exam, rules, now)
+        scores = [a.score for a in attempts if a.score is not None]
+        exams.append(ExamStatus(
+            exam_id=exam.id, code=exam.code, title=exam.title, kind=exam.kind.value,
+            materi_code=exam.materi.code if exam.materi else None, attempts_used=len(attempts),
+            max_attempts=rules.max_attempts, passed=standing.passed(exam.slot),
+            best_score=max(scores) if scores else None,
+            running_attempt_id=running.id if running else None,
+            available=running is not None or reason is None, locked_reason=reason,
+            available_from=until))
+    category = None
+    ujikom = standing.slots.get(ExamKind.UJIKOM.value, [])
+    if standing.passed(ExamKind.UJIKOM.value):
+        category = KOMPETEN
+    elif ujikom and all(a.state != AttemptState.STARTED for a in ujikom):
+        category = BELUM_KOMPETEN
+    return ProgramStatus(
+        program_id=program.id, program_code=program.code, program_name=program.name,
+        exams=exams, assignments_done=standing.assignments_done,
+        assignments_total=standing.assignments_total, category=category,
+        certificate_number=standing.certificate.number if standing.certificate else None,
+        next_step=_next_step(standing, now))
+
+
+__all__ = [
+    "AnswerOutcome", "AttemptResult", "AttemptView", "ExamRules", "ExamStatus",
+    "ItemPresentation", "ProgramStatus", "attempt_result", "attempt_view", "current_item",
+    "enrol", "exam_rules", "expire_due_attempts", "finish_attempt", "program_status",
+    "record_answer", "start_attempt",
+]

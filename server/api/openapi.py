@@ -1,0 +1,140 @@
+"""``/api/v1/openapi.json``: the OpenAPI 3 description of this API."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from server.api import api
+from server.security import access
+
+_ERROR = {"description": "Error", "content": {"application/json": {
+    "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "content": {"application/json": {
+        "schema": schema or {"type": "object"}}}}
+
+
+def _op(summary: str, ok: dict, *, security: str | None = "session", body: dict | None = None,
+        params: list | None = None, errors: tuple[int, ...] = (401, 404)) -> dict:
+    op: dict = {"summary": summary, "responses": {"200": ok}}
+    for status in errors:
+        op["responses"][str(status)] = _ERROR
+    if security:
+        op["security"] = [{security: []}]
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+ATTEMPT = _path_id("attempt_id")
+
+SPEC = {
+    "openapi": "3.0.3",
+    "info": {"title": "SMART CAT exam server", "version": "1",
+             "description": "Participants take timed exams; the certification service pulls "
+                            "certificates. Errors are {error, message} with a 4xx status. "
+                            "Keys and item parameters are never part of any response."},
+    "servers": [{"url": "/api/v1"}],
+    "components": {
+        "securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                        "description": "Set by POST /session. Changes must be sent as JSON."},
+            "serviceToken": {"type": "http", "scheme": "bearer",
+                             "description": "Token created by an administrator."},
+        },
+        "schemas": {
+            "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "error": {"type": "string"}, "message": {"type": "string"}}},
+            "Login": {"type": "object", "required": ["nip", "password"], "properties": {
+                "nip": {"type": "string", "pattern": "^[0-9]{18}$"},
+                "password": {"type": "string"}}},
+            "Answer": {"type": "object", "required": ["item_id", "choice"], "properties": {
+                "item_id": {"type": "integer"},
+                "choice": {"type": "integer", "minimum": 0,
+                           "description": "0-based position of the option as shown"}}},
+            "Item": {"type": "object", "description": "The current item: stem, options in "
+                     "the order shown to this participant, position, remaining seconds "
+                     "(from the database clock)."},
+            "Attempt": {"type": "object", "description": "Attempt state: id, exam, status, "
+                        "deadline, remaining seconds."},
+            "Result": {"type": "object", "description": "Score 0-100, passed, category "
+                       "(kompeten/belum kompeten for ujikom), attempts left, certificate."},
+            "Certificate": {"type": "object", "properties": {
+                "number": {"type": "string"}, "nip": {"type": "string"},
+                "name": {"type": "string"}, "program": {"type": "string"},
+                "route": {"type": "string", "enum": ["pre_assessment", "ujikom"]},
+                "issued_at": {"type": "string", "format": "date-time"},
+                "score": {"type": "number"}}},
+        },
+    },
+    "paths": {
+        "/session": {
+            "post": _op("Log in with NIP and password (sets the session cookie)",
+                        _json("Logged in"), security=None,
+                        body={"$ref": "#/components/schemas/Login"}, errors=(400, 401, 415, 422,
+                                                                             429)),
+            "delete": _op("Log out", _json("Logged out"), security=None, errors=()),
+            "get": _op("Who is logged in", _json("The participant")),
+        },
+        "/programs": {"get": _op("The participant's programs, each with its status",
+                                 _json("Programs"))},
+        "/programs/{program_id}": {"get": _op(
+            "Where the participant stands in one program: each exam locked or open, attempts "
+            "used and left, results, certificate", _json("Program status"),
+            params=[_path_id("program_id")])},
+        "/exams/{exam_id}/attempts": {"post": {**_op(
+            "Start an attempt, or resume the one in progress", _json(
+                "Resumed", {"$ref": "#/components/schemas/Attempt"}),
+            params=[_path_id("exam_id")], errors=(401, 404, 409, 415)),
+            "responses": {"201": _json("Started or resumed",
+                                       {"$ref": "#/components/schemas/Attempt"}),
+                          "401": _ERROR, "404": _ERROR, "409": _ERROR, "415": _ERROR}}},
+        "/attempts/{attempt_id}": {"get": _op("Attempt state and remaining time", _json(
+            "Attempt", {"$ref": "#/components/schemas/Attempt"}), params=[ATTEMPT])},
+        "/attempts/{attempt_id}/item": {"get": _op(
+            "The current item, or the result when the attempt is finished",
+            _json("{item} or {item: null, result}"), params=[ATTEMPT])},
+        "/attempts/{attempt_id}/answers": {"post": _op(
+            "Answer the current item; sending the same answer again returns the same reply",
+            _json("Saved"), params=[ATTEMPT], body={"$ref": "#/components/schemas/Answer"},
+            errors=(400, 401, 404, 409, 415, 422))},
+        "/attempts/{attempt_id}/finish": {"post": _op(
+            "Finish the attempt now (unanswered items count as wrong)",
+            _json("Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
+            errors=(401, 404, 409, 415))},
+        "/attempts/{attempt_id}/result": {"get": _op("The result of a finished attempt", _json(
+            "Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
+            errors=(401, 404, 409))},
+        "/certificates": {"get": _op(
+            "Certificates issued after the cursor, oldest first; repeat with `next` until "
+            "`more` is false. Pulling twice with the same cursor never duplicates.",
+            _json("Page", {"type": "object", "properties": {
+                "certificates": {"type": "array",
+                                 "items": {"$ref": "#/components/schemas/Certificate"}},
+                "next": {"type": "string"}, "more": {"type": "boolean"}}}),
+            security="serviceToken", errors=(400, 401, 403),
+            params=[{"name": "since", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
+        "/certificates/{number}": {"get": _op(
+            "One certificate by number", _json("Certificate",
+                                               {"$ref": "#/components/schemas/Certificate"}),
+            security="serviceToken", errors=(401, 403, 404),
+            params=[{"name": "number", "in": "path", "required": True,
+                     "schema": {"type": "string"}}])},
+    },
+}
+
+
+@api.get("/openapi.json")
+@access("anonymous")
+def openapi():
+    return jsonify(SPEC)

@@ -1,0 +1,25 @@
+"""``/api/v1/programs``: the participant's programs and where they stand in each."""
+
+from __future__ import annotations
+
+from flask import jsonify, session
+
+from server import bank
+from server.api import api, to_json
+from server.extensions import db
+from server.security import access
+
+
+@api.get("/programs")
+@access("participant")
+def list_programs():
+    statuses = bank.participant_programs(db.session, session["participant_id"])
+    return jsonify(programs=to_json(statuses))
+
+
+@api.get("/programs/<int:program_id>")
+@access("participant")
+def program_status(program_id: int):
+    status = bank.policy.program_status(db.session, participant_id=session["participant_id"],
+                                        program_id=program_id)
+    return jsonify(to_json(status))

@@ -1,0 +1,306 @@
+"""Everything the server takes from item_bank, in one module.
+
+Views call the item_bank policy for every rule of the exam flow; this module adds only the
+small read/write helpers the server needs around accounts (login, tokens, throttling) and
+re-exports the domain errors, so a change of name in item_bank is fixed here alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from typing import Any
+
+from sqlalchemy import Engine, case, delete, func, select
+from sqlalchemy.orm import Session
+
+from item_bank import admin as ib_admin
+from item_bank import policy  # noqa: F401  (re-exported for the views)
+from item_bank.db import db_now, make_engine, session_factory  # noqa: F401
+from item_bank.errors import (  # noqa: F401
+    BankExhausted,
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    Locked,
+    NotFound,
+)
+from item_bank.models import (  # noqa: F401  (re-exported for the views)
+    Assembly,
+    Assignment,
+    AssignmentCompletion,
+    Attempt,
+    AttemptState,
+    Certificate,
+    ContentTag,
+    Enrolment,
+    Exam,
+    ExamKind,
+    IrtModel,
+    Item,
+    ItemExposure,
+    ItemStatus,
+    LoginAttempt,
+    Materi,
+    Participant,
+    Program,
+    Response,
+    ServiceToken,
+    StaffRole,
+    StaffUser,
+)
+from item_bank.models.item import validate_item_fields  # noqa: F401
+from item_bank.security import hash_password, hash_token, new_token, verify_password  # noqa: F401
+
+__all__ = ["policy", "make_engine", "Engine"]
+
+
+def service_token_valid(session: Session, token: str) -> bool:
+    row = session.scalar(select(ServiceToken).where(ServiceToken.token_hash == hash_token(token)))
+    return row is not None and row.revoked_at is None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not-a-real-password-0")
+
+
+def _check(stored: str | None, password: str) -> bool:
+    # An unknown account is checked against a dummy hash so that it takes as long as a wrong
+    # password: response time does not tell which NIPs exist.
+    ok = verify_password(stored or _dummy_hash(), password)
+    return ok and stored is not None
+
+
+def authenticate_participant(session: Session, nip: str, password: str) -> Participant | None:
+    participant = session.scalar(select(Participant).where(Participant.nip == nip))
+    ok = _check(participant.password_hash if participant else None, password)
+    return participant if ok else None
+
+
+def authenticate_staff(session: Session, username: str, password: str) -> StaffUser | None:
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    ok = _check(user.password_hash if user else None, password)
+    return user if ok else None
+
+
+def _keys(identity: str, address: str) -> tuple[str, str]:
+    return identity, f"ip:{address}"
+
+
+def record_login_try(session: Session, *, identity: str, address: str) -> list[int]:
+    """Write this try as a failure under both keys and commit; returns the row ids."""
+    rows = [LoginAttempt(key=key) for key in _keys(identity, address)]
+    session.add_all(rows)
+    session.commit()
+    return [row.id for row in rows]
+
+
+def count_login_failures(session: Session, *, identity: str, address: str,
+                         window_seconds: int) -> int:
+    """The larger of the failure counts for the identity and for the address in the window."""
+    since = db_now(session) - dt.timedelta(seconds=window_seconds)
+    counts = session.execute(
+        select(LoginAttempt.key, func.count())
+        .where(LoginAttempt.key.in_(_keys(identity, address)), LoginAttempt.at >= since)
+        .group_by(LoginAttempt.key)).all()
+    return max((n for _key, n in counts), default=0)
+
+
+def mark_login_success(session: Session, row_ids: list[int]) -> None:
+    session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(row_ids)))
+    session.commit()
+
+
+def get_participant(session: Session, participant_id: int) -> Participant:
+    participant = session.get(Participant, participant_id)
+    if participant is None:
+        raise NotFound("Participant not found.")
+    return participant
+
+
+def participant_json(participant: Participant) -> dict[str, Any]:
+    return {"id": participant.id, "nip": participant.nip, "name": participant.name,
+            "unit": participant.unit}
+
+
+
+
+def participant_programs(session: Session, participant_id: int) -> list[Any]:
+    """The program status of every program the participant is enrolled in."""
+    program_ids = session.scalars(
+        select(Enrolment.program_id).where(Enrolment.participant_id == participant_id)
+        .order_by(Enrolment.program_id)).all()
+    return [policy.program_status(session, participant_id=participant_id, program_id=pid)
+            for pid in program_ids]
+
+
+def _certificate_record(cert: Certificate) -> dict[str, Any]:
+    return {"number": cert.number, "nip": cert.participant.nip, "name": cert.participant.name,
+            "program": cert.program.code, "program_name": cert.program.name,
+            "route": cert.route.value, "score": round(cert.score, 2),
+            "issued_at": cert.issued_at.isoformat(), "attempt_id": cert.attempt_id}
+
+
+def certificates_page(session: Session, *, since: tuple[str, int] | None, limit: int,
+                      settle_seconds: float) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
+    """Certificates strictly after the cursor ``(issued_at, id)``, oldest first.
+
+    Only rows issued at least ``settle_seconds`` ago on the database clock are returned
+    (see :mod:`server.api.certificates`).  Returns the records and the new cursor position.
+    """
+    horizon = db_now(session) - dt.timedelta(seconds=settle_seconds)
+    stmt = select(Certificate).where(Certificate.issued_at <= horizon)
+    if since is not None:
+        at = dt.datetime.fromisoformat(since[0])
+        stmt = stmt.where((Certificate.issued_at > at)
+                          | ((Certificate.issued_at == at) & (Certificate.id > since[1])))
+    rows = session.scalars(stmt.order_by(Certificate.issued_at, Certificate.id).limit(limit)).all()
+    last = (rows[-1].issued_at.isoformat(), rows[-1].id) if rows else None
+    return [_certificate_record(c) for c in rows], last
+
+
+def find_certificate(session: Session, number: str) -> dict[str, Any] | None:
+    cert = session.scalar(select(Certificate).where(Certificate.number == number))
+    return _certificate_record(cert) if cert else None
+
+
+def certificate_json(session: Session, number: str) -> dict[str, Any]:
+    record = find_certificate(session, number)
+    if record is None:
+        raise NotFound(f"No certificate numbered {number!r}.")
+    return record
+
+
+# --- staff pages ---------------------------------------------------------------------------
+ITEM_FIELDS = ("code", "stem", "options", "key", "a", "b", "c", "se_a", "se_b", "se_c")
+
+
+def item_record(item: Item) -> dict[str, Any]:
+    """An item as exported (the staff export includes keys and parameters: staff only)."""
+    record = {name: getattr(item, name) for name in ITEM_FIELDS}
+    record.update(program=item.materi.program.code, materi=item.materi.code,
+                  model=item.model.value, status=item.status.value, version=item.version,
+                  author=item.author)
+    return record
+
+
+def import_item_records(session: Session, records: list[Any]) -> int:
+    """Create or update items from exported records; ValueError names the bad record."""
+    count = 0
+    for n, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            raise ValueError(f"record {n} is not an object")
+        try:
+            program = session.scalar(select(Program).where(Program.code == record["program"]))
+            if program is None:
+                raise ValueError(f"unknown program {record['program']!r}")
+            materi = session.scalar(select(Materi).where(Materi.program_id == program.id,
+                                                         Materi.code == record["materi"]))
+            if materi is None:
+                raise ValueError(f"unknown materi {record['materi']!r}")
+            item = session.scalar(select(Item).where(Item.program_id == program.id,
+                                                     Item.code == record["code"]))
+            if item is None:
+                item = Item(program_id=program.id, code=record["code"])
+                session.add(item)
+            item.materi_id = materi.id
+            for name in ITEM_FIELDS[1:]:
+                setattr(item, name, record.get(name))
+            item.model = IrtModel(record.get("model", "3pl"))
+            item.status = ItemStatus(record.get("status", "draft"))
+            validate_item_fields(options=item.options, key=item.key, model=item.model.value,
+                                 a=item.a, b=item.b, c=item.c, status=item.status.value)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"record {n}: missing or wrong field {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"record {n}: {exc}") from exc
+        count += 1
+    return count
+
+
+def item_statistics(session: Session, item_id: int) -> dict[str, Any]:
+    """Exposure (times administered), answers, proportion correct."""
+    answered = session.execute(
+        select(func.count(Response.id), func.sum(case((Response.correct, 1), else_=0)))
+        .where(Response.item_id == item_id, Response.choice.is_not(None))).one()
+    shown = session.scalar(select(func.count(Response.id)).where(Response.item_id == item_id))
+    n, right = answered
+    return {"exposure": shown or 0, "answers": n or 0,
+            "p_correct": (right or 0) / n if n else None}
+
+
+def program_overview(session: Session, program_id: int) -> dict[str, Any]:
+    return {
+        "materi": session.scalars(select(Materi).where(Materi.program_id == program_id)
+                                  .order_by(Materi.id)).all(),
+        "exams": session.scalars(select(Exam).where(Exam.program_id == program_id)
+                                 .order_by(Exam.id)).all(),
+        "assignments": session.scalars(select(Assignment).where(
+            Assignment.program_id == program_id).order_by(Assignment.id)).all(),
+        "participants": session.scalars(
+            select(Participant).join(Enrolment, Enrolment.participant_id == Participant.id)
+            .where(Enrolment.program_id == program_id).order_by(Participant.nip)).all(),
+    }
+
+
+def import_roster(session: Session, program_id: int, rows: list[dict[str, str]]) -> int:
+    """Register (or update) each row's participant and enrol them in the program."""
+    for n, row in enumerate(rows, 1):
+        try:
+            nip, name = (row.get("nip") or "").strip(), (row.get("name") or "").strip()
+            participant = session.scalar(select(Participant).where(Participant.nip == nip))
+            if participant is None:
+                participant = Participant(nip=nip, name=name, unit=row.get("unit") or "")
+                session.add(participant)
+            elif name:
+                participant.name = name
+            if row.get("password"):
+                participant.password_hash = hash_password(row["password"])
+            session.flush()
+            exists = session.scalar(select(Enrolment).where(
+                Enrolment.participant_id == participant.id, Enrolment.program_id == program_id))
+            if exists is None:
+                session.add(Enrolment(participant_id=participant.id, program_id=program_id))
+        except ValueError as exc:
+            raise ValueError(f"row {n}: {exc}") from exc
+    return len(rows)
+
+
+def mark_assignment_done(session: Session, *, program_id: int, assignment_id: int, nip: str,
+                         marked_by: str) -> None:
+    """Mark the assignment done for an enrolled NIP (item_bank.admin does the write)."""
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None or assignment.program_id != program_id:
+        raise NotFound(f"No assignment {assignment_id} in this program.")
+    participant = session.scalar(
+        select(Participant).join(Enrolment, Enrolment.participant_id == Participant.id)
+        .where(Participant.nip == nip, Enrolment.program_id == program_id))
+    if participant is None:
+        raise NotFound(f"NIP {nip} is not enrolled in this program.")
+    ib_admin.mark_assignment_done(session, assignment_id=assignment_id,
+                                  participant_id=participant.id, marked_by=marked_by)
+
+
+def live_attempts(session: Session) -> list[dict[str, Any]]:
+    """Running attempts with the seconds left on the database clock."""
+    now = db_now(session)
+    rows = session.execute(
+        select(Attempt, Participant, Exam)
+        .join(Participant, Participant.id == Attempt.participant_id)
+        .join(Exam, Exam.id == Attempt.exam_id)
+        .where(Attempt.state == AttemptState.STARTED).order_by(Attempt.deadline)).all()
+    return [{"attempt_id": a.id, "nip": p.nip, "name": p.name, "exam": e.title or e.code,
+             "started_at": a.started_at, "answered": sum(r.choice is not None
+                                                         for r in a.responses),
+             "seconds_left": max(0, int((a.deadline - now).total_seconds()))}
+            for a, p, e in rows]
+
+
+def create_service_token(session: Session, name: str) -> str:
+    """A new bearer token for the certification service; returned once, stored hashed."""
+    token = new_token()
+    session.add(ServiceToken(name=name, token_hash=hash_token(token)))
+    session.flush()
+    return token

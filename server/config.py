@@ -1,0 +1,73 @@
+"""Server configuration: environment variables with safe defaults.
+
+Every setting can be given to :func:`server.create_app` in a mapping (tests do this); the
+rest is read from ``SMARTCAT_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# name -> (environment variable, default, parser)
+_SETTINGS: dict[str, tuple[str, Any, type]] = {
+    "DATABASE_URL": ("SMARTCAT_DATABASE_URL", "sqlite:///smartcat.sqlite", str),
+    "SECRET_KEY": ("SMARTCAT_SECRET_KEY", None, str),
+    # Failed logins allowed per NIP and per client address within the window; the next is 429.
+    "LOGIN_LIMIT": ("SMARTCAT_LOGIN_LIMIT", 10, int),
+    "LOGIN_WINDOW_SECONDS": ("SMARTCAT_LOGIN_WINDOW_SECONDS", 60, int),
+    # Seconds between two sweeps that finish attempts past their deadline (0 = no sweeper thread).
+    "SWEEP_INTERVAL_SECONDS": ("SMARTCAT_SWEEP_INTERVAL_SECONDS", 15, int),
+    "DEFAULT_LOCALE": ("SMARTCAT_DEFAULT_LOCALE", "id", str),
+    # Certificates younger than this are held back from the pull API so that a transaction that
+    # took its id earlier but committed later is never skipped by a cursor that moved past it.
+    "CERTIFICATE_SETTLE_SECONDS": ("SMARTCAT_CERTIFICATE_SETTLE_SECONDS", 5, int),
+    "CERTIFICATE_PAGE_SIZE": ("SMARTCAT_CERTIFICATE_PAGE_SIZE", 100, int),
+    # Trust X-Forwarded-For / X-Forwarded-Proto from this many proxies (0 = none).
+    "TRUSTED_PROXIES": ("SMARTCAT_TRUSTED_PROXIES", 0, int),
+    # Connections per process (0 = SQLAlchemy's defaults): see docs/operations.md for sizing
+    # against the workers and PostgreSQL's max_connections.  A request waits at most
+    # DB_POOL_TIMEOUT seconds for a free connection, then gets 503.
+    "DB_POOL_SIZE": ("SMARTCAT_DB_POOL_SIZE", 0, int),
+    "DB_MAX_OVERFLOW": ("SMARTCAT_DB_MAX_OVERFLOW", 2, int),
+    "DB_POOL_TIMEOUT": ("SMARTCAT_DB_POOL_TIMEOUT", 10, int),
+}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Merge defaults, environment variables and ``overrides`` (highest priority).
+
+    Raises
+    ------
+    ValueError
+        When an environment variable cannot be parsed (the message names it).
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    config: dict[str, Any] = {}
+    for name, (env_name, default, parser) in _SETTINGS.items():
+        if name in overrides:
+            config[name] = overrides.pop(name)
+        elif env_name in environ:
+            try:
+                config[name] = parser(environ[env_name])
+            except ValueError as exc:
+                raise ValueError(f"{env_name}={environ[env_name]!r} is not a valid "
+                                 f"{parser.__name__}") from exc
+        else:
+            config[name] = default
+    config.update(overrides)
+    if not config["SECRET_KEY"]:
+        # A random key is safe but logs everyone out on restart and differs between workers;
+        # `smartcat serve` generates one shared by its workers.
+        log.warning("SMARTCAT_SECRET_KEY is not set: using a random key for this process")
+        config["SECRET_KEY"] = secrets.token_hex(32)
+    if config["DEFAULT_LOCALE"] not in ("id", "en"):
+        raise ValueError(f"DEFAULT_LOCALE must be 'id' or 'en', not {config['DEFAULT_LOCALE']!r}")
+    return config

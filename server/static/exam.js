@@ -1,0 +1,96 @@
+// The exam page: one item at a time from the JSON API.  The server holds all state (current
+// item, deadline, answers), so a reload or a new tab simply asks it again.
+(() => {
+  "use strict";
+  const root = document.getElementById("exam");
+  const el = (id) => document.getElementById(id);
+  const msg = (name) => root.dataset["msg" + name];
+  let item = null;          // the item shown
+  let deadline = null;      // performance.now() at which the server's remaining time hits 0
+  let busy = false;
+
+  const headers = { "Content-Type": "application/json", "Accept": "application/json" };
+
+  function showResult() { window.location.assign(root.dataset.result); }
+
+  function render(data) {
+    if (!data.item) { showResult(); return; }
+    item = data.item;
+    deadline = performance.now() + item.seconds_left * 1000;
+    el("stem").textContent = item.stem;
+    el("progress-pos").textContent = item.position;
+    el("progress-max").textContent = item.max_items;
+    el("progress-bar").max = item.max_items;
+    el("progress-bar").value = item.position - 1;
+    const list = el("options");
+    list.replaceChildren();
+    item.options.forEach((text, i) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      li.dataset.choice = String(i);
+      li.tabIndex = 0;
+      li.addEventListener("click", () => answer(i));
+      list.appendChild(li);
+    });
+    el("save-status").textContent = "";
+    busy = false;
+  }
+
+  async function load() {
+    const response = await fetch(root.dataset.api, { headers, credentials: "same-origin" });
+    if (response.status === 401) { window.location.reload(); return; }
+    render(await response.json());
+  }
+
+  async function answer(choice) {
+    if (busy || !item) return;
+    busy = true;
+    const li = el("options").children[choice];
+    if (li) li.classList.add("chosen");
+    el("save-status").textContent = msg("Saving");
+    for (let tries = 0; ; tries++) {
+      try {
+        const response = await fetch(root.dataset.answer, {
+          method: "POST", headers, credentials: "same-origin",
+          body: JSON.stringify({ item_id: item.item_id, choice }),
+        });
+        if (response.ok || response.status === 409) {
+          // 409: the deadline passed or the item was answered from another tab; either way
+          // the server knows best what comes next.
+          el("save-status").textContent = response.ok ? msg("Saved") : "";
+          await load();
+          return;
+        }
+        if (response.status < 500) { await load(); return; }
+      } catch (e) { /* network down: retry below */ }
+      el("save-status").textContent = msg("Retry");
+      await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** tries, 5000)));
+    }
+  }
+
+  function tick() {
+    if (deadline === null) return;
+    const left = Math.max(0, Math.round((deadline - performance.now()) / 1000));
+    const m = Math.floor(left / 60), s = left % 60;
+    el("countdown").textContent = `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+    if (left === 0) { deadline = null; setTimeout(load, 1000); }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.altKey || event.ctrlKey || event.metaKey || !item) return;
+    const key = event.key.toUpperCase();
+    let choice = "1234".indexOf(key);
+    if (choice < 0) choice = "ABCD".indexOf(key);
+    if (choice >= 0 && choice < item.options.length) { event.preventDefault(); answer(choice); }
+  });
+
+  el("finish-button").addEventListener("click", async () => {
+    if (!window.confirm(msg("Confirm"))) return;
+    await fetch(root.dataset.finish, { method: "POST", headers, credentials: "same-origin",
+                                       body: "{}" });
+    showResult();
+  });
+
+  setInterval(tick, 250);
+  load();
+})();

@@ -1,0 +1,44 @@
+"""Finish attempts whose deadline has passed even when no browser ever comes back.
+
+Each access to an attempt already expires it in the policy; this background thread covers
+the attempts nobody touches, so results (and certificates) appear on time.  Running it in
+every worker is safe: ``expire_due_attempts`` is idempotent and finishes each attempt once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+
+from server import bank
+from server.extensions import Database
+
+log = logging.getLogger(__name__)
+
+
+def sweep_once(app: Flask) -> int:
+    """Expire every due attempt now; returns how many were finished."""
+    with Database.factory(app)() as session:
+        return bank.policy.expire_due_attempts(session)
+
+
+def _loop(app: Flask, interval: float, stop: threading.Event) -> None:
+    while not stop.wait(interval):
+        try:
+            finished = sweep_once(app)
+            if finished:
+                log.info("deadline sweep finished %d attempt(s)", finished)
+        except Exception:  # keep sweeping after a transient database error
+            log.exception("deadline sweep failed")
+
+
+def init_app(app: Flask) -> None:
+    interval = app.config["SWEEP_INTERVAL_SECONDS"]
+    stop = threading.Event()
+    app.extensions["smartcat_sweeper_stop"] = stop
+    if interval > 0 and not app.testing:
+        thread = threading.Thread(target=_loop, args=(app, interval, stop),
+                                  name="smartcat-deadline-sweep", daemon=True)
+        thread.start()

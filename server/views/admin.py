@@ -1,0 +1,154 @@
+"""Administrators: programs, materi, exams, rosters, assignments, live attempts, tokens."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from server import bank
+from server.errors import BadInput
+from server.extensions import db
+from server.security import access
+from server.views.staff import commit, form_float, form_int, form_text
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/")
+@access("admin")
+def index():
+    programs = db.session.scalars(select(bank.Program).order_by(bank.Program.id)).all()
+    return render_template("admin/index.html", programs=programs)
+
+
+@bp.post("/programs")
+@access("admin")
+def create_program():
+    def create():
+        program = bank.Program(code=form_text("code"), name=form_text("name"), settings_json={})
+        db.session.add(program)
+        db.session.flush()
+        return program
+
+    program = commit(create)
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+def _program_or_404(program_id: int):
+    program = db.session.get(bank.Program, program_id)
+    if program is None:
+        raise bank.NotFound(f"No program {program_id}.")
+    return program
+
+
+@bp.get("/programs/<int:program_id>")
+@access("admin")
+def program(program_id: int):
+    program = _program_or_404(program_id)
+    return render_template("admin/program.html", program=program,
+                           **bank.program_overview(db.session, program.id))
+
+
+@bp.post("/programs/<int:program_id>/materi")
+@access("admin")
+def create_materi(program_id: int):
+    program = _program_or_404(program_id)
+    commit(lambda: db.session.add(bank.Materi(program_id=program.id, code=form_text("code"),
+                                              name=form_text("name"))))
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+def _when(name: str) -> dt.datetime | None:
+    raw = request.form.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise BadInput(f"{name} must be a date and time like 2025-01-31T08:00.", 422,
+                       "invalid_input") from exc
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+@bp.post("/programs/<int:program_id>/exams")
+@access("admin")
+def create_exam(program_id: int):
+    program = _program_or_404(program_id)
+    kind = request.form.get("kind", "")
+    if kind not in {k.value for k in bank.ExamKind}:
+        raise BadInput(f"Unknown exam kind {kind!r}.", 422, "invalid_input")
+
+    def create():
+        exam = bank.Exam(
+            program_id=program.id, code=form_text("code"), title=form_text("title"),
+            kind=bank.ExamKind(kind), materi_id=form_int("materi_id", required=False),
+            assembly=bank.Assembly(request.form.get("assembly", "cat")),
+            cut_score=form_float("cut_score"),
+            max_attempts=form_int("max_attempts", required=False),
+            duration_s=form_int("duration_s", required=False),
+            min_items=form_int("min_items", required=False),
+            max_items=form_int("max_items", required=False),
+            window_opens_at=_when("window_opens_at"), window_closes_at=_when("window_closes_at"))
+        db.session.add(exam)
+
+    commit(create)
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+@bp.post("/programs/<int:program_id>/assignments")
+@access("admin")
+def create_assignment(program_id: int):
+    program = _program_or_404(program_id)
+    commit(lambda: db.session.add(bank.Assignment(program_id=program.id, code=form_text("code"),
+                                                  title=form_text("title"))))
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+@bp.post("/programs/<int:program_id>/roster")
+@access("admin")
+def import_roster(program_id: int):
+    """CSV with a header: nip,name[,unit][,password]; enrols every row in the program."""
+    program = _program_or_404(program_id)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadInput("Choose a CSV file (nip,name,unit,password).", 422, "invalid_input")
+    try:
+        rows = list(csv.DictReader(io.StringIO(upload.read().decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BadInput(f"The file is not a UTF-8 CSV: {exc}", 422, "invalid_input") from exc
+    count = commit(lambda: bank.import_roster(db.session, program.id, rows))
+    flash(f"{count} participants enrolled.")
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+@bp.post("/programs/<int:program_id>/assignments/<int:assignment_id>/done")
+@access("admin")
+def mark_done(program_id: int, assignment_id: int):
+    program = _program_or_404(program_id)
+    nip = form_text("nip")
+    commit(lambda: bank.mark_assignment_done(db.session, program_id=program.id,
+                                             assignment_id=assignment_id, nip=nip,
+                                             marked_by=request.form.get("by", "admin")))
+    flash(f"Assignment marked done for {nip}.")
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+@bp.get("/live")
+@access("admin")
+def live():
+    return render_template("admin/live.html", rows=bank.live_attempts(db.session))
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@access("admin")
+def tokens():
+    created = None
+    if request.method == "POST":
+        name = form_text("name")
+        created = commit(lambda: bank.create_service_token(db.session, name))
+    rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
+    return render_template("admin/tokens.html", tokens=rows, created=created)

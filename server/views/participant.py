@@ -1,0 +1,121 @@
+"""Participant pages: login, programs and status, the exam page, results, certificates."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+
+from server import bank
+from server.auth import login_participant
+from server.errors import BadInput
+from server.extensions import db
+from server.i18n import gettext
+from server.security import access, start_session
+
+bp = Blueprint("participant", __name__)
+
+
+def _me() -> dict:
+    return {"participant_id": session["participant_id"]}
+
+
+@bp.get("/")
+@access("anonymous")
+def home():
+    if session.get("participant_id") is None:
+        if session.get("staff_role") == "admin":
+            return redirect(url_for("admin.index"))
+        if session.get("staff_role") == "writer":
+            return redirect(url_for("writer.items"))
+        return redirect(url_for("participant.login"))
+    return redirect(url_for("participant.programs"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@access("anonymous")
+def login():
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            participant = login_participant(request.form.get("nip", ""),
+                                            request.form.get("password", ""))
+        except BadInput as exc:
+            error, status = gettext(str(exc)), exc.status
+        else:
+            start_session(participant_id=participant.id)
+            target = request.form.get("next", "")
+            # Only local paths: an open redirect would let a phishing link bounce through us.
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("participant.programs")
+            return redirect(target)
+    return render_template("login.html", audience="participant", error=error,
+                           next=request.args.get("next", "")), status
+
+
+@bp.post("/logout")
+@access("anonymous")
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("participant.login"))
+
+
+@bp.get("/programs")
+@access("participant")
+def programs():
+    participant = bank.get_participant(db.session, session["participant_id"])
+    statuses = bank.participant_programs(db.session, session["participant_id"])
+    return render_template("participant/programs.html", participant=participant,
+                           statuses=statuses)
+
+
+@bp.post("/exams/<int:exam_id>/start")
+@access("participant")
+def start(exam_id: int):
+    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **_me())
+    return redirect(url_for("participant.exam", attempt_id=view.attempt_id))
+
+
+@bp.get("/attempts/<int:attempt_id>")
+@access("participant")
+def exam(attempt_id: int):
+    item = bank.policy.current_item(db.session, attempt_id=attempt_id, **_me())
+    if item is None:
+        return redirect(url_for("participant.result", attempt_id=attempt_id))
+    # The page is a shell: the item, options and countdown come from the JSON API so that a
+    # reload, a second tab and the keyboard all see the same server state.
+    return render_template("participant/exam.html", attempt_id=attempt_id)
+
+
+@bp.get("/attempts/<int:attempt_id>/result")
+@access("participant")
+def result(attempt_id: int):
+    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **_me())
+    return render_template("participant/result.html", result=res, attempt_id=attempt_id,
+                           next_step=next_step(res))
+
+
+def next_step(res) -> str:
+    """The next step in words the catalog translates (the policy's own line is English)."""
+    if res.certificate_number:
+        return "Certificate issued: you are recognised as competent."
+    if res.kind == "pre_assessment":
+        return "Follow the training: study each materi and pass its exam."
+    if res.passed:
+        return "Continue with the next materi exam or the competency test when it opens."
+    if res.attempts_left <= 0:
+        return "No attempts left; contact the organiser."
+    if res.kind == "ujikom":
+        return "Study again and retake the competency test after the waiting period."
+    return "Study the materi again and retake its exam."
+
+
+@bp.get("/certificate/<number>")
+@access("participant")
+def certificate(number: str):
+    record = bank.find_certificate(db.session, number)
+    participant = bank.get_participant(db.session, session["participant_id"])
+    if record is None or record["nip"] != participant.nip:
+        abort(404)
+    return render_template("participant/certificate.html", cert=record)

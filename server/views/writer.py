@@ -1,0 +1,150 @@
+"""Question writers: browse, search, create, edit, review and retire items; import, export,
+statistics.  Administrators may use these pages too."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from server import bank
+from server.auth import login_staff
+from server.errors import BadInput
+from server.extensions import db
+from server.security import access, start_session
+from server.views.staff import commit, form_float, form_int, form_text
+
+bp = Blueprint("writer", __name__, url_prefix="/writer")
+STAFF = ("writer", "admin")
+PAGE = 50
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@access("anonymous")
+def login():
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            user = login_staff(request.form.get("username", ""), request.form.get("password", ""))
+        except BadInput as exc:
+            error, status = str(exc), exc.status
+        else:
+            start_session(staff_id=user.id, staff_role=user.role.value, staff_name=user.username)
+            return redirect(url_for("admin.index" if user.role.value == "admin"
+                                    else "writer.items"))
+    return render_template("login.html", audience="staff", error=error), status
+
+
+@bp.get("/items")
+@access(*STAFF)
+def items():
+    Item = bank.Item
+    q = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    page = max(request.args.get("page", 1, type=int), 1)
+    stmt = select(Item)
+    if q:
+        stmt = stmt.where(or_(Item.stem.ilike(f"%{q}%"), Item.code.ilike(f"%{q}%")))
+    if status:
+        stmt = stmt.where(Item.status == status)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.order_by(Item.id).offset((page - 1) * PAGE).limit(PAGE)).all()
+    return render_template("writer/items.html", items=rows, q=q, status=status, page=page,
+                           total=total, statuses=[s.value for s in bank.ItemStatus], pages=PAGE)
+
+
+def _item_from_form(item):
+    options = [line.strip() for line in form_text("options").splitlines() if line.strip()]
+    item.stem = form_text("stem")
+    item.options = options
+    item.key = form_int("key")
+    item.model = bank.IrtModel(request.form.get("model", "3pl"))
+    item.a, item.b, item.c = form_float("a"), form_float("b"), form_float("c")
+    bank.validate_item_fields(options=item.options, key=item.key, model=item.model.value,
+                              a=item.a, b=item.b, c=item.c, status=item.status.value)
+    return item
+
+
+def _materi_choices():
+    return db.session.scalars(select(bank.Materi).order_by(bank.Materi.id)).all()
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@access(*STAFF)
+def new_item():
+    if request.method == "POST":
+        materi = db.session.get(bank.Materi, form_int("materi_id"))
+        if materi is None:
+            raise BadInput("Unknown materi.", 422, "invalid_input")
+
+        def create():
+            item = bank.Item(program_id=materi.program_id, materi_id=materi.id,
+                             code=form_text("code"), status=bank.ItemStatus.DRAFT,
+                             author=request.form.get("author", ""), stem="", options=[], key=0)
+            _item_from_form(item)
+            db.session.add(item)
+            db.session.flush()
+            return item
+
+        item = commit(create)
+        flash(f"Item {item.code} created.")
+        return redirect(url_for("writer.edit_item", item_id=item.id))
+    return render_template("writer/item.html", item=None, materi=_materi_choices(), stats=None)
+
+
+def _item_or_404(item_id: int):
+    item = db.session.get(bank.Item, item_id)
+    if item is None:
+        raise bank.NotFound(f"No item {item_id}.")
+    return item
+
+
+@bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@access(*STAFF)
+def edit_item(item_id: int):
+    item = _item_or_404(item_id)
+    if request.method == "POST":
+        def edit():
+            _item_from_form(item)
+            item.version += 1
+        commit(edit)
+        flash(f"Item {item.code} saved (version {item.version}).")
+        return redirect(url_for("writer.edit_item", item_id=item.id))
+    return render_template("writer/item.html", item=item, materi=_materi_choices(),
+                           stats=bank.item_statistics(db.session, item.id))
+
+
+@bp.post("/items/<int:item_id>/status")
+@access(*STAFF)
+def change_status(item_id: int):
+    item = _item_or_404(item_id)
+    commit(lambda: item.transition(request.form.get("status", "")))
+    flash(f"Item {item.code} is now {item.status.value}.")
+    return redirect(url_for("writer.edit_item", item_id=item.id))
+
+
+@bp.get("/items/export.json")
+@access(*STAFF)
+def export_items():
+    rows = db.session.scalars(select(bank.Item).order_by(bank.Item.id)).all()
+    body = json.dumps([bank.item_record(item) for item in rows], ensure_ascii=False, indent=1)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": "attachment; filename=items.json"})
+
+
+@bp.post("/items/import")
+@access(*STAFF)
+def import_items():
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadInput("Choose a JSON file exported from this page.", 422, "invalid_input")
+    try:
+        records = json.loads(upload.read().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"The file is not UTF-8 JSON: {exc}", 422, "invalid_input") from exc
+    if not isinstance(records, list):
+        raise BadInput("The file must hold a JSON list of items.", 422, "invalid_input")
+    count = commit(lambda: bank.import_item_records(db.session, records))
+    flash(f"Imported {count} items.")
+    return redirect(url_for("writer.items"))

@@ -1,0 +1,115 @@
+"""``smartcat calibrate``: item parameters from a response file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from calibration import ENGINES, MODELS, Priors, calibrate, read_responses
+from calibration.mml import default_priors
+from cat_engine.irt import load_bank
+
+
+def register(sub, groups) -> None:
+    parser = sub.add_parser(
+        "calibrate",
+        help="estimate item parameters (Rasch/1PL/2PL/3PL) from response data",
+        description="Marginal maximum likelihood calibration of dichotomous items. Response "
+        "FILE: CSV in long form (person,item,response) or wide form (one row a person, one "
+        "column an item, empty = not answered).",
+    )
+    parser.add_argument("--responses", required=True, metavar="FILE", help="response CSV")
+    # model and engine are checked by the handler (not argparse choices) so that a wrong value
+    # gives the usual one-line error
+    parser.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
+    parser.add_argument("--engine", default="native", help="native (default) or girth")
+    parser.add_argument("--anchors", metavar="BANK.json",
+                        help="bank items held at their values (fixed-parameter linking)")
+    parser.add_argument("--out", required=True, metavar="PARAMS.json", help="output parameters")
+    parser.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
+    parser.add_argument("--a-prior", metavar="MU,SIGMA",
+                        help="log-normal prior on a: log a ~ N(MU, SIGMA^2)")
+    parser.add_argument("--c-prior", metavar="ALPHA,BETA",
+                        help="beta prior on c (3PL; default 5,17)")
+    parser.add_argument("--max-iter", type=int, default=500, help="EM cycle limit")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    model = args.model.lower()
+    engine = args.engine.lower()
+    if model not in MODELS:
+        raise ValueError(f"unknown model {args.model!r}: choose one of {', '.join(MODELS)}")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {args.engine!r}: choose one of {', '.join(ENGINES)}")
+    priors = _priors(model, args.a_prior, args.c_prior)
+    anchors = load_bank(args.anchors) if args.anchors else None
+    say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+
+    data = read_responses(args.responses)
+    say(f"read {data.n_answers} responses: {data.n_persons} persons, {data.n_items} items")
+
+    def progress(iteration: int, loglik: float, change: float) -> None:
+        say(f"  EM cycle {iteration:4d}  log-likelihood {loglik:14.3f}  max change {change:.2e}")
+
+    result = calibrate(
+        data, model, engine=engine, anchors=anchors, priors=priors, max_iter=args.max_iter,
+        progress=progress,
+    )
+    for item, reason in result.excluded.items():
+        say(f"left out item {item}: {reason}")
+    if result.converged is False:
+        say(f"warning: EM did not converge in {result.iterations} cycles")
+
+    if args.report:
+        from calibration.report import write_report
+
+        write_report(result, args.report)
+        say(f"report written to {args.report}")
+    _write_json(Path(args.out), result.to_records())
+    summary = result.summary()
+    print(
+        f"calibrated {len(result.item_ids)} items ({model}, {engine}): log-likelihood "
+        f"{summary['loglik']:.3f}, {len(summary['flagged'])} flagged, "
+        f"{len(result.excluded)} left out -> {args.out}"
+    )
+    if result.drift is not None:
+        for row in result.drift.to_records():
+            if row["drifting"]:
+                print(f"anchor {row['id']} drifts: b {row['bank_b']:.3f} -> {row['new_b']:.3f}")
+    return 0
+
+
+def _priors(model: str, a_prior: str | None, c_prior: str | None) -> Priors:
+    base = default_priors(model)
+    return Priors(
+        a_lognormal=_pair("--a-prior", a_prior) if a_prior else base.a_lognormal,
+        c_beta=_pair("--c-prior", c_prior) if c_prior else base.c_beta,
+    )
+
+
+def _pair(option: str, text: str) -> tuple[float, float]:
+    try:
+        first, second = (float(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} needs two numbers separated by a comma, got {text!r}") from None
+    return first, second
+
+
+def _write_json(path: Path, payload) -> None:
+    """Write atomically: a half-written parameter file is never left behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=1)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

@@ -1,0 +1,140 @@
+"""Overlap, exposure, item harvest and the bank capacity check (acceptance 3 and 4)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+
+import numpy as np
+import pytest
+from item_bank_helpers import build_world, enrolled_participants, take
+from sqlalchemy import func, select
+
+from item_bank.db import make_engine, session_factory
+from item_bank.errors import BankExhausted
+from item_bank.harvest import overlap_rate, simulate_window, synthetic_bank
+from item_bank.models import Attempt, Item, ProgramSettings, Response
+from item_bank.reports import bank_check, exam_overlap
+from item_bank.selection import ceiling_excluded
+
+
+def test_overlap_rate_matches_pairwise_brute_force():
+    rng = np.random.default_rng(3)
+    tests = [rng.choice(40, size=int(rng.integers(5, 12)), replace=False) for _ in range(25)]
+    pairs = [len(set(a) & set(b)) for a, b in itertools.combinations(tests, 2)]
+    expected = np.mean(pairs) / np.mean([t.size for t in tests])
+    assert overlap_rate(tests, 40) == pytest.approx(expected, rel=1e-12)  # exact identity
+
+
+def test_ceiling_and_least_exposed_rules():
+    counts = np.array([0, 1, 2, 3, 0, 5])
+    base = np.array([False, False, False, False, True, False])
+    # 12 attempts x 0.25 = 3: count + 1 <= 3 keeps counts 0..2.
+    assert ceiling_excluded(base, counts, 12, 0.25).tolist() == [
+        False, False, False, True, True, True]
+    # Least exposed first: only the minimum count (0) among eligible items remains.
+    assert ceiling_excluded(base, counts, 12, 0.25, slack=0).tolist() == [
+        False, True, True, True, True, True]
+    # First attempt of a window: nothing meets the ceiling, the least exposed are used.
+    assert ceiling_excluded(base, counts, 1, 0.25).tolist() == [
+        False, True, True, True, True, True]
+
+
+@pytest.fixture
+def sqlite_session(sqlite_template, tmp_path):
+    """SQLite only: the 200-participant run is long; PostgreSQL is covered by the
+    concurrency and no-repeat tests."""
+    path = tmp_path / "overlap.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_600_item_bank_200_participants_every_exam(sqlite_session):
+    session = sqlite_session
+    # One materi of 600 operational items, so the program bank is 600 items; exams: the
+    # pre-assessment, the materi exam and the ujikom (5 items each, to keep the run near a
+    # minute).  Cut scores make everyone take every exam: nobody reaches 100 in the
+    # pre-assessment, everybody passes the materi exam and the ujikom.
+    world = build_world(session, n_materi=1, items_per_materi=600, n_assignments=0,
+                        settings={"min_items": 5, "max_items": 5,
+                                  "pre_assessment_certificate_score": 100,
+                                  "materi_pass_score": 0, "ujikom_pass_score": 0})
+    pids = enrolled_participants(session, world.program, 200)
+    rng = np.random.default_rng(11)
+    exams = [world.pre, *world.materi_exams, world.ujikom]
+    for pid in pids:
+        theta = float(rng.normal())
+        for exam in exams:
+            take(session, pid, exam.id, theta=theta, rng=rng)
+    assert session.scalar(select(func.count(Attempt.id))) == 200 * len(exams)
+    repeats = session.execute(
+        select(Attempt.participant_id, Response.item_id)
+        .join(Attempt, Response.attempt_id == Attempt.id)
+        .group_by(Attempt.participant_id, Response.item_id).having(func.count() > 1)).all()
+    assert repeats == []
+    reports = [exam_overlap(session, exam.id) for exam in exams]
+    for report in reports:
+        print(f"overlap {report.exam}: attempts={report.attempts} "
+              f"mean_overlap={report.mean_overlap:.4f} max_exposure={report.max_exposure:.3f}")
+        assert report.attempts == 200
+        # 200 x 5 = 1,000 administrations over 600 items (mean exposure 0.8%):
+        # least-exposed-first spreads them, far below the 0.25 ceiling.
+        assert report.max_exposure <= 0.05
+        assert report.mean_overlap < 0.05
+
+
+@pytest.mark.parametrize("assembly", ["cat", "loft"])
+def test_harvest_small(assembly):
+    # Small version of bench/bench_harvest.py: 3,000 items, 20 colluders + 10 later, defaults.
+    bank = synthetic_bank(3000, np.random.default_rng(5))
+    result = simulate_window(bank, assembly=assembly, later=10, seed=2)
+    assert result.max_exposure <= 0.25
+    assert result.share_mean <= 0.20
+    # The colluders' pool is what they were shown: at most 20 x max length items.
+    assert result.pooled_items <= 20 * ProgramSettings().max_items
+
+
+def test_harvest_shows_the_cost_of_a_small_bank():
+    # 600 LOFT items, 20 colluders x 30 items: the ring has seen nearly the whole bank.
+    bank = synthetic_bank(600, np.random.default_rng(5))
+    result = simulate_window(bank, assembly="loft", later=10, seed=2)
+    assert result.share_mean > 0.5 and result.pooled_items > 500
+
+
+def test_bank_check_counts_missing_items(session):
+    world = build_world(session, n_materi=2, items_per_materi=40,
+                        settings={"min_items": 10, "max_items": 10})
+    enrolled_participants(session, world.program, 30)
+    report = bank_check(session, program_code="LATSAR", simulate=False)
+    by_exam = {(line.exam, line.tag): line for line in report.lines}
+    # Materi: 5 attempts x 10 + its half of pre (1 x 10) and ujikom (3 x 10) = 70 > 40.
+    materi = by_exam[("EX-M1", "")]
+    assert (materi.available, materi.needed, materi.missing) == (40, 70, 30)
+    assert by_exam[("EX-M1", "T1")].needed == 35
+    # Program-wide exams: ujikom 3 x 10 = 30 and exposure 10 / 0.25 = 40 -> 40 of 80.
+    assert by_exam[("UJIKOM", "")].needed == 40 and by_exam[("UJIKOM", "")].missing == 0
+    assert not report.ok and "NOT ENOUGH ITEMS" in report.render()
+    more = build_world(session, code="BIG", n_materi=1, items_per_materi=120,
+                       settings={"min_items": 10, "max_items": 10})
+    enrolled_participants(session, more.program, 30, first=100)
+    big = bank_check(session, program_code="BIG", cohort=30)
+    assert big.ok, big.render()
+    assert any("item harvest" in line for line in big.advice)
+
+
+def test_retired_item_leaves_the_pool(session):
+    world = build_world(session, n_materi=1, items_per_materi=12)
+    (pid,) = enrolled_participants(session, world.program, 1)
+    result = take(session, pid, world.pre.id, right=False)
+    shown = session.scalars(select(Response.item_id).where(
+        Response.attempt_id == result.attempt_id)).all()
+    # 7 unseen operational items; retiring 3 leaves 4, too few for a 5-item exam.
+    for item in session.scalars(select(Item).where(Item.id.not_in(shown))).all()[:3]:
+        item.transition("retired")
+    session.commit()
+    with pytest.raises(BankExhausted, match="needs 5 .* has 4"):
+        take(session, pid, world.materi_exams[0].id, right=False)

@@ -1,0 +1,216 @@
+"""Server test fixtures: the demo database (built once, copied per test), the app, clients,
+a live threaded server for parallel requests, and an exam driver that answers by the key
+read from the database (never from anything the browser-facing API sends)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from server import bank, create_app
+from server.demo import DemoAccounts, build_demo
+from server.extensions import Database
+
+
+@dataclass
+class Demo:
+    url: str
+    accounts: DemoAccounts
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DemoAccounts]:
+    path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    return path, build_demo(f"sqlite:///{path}")
+
+
+@pytest.fixture
+def demo(demo_template, tmp_path: Path) -> Demo:
+    path = tmp_path / "demo.sqlite"
+    shutil.copyfile(demo_template[0], path)
+    return Demo(url=f"sqlite:///{path}", accounts=demo_template[1])
+
+
+def make_app(url: str, **config):
+    settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "t" * 64,
+                "SWEEP_INTERVAL_SECONDS": 0, "CERTIFICATE_SETTLE_SECONDS": 0}
+    settings.update(config)
+    return create_app(settings)
+
+
+@pytest.fixture
+def app(request, demo: Demo):
+    # Tests that ask for ``any_demo`` run on both databases; the others on SQLite.
+    if "any_demo" in request.fixturenames:
+        demo = request.getfixturevalue("any_demo")
+    return make_app(demo.url)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app on a real threaded HTTP server (parallel requests really overlap)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+# Names that would give away a key or an item parameter if a participant ever received them.
+SECRET_FIELDS = {"key", "answer_key", "a", "b", "c", "se_a", "se_b", "se_c", "shown_order",
+                 "correct", "model"}
+
+
+def assert_no_secrets(value, where: str = "response") -> None:
+    """Fail if a JSON value (recursively) holds a field that reveals keys or parameters."""
+    if isinstance(value, dict):
+        leaked = SECRET_FIELDS & set(value)
+        assert not leaked, f"{where} sends {sorted(leaked)} to a participant"
+        for k, v in value.items():
+            assert_no_secrets(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for v in value:
+            assert_no_secrets(v, where)
+
+
+class Driver:
+    """Takes exams through the JSON API, choosing right or wrong answers by the DB key."""
+
+    def __init__(self, app, client) -> None:
+        self.app, self.client = app, client
+
+    def session(self):
+        return Database.factory(self.app)()
+
+    def key_position(self, attempt_id: int, item_id: int) -> int:
+        """Where the correct option is displayed for this response (from the database)."""
+        with self.session() as s:
+            response = s.scalar(select(bank.Response).where(
+                bank.Response.attempt_id == attempt_id, bank.Response.item_id == item_id))
+            item = s.get(bank.Item, item_id)
+            return list(response.shown_order).index(item.key)
+
+    def get(self, url: str):
+        r = self.client.get(url)
+        if r.is_json:
+            assert_no_secrets(r.json, url)
+        return r
+
+    def post(self, url: str, json: dict):
+        r = self.client.post(url, json=json)
+        assert_no_secrets(r.json, url)
+        return r
+
+    def login(self, nip: str, password: str) -> None:
+        r = self.client.post("/api/v1/session", json={"nip": nip, "password": password})
+        assert r.status_code == 200, r.json
+
+    def exam_id(self, code: str) -> int:
+        with self.session() as s:
+            return s.scalar(select(bank.Exam.id).where(bank.Exam.code == code))
+
+    def take(self, code: str, correct: bool, *, n_answers: int | None = None) -> dict:
+        """Start ``code`` and answer until it ends (or ``n_answers`` were given)."""
+        r = self.post(f"/api/v1/exams/{self.exam_id(code)}/attempts", json={})
+        assert r.status_code == 201, r.json
+        attempt_id = r.json["attempt_id"]
+        given = 0
+        while True:
+            r = self.get(f"/api/v1/attempts/{attempt_id}/item")
+            assert r.status_code == 200, r.json
+            item = r.json["item"]
+            if item is None:
+                return r.json["result"]
+            if n_answers is not None and given == n_answers:
+                return {"attempt_id": attempt_id, "item": item}
+            key = self.key_position(attempt_id, item["item_id"])
+            choice = key if correct else (key + 1) % len(item["options"])
+            r = self.post(f"/api/v1/attempts/{attempt_id}/answers",
+                          json={"item_id": item["item_id"], "choice": choice})
+            assert r.status_code == 200, r.json
+            given += 1
+
+    def staff_login(self, username: str, password: str) -> None:
+        page = self.client.get("/writer/login").get_data(as_text=True)
+        r = self.client.post("/writer/login", data={"username": username, "password": password,
+                                                    "csrf_token": csrf_from(page)})
+        assert r.status_code == 302, r.get_data(as_text=True)
+
+    def mark_all_assignments_done(self, nip: str) -> None:
+        """As the administrator, through the admin pages (with CSRF tokens)."""
+        with self.session() as s:
+            program = s.scalar(select(bank.Program))
+            assignment_ids = s.scalars(select(bank.Assignment.id)).all()
+        page = self.client.get(f"/admin/programs/{program.id}").get_data(as_text=True)
+        for assignment_id in assignment_ids:
+            r = self.client.post(
+                f"/admin/programs/{program.id}/assignments/{assignment_id}/done",
+                data={"nip": nip, "csrf_token": csrf_from(page)})
+            assert r.status_code == 302, r.get_data(as_text=True)
+
+
+@pytest.fixture
+def driver(app, client) -> Driver:
+    return Driver(app, client)
+
+
+@pytest.fixture
+def new_driver(app):
+    """A factory of drivers with their own cookie jar (another person in another browser)."""
+    return lambda: Driver(app, app.test_client())
+
+
+@pytest.fixture
+def app_factory(demo: Demo):
+    """Another app over the same database, with other settings."""
+    return lambda **config: make_app(demo.url, **config)
+
+
+@pytest.fixture
+def no_secrets():
+    return assert_no_secrets
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_demo(request, demo) -> Iterator[Demo]:
+    """The demo on SQLite and on a fresh PostgreSQL database (throwaway server)."""
+    if request.param == "sqlite":
+        yield demo
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    name = f"srv_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield Demo(url=url, accounts=build_demo(url))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,226 @@
+"""Every route as every role (and as nobody): allowed ones succeed, the others get 401/403;
+no participant-facing response carries a key or an item parameter."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+
+import pytest
+from sqlalchemy import select
+
+from server import bank
+from server.extensions import Database
+from server.security import ROLES
+
+_counter = itertools.count()
+HTML_SECRET = re.compile(r"answer_key|shown_order|data-key|data-correct|\\bse_[abc]\\b")
+
+
+@pytest.fixture
+def world(app, demo, new_driver):
+    """A participant with a finished and a running attempt; another with a certificate."""
+    app.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own tests; here only roles count
+    a = new_driver()
+    nip_a, _, pw = demo.accounts.participants[0]
+    a.login(nip_a, pw)
+    finished = a.take("PRA", correct=False)["attempt_id"]
+    running = a.take("UJIAN-PP", correct=True, n_answers=1)
+    with Database.factory(app)() as s:
+        answered = s.scalar(select(bank.Response).where(
+            bank.Response.attempt_id == running["attempt_id"],
+            bank.Response.answered_at.is_not(None)))
+        participant_a = s.scalar(select(bank.Participant.id).where(
+            bank.Participant.nip == nip_a))
+    b = new_driver()
+    nip_b, _, pw = demo.accounts.participants[1]
+    b.login(nip_b, pw)
+    certified = b.take("PRA", correct=True)
+    with Database.factory(app)() as s:
+        participant_b = s.scalar(select(bank.Participant.id).where(
+            bank.Participant.nip == nip_b))
+        program = s.scalar(select(bank.Program))
+        item = s.scalar(select(bank.Item).order_by(bank.Item.id))
+        assignment = s.scalar(select(bank.Assignment))
+        materi = s.scalar(select(bank.Materi))
+    return {"finished": finished, "running": running["attempt_id"],
+            "answered": (answered.item_id, answered.shown_choice),
+            "a": participant_a, "b": participant_b, "program": program.id, "item": item.id,
+            "assignment": assignment.id, "materi": materi.id, "nip": nip_a,
+            "number": certified["certificate_number"], "exam_pp": a.exam_id("UJIAN-PP")}
+
+
+def _draft_item(app, w) -> int:
+    with Database.factory(app)() as s:
+        item = bank.Item(program_id=w["program"], materi_id=w["materi"],
+                         code=f"T-{next(_counter)}", stem="Berapa 2 + 2?",
+                         options=["4", "3", "5", "22"], key=0, status=bank.ItemStatus.DRAFT)
+        s.add(item)
+        s.commit()
+        return item.id
+
+
+def _csv(text: str):
+    return {"file": (io.BytesIO(text.encode()), "roster.csv")}
+
+
+# endpoint -> method -> function(app, world) returning (path, request kwargs, expected status,
+# the participant the request runs as when the role is "participant")
+def requests_table(app, w):
+    n = next(_counter)
+    program = w["program"]
+    return {
+        "participant.home": {"GET": ("/", {}, 302)},
+        "participant.login": {"GET": ("/login", {}, 200),
+                              "POST": ("/login", {"data": {"nip": w["nip"],
+                                                           "password": "peserta-demo"}}, 302)},
+        "participant.logout": {"POST": ("/logout", {}, 302)},
+        "participant.programs": {"GET": ("/programs", {}, 200)},
+        "participant.start": {"POST": (f"/exams/{w['exam_pp']}/start", {}, 302)},
+        "participant.exam": {"GET": (f"/attempts/{w['running']}", {}, 200)},
+        "participant.result": {"GET": (f"/attempts/{w['finished']}/result", {}, 200)},
+        "participant.certificate": {"GET": (f"/certificate/{w['number']}", {}, 200, "b")},
+        "public.verify_form": {"GET": ("/verify", {}, 200)},
+        "public.verify": {"GET": (f"/verify/{w['number']}", {}, 200)},
+        "public.health": {"GET": ("/healthz", {}, 200)},
+        "public.metrics": {"GET": ("/metrics", {}, 200)},
+        "writer.login": {"GET": ("/writer/login", {}, 200),
+                         "POST": ("/writer/login", {"data": {"username": "penulis",
+                                                             "password": "penulis-demo"}}, 302)},
+        "writer.items": {"GET": ("/writer/items?q=pelayanan&status=operational", {}, 200)},
+        "writer.new_item": {"GET": ("/writer/items/new", {}, 200), "POST": (
+            "/writer/items/new", {"data": {
+                "code": f"NEW-{n}", "materi_id": str(w["materi"]), "stem": "Ibu kota RI?",
+                "options": "Jakarta\nBandung\nSurabaya\nMedan", "key": "0", "model": "3pl"}},
+            302)},
+        "writer.edit_item": {"GET": (f"/writer/items/{w['item']}", {}, 200), "POST": (
+            f"/writer/items/{w['item']}", {"data": {
+                "stem": "Pertanyaan yang diperbaiki?", "options": "satu\ndua\ntiga\nempat",
+                "key": "1", "model": "3pl", "a": "1.1", "b": "0.2", "c": "0.2"}}, 302)},
+        "writer.change_status": {"POST": (f"/writer/items/{_draft_item(app, w)}/status",
+                                          {"data": {"status": "reviewed"}}, 302)},
+        "writer.export_items": {"GET": ("/writer/items/export.json", {}, 200)},
+        "writer.import_items": {"POST": ("/writer/items/import", {
+            "data": {"file": (io.BytesIO(b"[]"), "items.json")}}, 302)},
+        "admin.index": {"GET": ("/admin/", {}, 200)},
+        "admin.create_program": {"POST": ("/admin/programs", {
+            "data": {"code": f"P{n}", "name": "Program uji"}}, 302)},
+        "admin.program": {"GET": (f"/admin/programs/{program}", {}, 200)},
+        "admin.create_materi": {"POST": (f"/admin/programs/{program}/materi", {
+            "data": {"code": f"M{n}", "name": "Materi uji"}}, 302)},
+        "admin.create_exam": {"POST": (f"/admin/programs/{program}/exams", {"data": {
+            "code": f"E{n}", "title": "Ujian uji", "kind": "materi",
+            "materi_id": str(w["materi"]), "cut_score": "70", "max_attempts": "5",
+            "window_opens_at": "2030-01-01T08:00"}}, 302)},
+        "admin.create_assignment": {"POST": (f"/admin/programs/{program}/assignments", {
+            "data": {"code": f"T{n}", "title": "Tugas uji"}}, 302)},
+        "admin.import_roster": {"POST": (f"/admin/programs/{program}/roster", {"data": _csv(
+            f"nip,name,unit\n{199000000000000000 + n},Peserta Uji,Unit\n")}, 302)},
+        "admin.mark_done": {"POST": (
+            f"/admin/programs/{program}/assignments/{w['assignment']}/done",
+            {"data": {"nip": w["nip"]}}, 302)},
+        "admin.live": {"GET": ("/admin/live", {}, 200)},
+        "admin.tokens": {"GET": ("/admin/tokens", {}, 200),
+                         "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
+        "api.login": {"POST": ("/api/v1/session", {"json": {
+            "nip": w["nip"], "password": "peserta-demo"}}, 200)},
+        "api.logout": {"DELETE": ("/api/v1/session", {"json": {}}, 200)},
+        "api.whoami": {"GET": ("/api/v1/session", {}, 200)},
+        "api.list_programs": {"GET": ("/api/v1/programs", {}, 200)},
+        "api.program_status": {"GET": (f"/api/v1/programs/{program}", {}, 200)},
+        "api.start_attempt": {"POST": (f"/api/v1/exams/{w['exam_pp']}/attempts", {"json": {}},
+                                       201)},
+        "api.get_attempt": {"GET": (f"/api/v1/attempts/{w['running']}", {}, 200)},
+        "api.current_item": {"GET": (f"/api/v1/attempts/{w['running']}/item", {}, 200)},
+        "api.answer": {"POST": (f"/api/v1/attempts/{w['running']}/answers", {"json": {
+            "item_id": w["answered"][0], "choice": w["answered"][1]}}, 200)},
+        "api.finish": {"POST": (f"/api/v1/attempts/{w['finished']}/finish", {"json": {}}, 200)},
+        "api.result": {"GET": (f"/api/v1/attempts/{w['finished']}/result", {}, 200)},
+        "api.list_certificates": {"GET": ("/api/v1/certificates", {}, 200)},
+        "api.get_certificate": {"GET": (f"/api/v1/certificates/{w['number']}", {}, 200)},
+        "api.openapi": {"GET": ("/api/v1/openapi.json", {}, 200)},
+    }
+
+
+def _client(app, demo, w, role: str, who: str):
+    client = app.test_client()
+    headers = {}
+    if role == "service":
+        headers["Authorization"] = f"Bearer {demo.accounts.token}"
+    elif role == "participant":
+        with client.session_transaction() as sess:
+            sess["participant_id"] = w[who]
+    elif role in ("writer", "admin"):
+        with client.session_transaction() as sess:
+            sess["staff_role"] = role
+            sess["staff_id"] = 1
+    return client, headers
+
+
+def test_every_route_as_every_role(app, demo, world, no_secrets):
+    table = requests_table(app, world)
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    covered = set()
+    for rule in rules:
+        view = app.view_functions[rule.endpoint]
+        allowed = getattr(view, "access", None)
+        assert allowed, f"{rule.endpoint} has no @access declaration"
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            assert rule.endpoint in table and method in table[rule.endpoint], \
+                f"no request for {method} {rule.rule}"
+            covered.add((rule.endpoint, method))
+            for role in ROLES:
+                spec = requests_table(app, world)[rule.endpoint][method]
+                path, kwargs, ok = spec[:3]
+                who = spec[3] if len(spec) > 3 else "a"
+                client, headers = _client(app, demo, world, role, who)
+                r = client.open(path, method=method, headers=headers, **kwargs)
+                label = f"{method} {path} as {role}"
+                if "anonymous" in allowed or role in allowed:
+                    assert r.status_code == ok, (label, r.status_code, r.get_data(as_text=True))
+                elif role == "anonymous":
+                    assert r.status_code == 401, label
+                else:
+                    assert r.status_code == 403, label
+                if role in ("participant", "anonymous"):
+                    if r.is_json:
+                        no_secrets(r.json, label)
+                    else:
+                        assert not HTML_SECRET.search(r.get_data(as_text=True)), label
+    assert covered == {(e, m) for e, ms in table.items() for m in ms}
+
+
+
+
+def test_participant_page_item_text_only_on_the_exam_api(app, demo, driver):
+    """The JSON item carries stem and options only; the exam page carries neither."""
+    nip, _, pw = demo.accounts.participants[0]
+    driver.login(nip, pw)
+    state = driver.take("PRA", correct=True, n_answers=0)
+    item = state["item"]
+    assert set(item) == {"attempt_id", "item_id", "position", "stem", "options", "deadline",
+                         "seconds_left", "answered", "max_items"}
+    page = driver.client.get(f"/attempts/{state['attempt_id']}").get_data(as_text=True)
+    assert item["stem"] not in page
+
+
+def test_other_participants_attempt_is_not_found(app, demo, new_driver):
+    a, b = new_driver(), new_driver()
+    a.login(*demo.accounts.participants[0][::2])
+    b.login(*demo.accounts.participants[1][::2])
+    state = a.take("PRA", correct=True, n_answers=1)
+    attempt = state["attempt_id"]
+    for method, path, body in [
+            ("GET", f"/api/v1/attempts/{attempt}", None),
+            ("GET", f"/api/v1/attempts/{attempt}/item", None),
+            ("GET", f"/api/v1/attempts/{attempt}/result", None),
+            ("POST", f"/api/v1/attempts/{attempt}/finish", {}),
+            ("POST", f"/api/v1/attempts/{attempt}/answers",
+             {"item_id": state["item"]["item_id"], "choice": 0}),
+            ("GET", f"/attempts/{attempt}", None),
+            ("GET", f"/attempts/{attempt}/result", None)]:
+        r = b.client.open(path, method=method, json=body)
+        assert r.status_code == 404, (method, path, r.status_code)
+    # and A's attempt is untouched by B's tries
+    assert a.get(f"/api/v1/attempts/{attempt}").json["state"] == "started"

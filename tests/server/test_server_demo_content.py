@@ -1,0 +1,75 @@
+"""The demo bank: enough real items, valid keys, and computed keys checked independently."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from server.demo_content import DAYS, demo_items
+
+
+@pytest.fixture(scope="module")
+def items():
+    return demo_items()
+
+
+def _rupiah(text: str) -> int:
+    return int(text.replace("Rp", "").replace(".", ""))
+
+
+def test_bank_size_and_shape(items):
+    assert len(items) >= 600
+    per_materi = Counter(i["materi"] for i in items)
+    assert set(per_materi) == {"PP", "ETIKA", "ADM"} and min(per_materi.values()) >= 200
+    assert len({i["stem"] for i in items}) == len(items)
+    assert len({i["code"] for i in items}) == len(items)
+    for item in items:
+        assert len(item["options"]) == 4 and len(set(item["options"])) == 4
+        assert 0 <= item["key"] < 4 and item["a"] > 0 and 0 <= item["c"] < 0.5
+        assert len(item["stem"]) > 40
+
+
+def test_per_diem_keys_match_an_independent_sum(items):
+    pattern = re.compile(r"(\d) hari \((\d) malam\)\. Uang harian (Rp[\d.]+) per hari, "
+                         r"penginapan (Rp[\d.]+) per malam, dan transportasi pulang-pergi "
+                         r"(Rp[\d.]+)")
+    checked = 0
+    for item in items:
+        m = pattern.search(item["stem"])
+        if m:
+            days, nights = int(m[1]), int(m[2])
+            total = days * _rupiah(m[3]) + nights * _rupiah(m[4]) + _rupiah(m[5])
+            assert _rupiah(item["options"][item["key"]]) == total, item["code"]
+            checked += 1
+    assert checked >= 40
+
+
+def test_budget_keys_match_the_rate(items):
+    pattern = re.compile(r"tahun ini (Rp[\d.]+) dan realisasinya sampai November (Rp[\d.]+)")
+    checked = 0
+    for item in items:
+        m = pattern.search(item["stem"])
+        if m:
+            rate = 100 * _rupiah(m[2]) / _rupiah(m[1])
+            keyed = float(item["options"][item["key"]].rstrip("%").replace(",", "."))
+            assert abs(keyed - rate) <= 0.05 + 1e-9, item["code"]  # one-decimal rounding
+            checked += 1
+    assert checked >= 40
+
+
+def test_working_day_keys_match_a_business_day_calendar(items):
+    pattern = re.compile(r"diterima lengkap pada hari (\w+)\. .* penyelesaian (\d) hari kerja")
+    monday = np.datetime64("2024-01-01")  # a Monday
+    checked = 0
+    for item in items:
+        m = pattern.search(item["stem"])
+        if m:
+            start = monday + DAYS.index(m[1])
+            due = np.busday_offset(start, int(m[2]), roll="forward")
+            weekday = int((due - monday).astype(int) % 7)
+            assert item["options"][item["key"]] == DAYS[weekday], item["code"]
+            checked += 1
+    assert checked >= 40

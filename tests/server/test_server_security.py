@@ -1,0 +1,178 @@
+"""Logins, sessions, cookies, headers, CSRF and the key position shuffle."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+from scipy import stats
+from sqlalchemy import select
+
+from server import bank
+from server.extensions import Database
+
+
+def _login(client, nip, password):
+    return client.post("/api/v1/session", json={"nip": nip, "password": password})
+
+
+def test_eleventh_failed_login_for_one_nip_gets_429_even_with_the_right_password(client, demo):
+    nip, _, password = demo.accounts.participants[0]
+    for _ in range(10):
+        assert _login(client, nip, "salah-sekali").status_code == 401
+    r = _login(client, nip, "salah-sekali")
+    assert r.status_code == 429 and r.json["error"] == "too_many_attempts"
+    assert _login(client, nip, password).status_code == 429  # locked for the window
+
+
+def test_eleventh_failed_login_from_one_address_gets_429(client, demo):
+    for k in range(10):
+        assert _login(client, f"1990000000000000{k:02d}", "x").status_code == 401
+    assert _login(client, "199000000000000099", "x").status_code == 429
+    # another address is not affected
+    other = client.post("/api/v1/session", json={"nip": demo.accounts.participants[0][0],
+                                                 "password": demo.accounts.participants[0][2]},
+                        environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert other.status_code == 200
+
+
+def test_failures_older_than_the_window_do_not_count(client, demo, app):
+    nip, _, password = demo.accounts.participants[0]
+    for _ in range(10):
+        _login(client, nip, "salah")
+    with Database.factory(app)() as s:  # move the failures 61 s into the past
+        for row in s.scalars(select(bank.LoginAttempt)):
+            row.at = row.at - dt.timedelta(seconds=61)
+        s.commit()
+    assert _login(client, nip, password).status_code == 200
+
+
+def test_unknown_nip_and_wrong_password_look_the_same(client, demo):
+    nip = demo.accounts.participants[0][0]
+    wrong = _login(client, nip, "salah-sandi")
+    unknown = _login(client, "199999999999999999", "salah-sandi")
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json == unknown.json
+    page_wrong = client.post("/login", data={"nip": nip, "password": "x"})
+    assert page_wrong.status_code == 400  # no CSRF token: refused before anything else
+
+
+def test_session_changes_at_login_and_cookie_flags(app, demo):
+    client = app.test_client()
+    page = client.get("/login?lang=en")
+    before = client.get_cookie("session").value
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))[1]
+    nip, _, password = demo.accounts.participants[0]
+    r = client.post("/login", data={"nip": nip, "password": password, "csrf_token": token})
+    assert r.status_code == 302
+    after = client.get_cookie("session")
+    assert after.value != before
+    with client.session_transaction() as sess:
+        sid = sess["sid"]
+    set_cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie
+    assert "Secure" not in set_cookie  # plain HTTP in this test
+    # logging in again gives another session id
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/login").get_data(as_text=True))[1]
+    client.post("/login", data={"nip": nip, "password": password, "csrf_token": token})
+    with client.session_transaction() as sess:
+        assert sess["sid"] != sid
+
+
+def test_cookie_is_secure_over_https(app, demo):
+    client = app.test_client()
+    nip, _, password = demo.accounts.participants[0]
+    r = client.post("/api/v1/session", json={"nip": nip, "password": password},
+                    base_url="https://localhost")
+    assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
+    assert "Strict-Transport-Security" in r.headers
+
+
+def test_exam_page_headers(app, demo, driver):
+    nip, _, password = demo.accounts.participants[0]
+    driver.login(nip, password)
+    state = driver.take("PRA", correct=True, n_answers=0)
+    attempt = state["attempt_id"]
+    for path in (f"/attempts/{attempt}", f"/api/v1/attempts/{attempt}/item"):
+        r = driver.client.get(path)
+        assert r.status_code == 200
+        assert r.headers["Cache-Control"] == "no-store"
+        assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_forms_need_the_csrf_token(app, demo, driver):
+    driver.staff_login(*demo.accounts.admin)
+    r = driver.client.post("/admin/programs", data={"code": "X", "name": "Y"})
+    assert r.status_code == 400 and "form expired" in r.get_data(as_text=True)
+
+
+def test_participant_pages_default_to_indonesian_and_switch_to_english(client):
+    assert "Masuk peserta" in client.get("/login").get_data(as_text=True)
+    assert "Participant login" in client.get("/login?lang=en").get_data(as_text=True)
+    # the choice sticks for the session
+    assert "Participant login" in client.get("/login").get_data(as_text=True)
+
+
+def test_every_participant_string_has_an_indonesian_translation():
+    from pathlib import Path
+
+    from server.i18n import ID
+    root = Path(__file__).resolve().parents[2] / "server" / "templates"
+    used = set()
+    for path in [*root.glob("*.html"), *root.glob("participant/*.html"),
+                 *root.glob("public/*.html")]:
+        used |= set(re.findall(r'_\("([^"]+)"\)', path.read_text()))
+        used |= set(re.findall(r"_\('([^']+)'\)", path.read_text()))
+    views = (root.parent / "views" / "participant.py").read_text()
+    used |= set(re.findall(r'return "([^"]+)"', views))  # next steps shown translated
+    missing = sorted(s for s in used if s not in ID)
+    assert not missing, missing
+
+
+def test_key_position_is_uniform_across_participants(app, demo):
+    """Items stored with the key always first: only the per-participant shuffle moves it.
+
+    200 participants each get a first item; chi-square over the 4 displayed key positions
+    must not reject uniformity (p > 0.01), and the test is sensitive: without the shuffle
+    every key would sit at position 0 (p ~ 0).
+    """
+    rng = np.random.default_rng(7)
+    with Database.factory(app)() as s:
+        program = bank.Program(code="SHUF", name="Uji acak", settings_json={})
+        s.add(program)
+        s.flush()
+        materi = bank.Materi(program_id=program.id, code="M", name="M")
+        s.add(materi)
+        s.flush()
+        for k in range(60):
+            s.add(bank.Item(program_id=program.id, materi_id=materi.id, code=f"S{k}",
+                            stem=f"Soal {k}", options=[f"benar {k}", f"salah a{k}",
+                                                       f"salah b{k}", f"salah c{k}"],
+                            key=0, model=bank.IrtModel.TWO_PL, a=float(rng.uniform(0.8, 1.5)),
+                            b=float(rng.normal()), status=bank.ItemStatus.OPERATIONAL))
+        exam = bank.Exam(program_id=program.id, code="PRE", title="t",
+                         kind=bank.ExamKind.PRE_ASSESSMENT, min_items=1, max_items=5)
+        s.add(exam)
+        s.flush()
+        bank.import_roster(s, program.id, [
+            {"nip": f"{198000000000000000 + i}", "name": f"Peserta {i}"} for i in range(200)])
+        s.commit()
+        exam_id = exam.id
+        ids = s.scalars(select(bank.Enrolment.participant_id).where(
+            bank.Enrolment.program_id == program.id)).all()
+    assert len(ids) == 200
+    counts = np.zeros(4, dtype=int)
+    for participant_id in ids:
+        client = app.test_client()
+        with client.session_transaction() as sess:
+            sess["participant_id"] = participant_id
+        attempt = client.post(f"/api/v1/exams/{exam_id}/attempts", json={}).json["attempt_id"]
+        item = client.get(f"/api/v1/attempts/{attempt}/item").json["item"]
+        shown = [o for o in item["options"] if o.startswith("benar")]
+        counts[item["options"].index(shown[0])] += 1
+    p = stats.chisquare(counts).pvalue
+    assert p > 0.01, (counts, p)
