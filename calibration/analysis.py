@@ -31,7 +31,7 @@ MISFIT_P = 0.01
 INFIT_RANGE = (0.7, 1.3)
 SX2_MIN_EXPECTED = 1.0
 SX2_MAX_ITEMS = 400
-SX2_NODES = 41  # as in the EM; the leave-one-out recursion costs items^3 x nodes
+SX2_NODES = 41  # fewer than the EM's 61: the leave-one-out recursion costs items^3 x nodes
 N_PARAMETERS = {"rasch": 1, "1pl": 1, "2pl": 2, "3pl": 3}
 
 

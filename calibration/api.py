@@ -23,7 +23,7 @@ from calibration.linking import (
     finite_or_none,
     fixed_from_bank,
 )
-from calibration.mml import MODELS, FixedItems, Priors, fit_mml
+from calibration.mml import MODELS, N_QUAD, FixedItems, Priors, fit_mml
 from cat_engine.irt import ItemBank
 
 ENGINES = ("native", "girth")
@@ -127,7 +127,7 @@ def calibrate(
     drift_threshold: float = DRIFT_THRESHOLD,
     max_iter: int = 500,
     tol: float = 1e-4,
-    n_quad: int = 41,
+    n_quad: int = N_QUAD,
     progress: Callable[[int, float, float], None] | None = None,
 ) -> CalibrationResult:
     """Calibrate the items of ``responses``.

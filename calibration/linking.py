@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.data import ResponseData
-from calibration.mml import FixedItems, MMLResult, Priors, fit_mml
+from calibration.mml import N_QUAD, FixedItems, MMLResult, Priors, fit_mml
 from cat_engine.irt import ItemBank
 
 DRIFT_THRESHOLD = 0.3
@@ -81,7 +81,7 @@ def anchor_drift(
     priors: Priors | None = None,
     threshold: float = DRIFT_THRESHOLD,
     z_critical: float = DRIFT_Z,
-    n_quad: int = 41,
+    n_quad: int = N_QUAD,
 ) -> DriftReport:
     """Free re-estimates of the anchors on the scale of the FPC result ``linked`` (see module
     docstring).  ``fixed`` marks the anchors among ``data``'s items."""

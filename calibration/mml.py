@@ -5,7 +5,10 @@ Model, for item j and ability theta ~ N(mu, sigma^2) (mu = 0, sigma = 1 unless e
     P_j(theta) = c_j + (1 - c_j) / (1 + exp(-(a_j theta + d_j))),   b_j = -d_j / a_j
 
 Models: ``rasch`` (a_j = 1, c_j = 0), ``1pl`` (one common a, c_j = 0), ``2pl`` (c_j = 0),
-``3pl``.  The integral over theta uses ``n_quad`` equally spaced nodes on [-6, 6].
+``3pl``.  The integral over theta uses ``n_quad`` equally spaced nodes on [-6, 6]; the default
+N_QUAD = 61 (spacing 0.2) makes the quadrature error negligible: with 41 nodes (spacing 0.3)
+the 2PL estimates of the benchmark moved by enough to raise RMSE(b) from 0.0392 to 0.0413,
+while 81 or 121 nodes, or 41 on [-4.5, 4.5], give the same estimates as 61.
 
 E-step, with R1 / R0 the (persons x items) indicators of right / wrong answers (sparse CSR or
 dense) and L the (persons x nodes) log-likelihood::
@@ -113,6 +116,7 @@ class MMLResult:
     theta_psd: np.ndarray
 
 
+N_QUAD = 61
 ProgressFn = Callable[[int, float, float], None]
 
 
@@ -136,7 +140,7 @@ def fit_mml(
     free: np.ndarray | None = None,
     estimate_population: bool = False,
     population: tuple[float, float] = (0.0, 1.0),
-    n_quad: int = 41,
+    n_quad: int = N_QUAD,
     max_iter: int = 500,
     tol: float = 1e-4,
     progress: ProgressFn | None = None,
@@ -245,7 +249,7 @@ def fit_mml(
 
 
 def posterior(
-    data: ResponseData, a, b, c, population=(0.0, 1.0), n_quad: int = 41
+    data: ResponseData, a, b, c, population=(0.0, 1.0), n_quad: int = N_QUAD
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Marginal log-likelihood, EAP and posterior SD of theta for given item parameters."""
     nodes, weights = quadrature(n_quad, *population)

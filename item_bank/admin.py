@@ -6,6 +6,7 @@ Used by the CLI, the server's admin pages and the tests.  Like the policy they v
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from .models import (
     AssignmentCompletion,
     AuditLog,
     ContentTag,
+    Enrolment,
     Exam,
     ExamKind,
     Item,
@@ -26,6 +28,7 @@ from .models import (
     Program,
     ProgramSettings,
     validate_item_fields,
+    validate_nip,
 )
 from .security import hash_password
 
@@ -109,8 +112,27 @@ def mark_assignment_done(session: Session, *, assignment_id: int, participant_id
     return done
 
 
+class ImportRejected(ValueError):
+    """A rejected import: ``problems`` lists ``(line, reason)``; nothing was stored."""
+
+    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        shown = "; ".join(f"line {line}: {reason}" for line, reason in problems[:10])
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        super().__init__(f"{source}: {len(problems)} bad row(s), nothing imported: {shown}{more}")
+
+
+def _person(nip: str, name: str, unit: str | None) -> tuple[str, str, str]:
+    """(nip, name, unit) validated and stripped; ValueError naming the problem."""
+    nip = validate_nip(nip)
+    if not name or not str(name).strip():
+        raise ValueError("participant name must not be empty")
+    return nip, str(name).strip(), str(unit or "").strip()
+
+
 def register_participant(session: Session, *, nip: str, name: str, unit: str = "",
                          password: str | None = None) -> Participant:
+    nip, name, unit = _person(nip, name, unit)
     participant = Participant(nip=nip, name=name, unit=unit,
                               password_hash=hash_password(password) if password else None)
     if session.scalar(select(Participant.id).where(Participant.nip == participant.nip)):
@@ -118,6 +140,62 @@ def register_participant(session: Session, *, nip: str, name: str, unit: str = "
     session.add(participant)
     session.commit()
     return participant
+
+
+def bulk_enrol(session: Session, *, program_id: int, rows: Iterable[Sequence[str]],
+               lines: Sequence[int] | None = None, source: str = "roster") -> int:
+    """Register (or update the name and unit of) and enrol every ``(nip, name, unit)`` row in
+    the program, in one transaction: all rows or none.  Returns the number of rows.
+
+    ``rows[i]`` is reported as line ``lines[i]`` (default ``i + 1``); every bad row (invalid
+    NIP, empty name, NIP twice) is listed in one ImportRejected (a ValueError)
+    and nothing is stored.
+    Already enrolled participants stay enrolled once.
+    """
+    program = session.get(Program, program_id)
+    if program is None:
+        raise ValueError(f"unknown program {program_id}")
+    problems: list[tuple[int, str]] = []
+    first_seen: dict[str, int] = {}
+    people: dict[str, tuple[str, str]] = {}
+    rows = list(rows)
+    for index, row in enumerate(rows):
+        line = lines[index] if lines is not None else index + 1
+        try:
+            if not 2 <= len(row) <= 3:
+                raise ValueError(f"expected nip,name,unit, got {len(row)} field(s)")
+            nip, name, unit = _person(row[0], row[1], row[2] if len(row) > 2 else "")
+            if nip in first_seen:
+                raise ValueError(f"duplicate NIP {nip} (also on line {first_seen[nip]})")
+            first_seen[nip] = line
+            people[nip] = (name, unit)
+        except ValueError as exc:
+            problems.append((line, str(exc)))
+    if problems:
+        raise ImportRejected(source, problems)
+    if not people:
+        raise ValueError(f"{source}: no participants")
+    try:
+        registered = {p.nip: p for p in session.scalars(
+            select(Participant).where(Participant.nip.in_(list(people))))}
+        for nip, (name, unit) in people.items():
+            if nip in registered:
+                registered[nip].name, registered[nip].unit = name, unit
+            else:
+                registered[nip] = Participant(nip=nip, name=name, unit=unit)
+                session.add(registered[nip])
+        session.flush()
+        enrolled = set(session.scalars(select(Enrolment.participant_id).where(
+            Enrolment.program_id == program.id)))
+        session.add_all(Enrolment(participant_id=p.id, program_id=program.id)
+                        for p in registered.values() if p.id not in enrolled)
+        session.add(AuditLog(actor="import", action="participants_imported",
+                             subject=f"program:{program.code}", details={"count": len(people)}))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return len(people)
 
 
 def set_participant_password(session: Session, *, participant_id: int, password: str) -> None:

@@ -16,23 +16,19 @@ import csv
 import io
 import json
 import string
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .admin import get_program, new_item
+from .admin import ImportRejected, bulk_enrol, get_program, new_item
 from .models import (
     AuditLog,
     ContentTag,
-    Enrolment,
     Item,
     Materi,
-    Participant,
     Program,
-    validate_nip,
 )
 
 LETTERS = string.ascii_uppercase
@@ -42,16 +38,6 @@ ITEM_COLUMNS = ["id", "materi", "content_tag", "stem", *OPTION_COLUMNS, "key", "
                 "c", "se_a", "se_b", "se_c", "status", "author"]
 REQUIRED_ITEM_COLUMNS = {"id", "materi", "stem", "key"}
 PARTICIPANT_COLUMNS = ["nip", "name", "unit"]
-
-
-class ImportRejected(ValueError):
-    """A rejected import: ``problems`` lists ``(line, reason)``; nothing was stored."""
-
-    def __init__(self, source: str, problems: list[tuple[int, str]]) -> None:
-        self.problems = problems
-        shown = "; ".join(f"line {line}: {reason}" for line, reason in problems[:10])
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        super().__init__(f"{source}: {len(problems)} bad row(s), nothing imported: {shown}{more}")
 
 
 def _number(value: Any, name: str) -> float | None:
@@ -225,7 +211,8 @@ def export_items(session: Session, *, program_code: str, fmt: str) -> str:
 def import_participants(session: Session, path: Path | str, *, program_code: str) -> int:
     """Register and enrol everyone of a ``nip,name,unit`` CSV, or nobody; returns the count.
 
-    A NIP already on the register is enrolled (its name and unit are kept).
+    A NIP already on the register is enrolled and its name and unit are updated
+    (:func:`item_bank.admin.bulk_enrol`).
     """
     program = get_program(session, program_code)
     text = Path(path).read_text(encoding="utf-8-sig")
@@ -233,38 +220,9 @@ def import_participants(session: Session, path: Path | str, *, program_code: str
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if header[:2] != ["nip", "name"] or set(header) - set(PARTICIPANT_COLUMNS):
         raise ValueError(f"{path}: the header must be nip,name,unit")
-    problems: list[tuple[int, str]] = []
-    seen: dict[str, int] = {}
-    people: list[tuple[str, str, str]] = []
+    rows, lines = [], []
     for record in reader:
-        line = reader.line_num
         record = {k.strip().lower(): (v or "").strip() for k, v in record.items() if k}
-        try:
-            nip = validate_nip(record.get("nip", ""))
-            if nip in seen:
-                raise ValueError(f"duplicate NIP {nip} (also on line {seen[nip]})")
-            seen[nip] = line
-            if not record.get("name"):
-                raise ValueError("name must not be empty")
-            people.append((nip, record["name"], record.get("unit", "")))
-        except ValueError as exc:
-            problems.append((line, str(exc)))
-    if problems:
-        raise ImportRejected(str(path), problems)
-    if not people:
-        raise ValueError(f"{path}: no participants in the file")
-    registered = {p.nip: p for p in session.scalars(
-        select(Participant).where(Participant.nip.in_([n for n, _, _ in people])))}
-    new = [Participant(nip=n, name=name, unit=unit) for n, name, unit in people
-           if n not in registered]
-    session.add_all(new)
-    session.flush()
-    enrolled = set(session.scalars(select(Enrolment.participant_id).where(
-        Enrolment.program_id == program.id)))
-    all_people: Iterable[Participant] = [*registered.values(), *new]
-    session.add_all(Enrolment(participant_id=p.id, program_id=program.id)
-                    for p in all_people if p.id not in enrolled)
-    session.add(AuditLog(actor="import", action="participants_imported",
-                         subject=f"program:{program.code}", details={"count": len(people)}))
-    session.commit()
-    return len(people)
+        rows.append((record.get("nip", ""), record.get("name", ""), record.get("unit", "")))
+        lines.append(reader.line_num)
+    return bulk_enrol(session, program_id=program.id, rows=rows, lines=lines, source=str(path))

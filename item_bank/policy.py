@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from cat_engine.estimation import Estimate, estimate
 from cat_engine.scoring import domain_score, theta_for_score
@@ -249,7 +249,13 @@ def exam_rules(exam: Exam, settings: ProgramSettings) -> ExamRules:
 
 
 def _own_attempt(session: Session, participant_id: int, attempt_id: int) -> Attempt:
-    attempt = session.get(Attempt, attempt_id, populate_existing=True)
+    # One round trip for the attempt with its exam and program, one for its responses and one
+    # for their items: every caller walks these, and lazy loads would cost one query per item.
+    attempt = session.scalar(
+        select(Attempt).where(Attempt.id == attempt_id)
+        .options(joinedload(Attempt.exam).joinedload(Exam.program),
+                 selectinload(Attempt.responses).selectinload(Response.item))
+        .execution_options(populate_existing=True))
     # No IDOR: someone else's attempt is indistinguishable from a missing one.
     if attempt is None or attempt.participant_id != participant_id:
         raise NotFound("Attempt not found.")
@@ -520,16 +526,16 @@ def _shuffle(rng: np.random.Generator, n_options: int) -> list[int]:
 def _add_responses(session: Session, attempt: Attempt, items: list[Item], first_position: int,
                    rng: np.random.Generator, now: dt.datetime) -> None:
     for offset, item in enumerate(items):
-        session.add(Response(attempt_id=attempt.id, item_id=item.id,
-                             position=first_position + offset,
-                             shown_order=_shuffle(rng, len(item.options)), presented_at=now))
+        # Appending keeps the loaded collection current without reloading it from the database.
+        attempt.responses.append(Response(item=item, position=first_position + offset,
+                                          shown_order=_shuffle(rng, len(item.options)),
+                                          presented_at=now))
         # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.
         session.add(SeenItem(participant_id=attempt.participant_id,
                              program_id=attempt.program_id, item_id=item.id,
                              attempt_id=attempt.id))
     _bump_exposure(session, attempt.exam_id, [item.id for item in items])
     session.flush()
-    session.refresh(attempt, ["responses"])
 
 
 def _assemble_loft_form(session: Session, attempt: Attempt, exam: Exam, pool: Pool,

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from cat_engine.assembly import assemble_loft
+from cat_engine.exposure import capped_exclusion
 from cat_engine.irt import ItemBank
 from cat_engine.selection import select_item
 
@@ -48,11 +49,12 @@ def ceiling_excluded(base: np.ndarray, counts: np.ndarray, attempts: int,
         balance keeps every tag available
     slack : None = ceiling only; 0 = least exposed items only (spread the bank evenly)
     """
-    capped = base | (counts + 1 > max_exposure * max(attempts, 1))
-    if capped.all():
-        if base.all():
-            return base
-        capped = base | (counts > counts[~base].min())
+    # cat_engine counts the earlier tests only; ``attempts`` includes the current one.  Counts
+    # can exceed the earlier tests: the current test's items (in ``base`` anyway) and, on
+    # PostgreSQL, a start committed between reading the attempt count and the exposure rows.
+    # Either way such an item is at the ceiling, which the clipped count still says.
+    n_tests = max(attempts - 1, 0)
+    capped = capped_exclusion(base, np.minimum(counts, n_tests), n_tests, max_exposure)
     if slack is None:
         return capped
     tags = np.zeros(counts.size, dtype=np.int64) if content is None else \

@@ -14,8 +14,12 @@ from typing import Any
 from sqlalchemy import Engine, case, delete, func, select
 from sqlalchemy.orm import Session
 
+from calibration import ResponseData, calibrate
 from item_bank import admin as ib_admin
-from item_bank import policy  # noqa: F401  (re-exported for the views)
+from item_bank import (
+    calibration_source,
+    policy,  # noqa: F401  (re-exported for the views)
+)
 from item_bank.db import db_now, make_engine, session_factory  # noqa: F401
 from item_bank.errors import (  # noqa: F401
     BankExhausted,
@@ -32,6 +36,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     AssignmentCompletion,
     Attempt,
     AttemptState,
+    AuditLog,
     Certificate,
     ContentTag,
     Enrolment,
@@ -304,3 +309,38 @@ def create_service_token(session: Session, name: str) -> str:
     session.add(ServiceToken(name=name, token_hash=hash_token(token)))
     session.flush()
     return token
+
+
+# --- calibration (writer pages) ------------------------------------------------------------
+CALIBRATION_MODELS = tuple(calibration_source.BANK_MODEL)
+calibration_run = calibration_source.calibration_run
+recent_calibration_runs = calibration_source.recent_runs
+accept_calibration = calibration_source.accept_run
+
+
+def run_calibration(session: Session, *, program_id: int, materi_id: int | None, model: str,
+                    actor: str) -> int:
+    """Calibrate the logged responses of a program (or one of its materi) and record the run.
+
+    Pretest items are estimated, operational items are held at their bank values as anchors
+    (fixed-parameter linking, :func:`calibration.calibrate`), so the estimates land on the
+    bank's scale; without any operational item in the data they are on the scale of this
+    group (θ ~ N(0, 1)).  InvalidInput for an unknown model, no pretest item answered, or
+    data the calibration cannot use.  Returns the run id.
+    """
+    if model not in CALIBRATION_MODELS:
+        raise InvalidInput(f"Unknown model {model!r}: choose one of "
+                           f"{', '.join(CALIBRATION_MODELS)}.")
+    logged = calibration_source.logged_responses(session, program_id=program_id,
+                                                 materi_id=materi_id)
+    if not logged.pretest_ids:
+        raise InvalidInput("No pretest item was answered in a finished attempt here: "
+                           "nothing to calibrate.")
+    try:
+        result = calibrate(ResponseData.from_long(logged.persons, logged.items, logged.correct),
+                           model, anchors=logged.anchors or None)
+    except ValueError as exc:
+        raise InvalidInput(f"Calibration failed: {exc}") from exc
+    return calibration_source.record_run(
+        session, actor=actor, program_id=program_id, materi_id=materi_id, model=model,
+        records=result.to_records(), summary=result.summary())

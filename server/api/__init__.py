@@ -62,6 +62,18 @@ def field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *,
 
 
 
+# Ids are 64-bit signed integers in both databases; a larger one in a URL cannot name a row,
+# and passing it on would overflow the database driver (a 500) instead of "not found".
+MAX_ID = 2**63 - 1
+
+
+@api.url_value_preprocessor
+def _ids_in_range(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    for name, value in (values or {}).items():
+        if isinstance(value, int) and value > MAX_ID:
+            raise BadInput(f"No such {name.removesuffix('_id')}: {value}.", 404, "not_found")
+
+
 @api.before_request
 def _require_json_for_changes():
     """Cookie-authenticated changes must be JSON: a cross-site form cannot send that

@@ -31,10 +31,24 @@ def _op(summary: str, ok: dict, *, security: str | None = "session", body: dict 
 
 
 def _path_id(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "format": "int64", "minimum": 0}}
 
 
 ATTEMPT = _path_id("attempt_id")
+INT, NUM, STR, BOOL = ({"type": t} for t in ("integer", "number", "string", "boolean"))
+TIME = {"type": "string", "format": "date-time"}
+# Changes are sent as JSON even when they carry nothing (CSRF protection, server/api).
+EMPTY = {"type": "object", "description": "Send {}"}
+
+
+def _null(schema: dict) -> dict:
+    return {**schema, "nullable": True}
+
+
+def _fields(properties: dict) -> dict:
+    """Every listed property is required; the server may add more (additionalProperties)."""
+    return {"required": list(properties), "properties": properties}
 
 SPEC = {
     "openapi": "3.0.3",
@@ -62,11 +76,33 @@ SPEC = {
                            "description": "0-based position of the option as shown"}}},
             "Item": {"type": "object", "description": "The current item: stem, options in "
                      "the order shown to this participant, position, remaining seconds "
-                     "(from the database clock)."},
+                     "(from the database clock).", **_fields({
+                         "attempt_id": INT, "item_id": INT, "position": INT, "stem": STR,
+                         "options": {"type": "array", "items": STR}, "answered": INT,
+                         "max_items": _null(INT), "deadline": TIME, "seconds_left": NUM})},
             "Attempt": {"type": "object", "description": "Attempt state: id, exam, status, "
-                        "deadline, remaining seconds."},
+                        "deadline, remaining seconds.", **_fields({
+                            "attempt_id": INT, "exam_id": INT, "exam_code": STR, "kind": STR,
+                            "state": STR, "number": INT, "answered": INT,
+                            "max_items": _null(INT), "assembly": STR, "deadline": TIME,
+                            "started_at": TIME, "seconds_left": NUM, "resumed": BOOL})},
             "Result": {"type": "object", "description": "Score 0-100, passed, category "
-                       "(kompeten/belum kompeten for ujikom), attempts left, certificate."},
+                       "(kompeten/belum kompeten for ujikom), attempts left, certificate.",
+                       **_fields({
+                           "attempt_id": INT, "exam_id": INT, "kind": STR, "number": INT,
+                           "state": STR, "answered": INT,
+                           "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
+                           "passed": _null(BOOL), "category": _null(STR),
+                           "attempts_left": _null(INT), "certificate_number": _null(STR),
+                           "cut_score": _null(NUM), "next_step": _null(STR)})},
+            "AnswerOutcome": {"type": "object", **_fields({
+                "attempt_id": INT, "item_id": INT,
+                "stored": {"type": "boolean", "description": "false when this exact answer "
+                           "was already stored (a retry)"},
+                "finished": BOOL,
+                "next_item": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Item"}]},
+                "result": {"nullable": True,
+                           "allOf": [{"$ref": "#/components/schemas/Result"}]}})},
             "Certificate": {"type": "object", "properties": {
                 "number": {"type": "string"}, "nip": {"type": "string"},
                 "name": {"type": "string"}, "program": {"type": "string"},
@@ -81,7 +117,8 @@ SPEC = {
                         _json("Logged in"), security=None,
                         body={"$ref": "#/components/schemas/Login"}, errors=(400, 401, 415, 422,
                                                                              429)),
-            "delete": _op("Log out", _json("Logged out"), security=None, errors=()),
+            "delete": _op("Log out (send it as JSON, like every change)", _json("Logged out"),
+                          security=None, errors=(415,)),
             "get": _op("Who is logged in", _json("The participant")),
         },
         "/programs": {"get": _op("The participant's programs, each with its status",
@@ -93,7 +130,7 @@ SPEC = {
         "/exams/{exam_id}/attempts": {"post": {**_op(
             "Start an attempt, or resume the one in progress", _json(
                 "Resumed", {"$ref": "#/components/schemas/Attempt"}),
-            params=[_path_id("exam_id")], errors=(401, 404, 409, 415)),
+            params=[_path_id("exam_id")], body=EMPTY, errors=(401, 404, 409, 415)),
             "responses": {"201": _json("Started or resumed",
                                        {"$ref": "#/components/schemas/Attempt"}),
                           "401": _ERROR, "404": _ERROR, "409": _ERROR, "415": _ERROR}}},
@@ -101,15 +138,20 @@ SPEC = {
             "Attempt", {"$ref": "#/components/schemas/Attempt"}), params=[ATTEMPT])},
         "/attempts/{attempt_id}/item": {"get": _op(
             "The current item, or the result when the attempt is finished",
-            _json("{item} or {item: null, result}"), params=[ATTEMPT])},
+            _json("{item} or {item: null, result}", {
+                "type": "object", "required": ["item"], "properties": {
+                    "item": {"nullable": True,
+                             "allOf": [{"$ref": "#/components/schemas/Item"}]},
+                    "result": {"$ref": "#/components/schemas/Result"}}}), params=[ATTEMPT])},
         "/attempts/{attempt_id}/answers": {"post": _op(
             "Answer the current item; sending the same answer again returns the same reply",
-            _json("Saved"), params=[ATTEMPT], body={"$ref": "#/components/schemas/Answer"},
+            _json("Saved", {"$ref": "#/components/schemas/AnswerOutcome"}), params=[ATTEMPT],
+            body={"$ref": "#/components/schemas/Answer"},
             errors=(400, 401, 404, 409, 415, 422))},
         "/attempts/{attempt_id}/finish": {"post": _op(
             "Finish the attempt now (unanswered items count as wrong)",
             _json("Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
-            errors=(401, 404, 409, 415))},
+            body=EMPTY, errors=(401, 404, 409, 415))},
         "/attempts/{attempt_id}/result": {"get": _op("The result of a finished attempt", _json(
             "Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
             errors=(401, 404, 409))},

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy import func, or_, select
 
 from server import bank
@@ -148,3 +157,62 @@ def import_items():
     count = commit(lambda: bank.import_item_records(db.session, records))
     flash(f"Imported {count} items.")
     return redirect(url_for("writer.items"))
+
+
+# --- calibration: logged responses -> estimates -> accepted into the bank ---------------------
+def _actor() -> str:
+    return session.get("staff_name") or f"staff:{session.get('staff_id')}"
+
+
+@bp.get("/calibration")
+@access(*STAFF)
+def calibration():
+    return render_template(
+        "writer/calibration.html", programs=db.session.scalars(
+            select(bank.Program).order_by(bank.Program.id)).all(),
+        materi=_materi_choices(), models=bank.CALIBRATION_MODELS,
+        runs=bank.recent_calibration_runs(db.session))
+
+
+@bp.post("/calibration")
+@access(*STAFF)
+def start_calibration():
+    program_id = form_int("program_id")
+    materi_id = form_int("materi_id", required=False)
+    model = request.form.get("model", "2pl")
+    run_id = commit(lambda: bank.run_calibration(db.session, program_id=program_id,
+                                                 materi_id=materi_id, model=model,
+                                                 actor=_actor()))
+    return redirect(url_for("writer.calibration_run", run_id=run_id))
+
+
+@bp.get("/calibration/<int:run_id>")
+@access(*STAFF)
+def calibration_run(run_id: int):
+    run = bank.calibration_run(db.session, run_id)
+    ids = [int(r["id"]) for r in run["records"]]
+    items = {str(i.id): i for i in db.session.scalars(
+        select(bank.Item).where(bank.Item.id.in_(ids))).all()}
+    return render_template("writer/calibration_run.html", run=run, items=items,
+                           program=db.session.get(bank.Program, run["program_id"]),
+                           materi=run["materi_id"] and db.session.get(bank.Materi,
+                                                                      run["materi_id"]))
+
+
+@bp.post("/calibration/<int:run_id>/accept")
+@access(*STAFF)
+def accept_calibration(run_id: int):
+    chosen = request.form.getlist("item_id")
+    if not chosen or not all(x.isdigit() for x in chosen):
+        raise BadInput("Choose at least one estimated pretest item to accept.", 422,
+                       "invalid_input")
+    accepted, skipped = commit(lambda: bank.accept_calibration(
+        db.session, run_id=run_id, item_ids=[int(x) for x in chosen], actor=_actor()))
+    message = f"{len(accepted)} item(s) calibrated and now operational"
+    if accepted:
+        message += ": " + ", ".join(item.code for item in accepted)
+    if skipped:
+        message += "; not changed (no longer pretest): " + ", ".join(
+            f"{code} ({status})" for code, status in skipped.items())
+    flash(message + ".")
+    return redirect(url_for("writer.calibration_run", run_id=run_id))

@@ -35,9 +35,11 @@ def test_ceiling_and_least_exposed_rules():
     # Least exposed first: only the minimum count (0) among eligible items remains.
     assert ceiling_excluded(base, counts, 12, 0.25, slack=0).tolist() == [
         False, True, True, True, True, True]
-    # First attempt of a window: nothing meets the ceiling, the least exposed are used.
-    assert ceiling_excluded(base, counts, 1, 0.25).tolist() == [
-        False, True, True, True, True, True]
+    # Third attempt of a window (two earlier ones; the current one already showed item 4):
+    # 1 / 3 > 0.25, so nothing meets the ceiling and the least exposed items are used.
+    early = np.array([1, 0, 2, 1, 3, 2])
+    assert ceiling_excluded(base, early, 3, 0.25).tolist() == [
+        True, False, True, True, True, True]
 
 
 @pytest.fixture

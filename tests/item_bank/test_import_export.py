@@ -9,6 +9,7 @@ import pytest
 from item_bank_helpers import build_world
 from sqlalchemy import func, select
 
+from item_bank import admin
 from item_bank.importexport import ImportRejected, export_items, import_items, import_participants
 from item_bank.models import Enrolment, Item, Participant
 
@@ -133,3 +134,27 @@ def test_nip_validation_on_the_model(session):
     for nip in ("12345", "1990010120201210011", "19900101202012100a", ""):
         with pytest.raises(ValueError, match="18 digits"):
             Participant(nip=nip, name="X")
+
+
+def test_bulk_enrol_registers_updates_and_reports_lines(session, world):
+    budi = admin.register_participant(session, nip="199001012020121001", name="Budi", unit="BKD")
+    rows = [("199001012020121001", "Budi Santoso", "Dinas Kesehatan"),
+            ("199001012020121002", " Siti ", "BKD")]
+    assert admin.bulk_enrol(session, program_id=world.program.id, rows=rows) == 2
+    assert admin.bulk_enrol(session, program_id=world.program.id, rows=rows) == 2  # idempotent
+    session.refresh(budi)
+    assert (budi.name, budi.unit) == ("Budi Santoso", "Dinas Kesehatan")
+    assert session.scalar(select(Participant.name).where(
+        Participant.nip == "199001012020121002")) == "Siti"
+    assert session.scalar(select(func.count(Enrolment.id))) == 2
+    bad = [("199001012020121003", "Ani", ""), ("199001012020121003", "Ani", ""),
+           ("199001012020121004", "  ", ""), ("12", "X", "")]
+    with pytest.raises(ImportRejected) as info:
+        admin.bulk_enrol(session, program_id=world.program.id, rows=bad, lines=[5, 6, 7, 9])
+    assert info.value.problems == [
+        (6, "duplicate NIP 199001012020121003 (also on line 5)"),
+        (7, "participant name must not be empty"),
+        (9, "NIP '12' must be exactly 18 digits")]
+    assert session.scalar(select(func.count(Participant.id))) == 2  # nothing stored
+    with pytest.raises(ValueError, match="unknown program 999"):
+        admin.bulk_enrol(session, program_id=999, rows=rows)

@@ -4,6 +4,7 @@ read from the database (never from anything the browser-facing API sends)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import threading
@@ -214,3 +215,78 @@ def any_demo(request, demo) -> Iterator[Demo]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@dataclass
+class LoggedCalibrationData:
+    program_id: int
+    materi_id: int
+    item_ids: list[int]       # in the order of the parameters given
+    n_persons: int            # persons with a finished attempt
+
+
+@pytest.fixture
+def log_responses(app):
+    """Writes a new materi with items, and finished attempts of simulated examinees
+    (θ ~ N(theta_mean, 1), 2PL with the given true a, b) answering every item, straight into
+    the database, as the exam server would have logged them.  One extra *running* attempt that
+    answers everything right must be ignored by calibration."""
+    import datetime as dt
+
+    import numpy as np
+    from sqlalchemy import insert
+
+    counter = itertools.count()
+
+    def log(*, a, b, statuses, n_persons, theta_mean=0.0, seed=0) -> LoggedCalibrationData:
+        rng = np.random.default_rng(seed)
+        k = next(counter)
+        tag = f"KAL{k}"
+        now = dt.datetime.now(dt.UTC)
+        with Database.factory(app)() as s:
+            program = s.scalar(select(bank.Program).order_by(bank.Program.id))
+            materi = bank.Materi(program_id=program.id, code=tag, name="Kalibrasi")
+            s.add(materi)
+            s.flush()
+            exam = bank.Exam(program_id=program.id, code=f"UJI-{tag}", kind=bank.ExamKind.MATERI,
+                             materi_id=materi.id)
+            items = [bank.Item(
+                program_id=program.id, materi_id=materi.id, code=f"{tag}-{j}", stem=f"Soal {j}?",
+                options=["satu", "dua", "tiga", "empat"], key=0, model=bank.IrtModel.TWO_PL,
+                status=st, a=aj if st == "operational" else None,
+                b=bj if st == "operational" else None)
+                for j, (aj, bj, st) in enumerate(zip(a, b, statuses, strict=True))]
+            base = 197000000000000000 + 100_000 * k
+            people = [bank.Participant(nip=str(base + i), name=f"Peserta {i}")
+                      for i in range(n_persons + 1)]
+            s.add_all([exam, *items, *people])
+            s.flush()
+            attempts = [bank.Attempt(
+                participant_id=p.id, program_id=program.id, exam_id=exam.id, slot=exam.slot,
+                number=1, state=bank.AttemptState.SUBMITTED if i < n_persons
+                else bank.AttemptState.STARTED, started_at=now,
+                deadline=now + dt.timedelta(hours=1), finished_at=now if i < n_persons else None)
+                for i, p in enumerate(people)]
+            s.add_all(attempts)
+            s.flush()
+            theta = rng.normal(theta_mean, 1.0, n_persons + 1)
+            prob = 1 / (1 + np.exp(-np.asarray(a) * (theta[:, None] - np.asarray(b))))
+            right = rng.random(prob.shape) < prob
+            right[-1] = True
+            s.execute(insert(bank.Response), [
+                {"attempt_id": att.id, "item_id": item.id, "position": j,
+                 "shown_order": [0, 1, 2, 3], "choice": 0 if right[i, j] else 1,
+                 "shown_choice": 0 if right[i, j] else 1, "correct": bool(right[i, j]),
+                 "presented_at": now, "answered_at": now}
+                for i, att in enumerate(attempts) for j, item in enumerate(items)])
+            s.commit()
+            return LoggedCalibrationData(program.id, materi.id, [i.id for i in items],
+                                         n_persons)
+
+    return log
+
+
+@pytest.fixture
+def csrf():
+    """:func:`csrf_from` for test modules (conftest is not importable by name)."""
+    return csrf_from

@@ -19,7 +19,7 @@ HTML_SECRET = re.compile(r"answer_key|shown_order|data-key|data-correct|\\bse_[a
 
 
 @pytest.fixture
-def world(app, demo, new_driver):
+def world(app, demo, new_driver, log_responses):
     """A participant with a finished and a running attempt; another with a certificate."""
     app.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own tests; here only roles count
     a = new_driver()
@@ -44,7 +44,16 @@ def world(app, demo, new_driver):
         item = s.scalar(select(bank.Item).order_by(bank.Item.id))
         assignment = s.scalar(select(bank.Assignment))
         materi = s.scalar(select(bank.Materi))
-    return {"finished": finished, "running": running["attempt_id"],
+    # logged answers of 200 finished attempts to 6 operational and 3 pretest items, and one
+    # calibration run of them
+    calib = log_responses(a=[1.0] * 9, b=[-1.0, -0.5, 0.0, 0.5, 1.0, 0.0, -0.5, 0.0, 0.5],
+                          statuses=["operational"] * 6 + ["pretest"] * 3, n_persons=200)
+    with Database.factory(app)() as s:
+        run = bank.run_calibration(s, program_id=calib.program_id, materi_id=calib.materi_id,
+                                   model="2pl", actor="test")
+        s.commit()
+    return {"calibration": calib, "run": run, "finished": finished,
+            "running": running["attempt_id"],
             "answered": (answered.item_id, answered.shown_choice),
             "a": participant_a, "b": participant_b, "program": program.id, "item": item.id,
             "assignment": assignment.id, "materi": materi.id, "nip": nip_a,
@@ -103,6 +112,13 @@ def requests_table(app, w):
         "writer.export_items": {"GET": ("/writer/items/export.json", {}, 200)},
         "writer.import_items": {"POST": ("/writer/items/import", {
             "data": {"file": (io.BytesIO(b"[]"), "items.json")}}, 302)},
+        "writer.calibration": {"GET": ("/writer/calibration", {}, 200)},
+        "writer.start_calibration": {"POST": ("/writer/calibration", {"data": {
+            "program_id": str(w["calibration"].program_id),
+            "materi_id": str(w["calibration"].materi_id), "model": "2pl"}}, 302)},
+        "writer.calibration_run": {"GET": (f"/writer/calibration/{w['run']}", {}, 200)},
+        "writer.accept_calibration": {"POST": (f"/writer/calibration/{w['run']}/accept", {
+            "data": {"item_id": str(w["calibration"].item_ids[-1])}}, 302)},
         "admin.index": {"GET": ("/admin/", {}, 200)},
         "admin.create_program": {"POST": ("/admin/programs", {
             "data": {"code": f"P{n}", "name": "Program uji"}}, 302)},

@@ -1,0 +1,158 @@
+"""The item bank's side of calibration: the logged responses to calibrate, the record of a
+calibration run, and accepting calibrated parameters into the bank.
+
+RULE: SPEC.md "Item lifecycle" — pretest items are calibrated from the response logs and linked
+to the existing scale through the operational items that appear with them; accepting moves
+them pretest -> operational through :data:`item_bank.models.ITEM_TRANSITIONS` (a retired item
+is terminal and never comes back).  The estimation itself is :func:`calibration.calibrate`;
+this module only reads and writes the bank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .db import lock_one
+from .errors import InvalidInput, NotFound
+from .models import (
+    Attempt,
+    AttemptState,
+    AuditLog,
+    IrtModel,
+    Item,
+    ItemStatus,
+    Materi,
+    Program,
+    Response,
+    validate_item_fields,
+)
+
+# Only finished attempts count: a running attempt's answers are still coming in.
+FINAL_STATES = (AttemptState.SUBMITTED, AttemptState.EXPIRED)
+# Pretest items are estimated; operational ones are the anchors.  Draft, reviewed and retired
+# items are left out (retired ones may have been withdrawn for drift or leaking).
+CALIBRATED_STATUSES = (ItemStatus.PRETEST, ItemStatus.OPERATIONAL)
+# calibration model name -> the bank's IrtModel (Rasch items are 1PL items with a = 1; a
+# common a other than 1 cannot be stored, so the calibration "1pl" is not offered).
+BANK_MODEL = {"rasch": IrtModel.ONE_PL, "2pl": IrtModel.TWO_PL, "3pl": IrtModel.THREE_PL}
+RUN_ACTION = "calibration_run"
+
+
+@dataclass(frozen=True)
+class LoggedResponses:
+    """Aligned arrays of shape (n_answers,): participant id, item id (as text, the id the
+    calibration reports back), 0/1; plus the operational items among them as anchor records
+    ``{"id", "a", "b", "c"}`` and the ids of the pretest items among them."""
+
+    persons: np.ndarray
+    items: np.ndarray
+    correct: np.ndarray
+    anchors: list[dict[str, Any]]
+    pretest_ids: list[int]
+
+
+def logged_responses(session: Session, *, program_id: int,
+                     materi_id: int | None = None) -> LoggedResponses:
+    """The answers given in submitted or expired attempts of a program (optionally only to
+    the items of one materi) to its pretest and operational items."""
+    if session.get(Program, program_id) is None:
+        raise NotFound(f"No program {program_id}.")
+    stmt = (select(Attempt.participant_id, Response.item_id, Response.correct)
+            .join(Attempt, Attempt.id == Response.attempt_id)
+            .join(Item, Item.id == Response.item_id)
+            .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
+                   Response.choice.is_not(None), Item.status.in_(CALIBRATED_STATUSES)))
+    if materi_id is not None:
+        materi = session.get(Materi, materi_id)
+        if materi is None or materi.program_id != program_id:
+            raise NotFound(f"No materi {materi_id} in this program.")
+        stmt = stmt.where(Item.materi_id == materi_id)
+    rows = session.execute(stmt.order_by(Response.id)).all()
+    persons = np.array([r[0] for r in rows], dtype=np.int64)
+    item_ids = np.array([r[1] for r in rows], dtype=np.int64)
+    items = session.scalars(select(Item).where(Item.id.in_(np.unique(item_ids).tolist()))).all()
+    anchors = [{"id": str(i.id), "a": i.a, "b": i.b, "c": i.c or 0.0} for i in items
+               if i.status == ItemStatus.OPERATIONAL]
+    return LoggedResponses(
+        persons=persons, items=item_ids.astype(str),
+        correct=np.array([int(bool(r[2])) for r in rows], dtype=np.int8), anchors=anchors,
+        pretest_ids=sorted(i.id for i in items if i.status == ItemStatus.PRETEST))
+
+
+def record_run(session: Session, *, actor: str, program_id: int, materi_id: int | None,
+               model: str, records: list[dict[str, Any]], summary: dict[str, Any]) -> int:
+    """Store a calibration run (its estimates, fit and drift) in the append-only audit log so
+    that what the writer accepts is exactly what they were shown; returns the run id."""
+    row = AuditLog(actor=actor, action=RUN_ACTION, subject=f"program:{program_id}",
+                   details={"program_id": program_id, "materi_id": materi_id, "model": model,
+                            "records": records, "summary": summary})
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def calibration_run(session: Session, run_id: int) -> dict[str, Any]:
+    """A stored run: ``details`` of :func:`record_run` plus ``id``, ``at`` and ``actor``."""
+    row = session.get(AuditLog, run_id)
+    if row is None or row.action != RUN_ACTION:
+        raise NotFound(f"No calibration run {run_id}.")
+    return {"id": row.id, "at": row.at, "actor": row.actor, **row.details}
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest runs, newest first (without their per-item records)."""
+    rows = session.scalars(select(AuditLog).where(AuditLog.action == RUN_ACTION)
+                           .order_by(AuditLog.id.desc()).limit(limit)).all()
+    return [{"id": r.id, "at": r.at, "actor": r.actor, "program_id": r.details["program_id"],
+             "materi_id": r.details["materi_id"], "model": r.details["model"],
+             "summary": r.details["summary"]} for r in rows]
+
+
+def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
+               actor: str) -> tuple[list[Item], dict[str, str]]:
+    """Write the run's a, b, c and standard errors into the chosen pretest items and move them
+    pretest -> operational, one audit entry per item.
+
+    Items that are no longer pretest (already accepted, retired meanwhile) are left untouched
+    and returned in ``skipped`` (code -> status).  InvalidInput when an id is not a freshly
+    estimated item of the run or its estimates are outside the bank's plausible ranges.
+    """
+    run = calibration_run(session, run_id)
+    estimates: Mapping[str, dict[str, Any]] = {
+        r["id"]: r for r in run["records"] if not r["anchor"]}
+    model = BANK_MODEL[run["model"]]
+    accepted, skipped = [], {}
+    for item_id in sorted(set(item_ids)):
+        record = estimates.get(str(item_id))
+        if record is None:
+            raise InvalidInput(f"Item {item_id} was not estimated in calibration run {run_id}.")
+        item = lock_one(session, Item, item_id)
+        if item is None:
+            raise NotFound(f"No item {item_id}.")
+        if item.status != ItemStatus.PRETEST:
+            skipped[item.code] = item.status.value
+            continue
+        before = {"a": item.a, "b": item.b, "c": item.c, "model": item.model.value}
+        c = record["c"] if model == IrtModel.THREE_PL else None
+        try:
+            validate_item_fields(options=item.options, key=item.key, model=model.value,
+                                 a=record["a"], b=record["b"], c=c,
+                                 status=ItemStatus.OPERATIONAL.value)
+        except ValueError as exc:
+            raise InvalidInput(f"Item {item.code}: {exc}.") from exc
+        item.model, item.a, item.b, item.c = model, record["a"], record["b"], c
+        item.se_a, item.se_b, item.se_c = record["se_a"], record["se_b"], record["se_c"]
+        item.transition(ItemStatus.OPERATIONAL)
+        session.add(AuditLog(actor=actor, action="item_calibrated", subject=f"item:{item.code}",
+                             details={"item_id": item.id, "run_id": run_id, "before": before,
+                                      "after": {k: record[k] for k in
+                                                ("a", "b", "c", "se_a", "se_b", "se_c")}}))
+        accepted.append(item)
+    session.flush()
+    return accepted, skipped

@@ -1,0 +1,65 @@
+"""The answer path's cost and the pool cache: SQL statements per answer do not grow with the
+length of the test, and a cached pool never serves an item retired since it was built."""
+
+from __future__ import annotations
+
+from item_bank_helpers import answer, build_world, enrolled_participants
+from sqlalchemy import event, select
+
+from item_bank import policy
+from item_bank.models import Item, Response
+
+LONG = {"min_items": 20, "max_items": 20, "se_target": 0.01}
+
+
+def test_statements_per_answer_do_not_grow_with_the_test(session, engine):
+    world = build_world(session, n_materi=1, items_per_materi=80, settings=LONG, seed=3,
+                        with_pre=False)
+    (pid,) = enrolled_participants(session, world.program, 1)
+    view = policy.start_attempt(session, participant_id=pid, exam_id=world.materi_exams[0].id)
+    item = policy.current_item(session, participant_id=pid, attempt_id=view.attempt_id)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    per_answer = []
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for position in range(1, 20):
+            session.commit()
+            statements.clear()
+            outcome = answer(session, pid, view.attempt_id, item.item_id, position % 2 == 0)
+            # answer() first looks the key up with two statements of its own.
+            per_answer.append(len(statements) - 2)
+            item = outcome.next_item
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert not outcome.finished and item.position == 20
+    # Constant from the second answer on (the first may do one-off work): a per-response lazy
+    # load would add one statement per earlier item (answer 19 would cost 17 more than answer 2).
+    assert max(per_answer[1:]) == min(per_answer[1:]), per_answer
+    assert max(per_answer) <= 16, per_answer
+
+
+def test_cached_pool_never_serves_an_item_retired_mid_attempt(session):
+    world = build_world(session, n_materi=1, items_per_materi=60, settings=LONG, seed=4,
+                        with_pre=False)
+    pid, other = enrolled_participants(session, world.program, 2)
+    exam_id = world.materi_exams[0].id
+    # Another attempt first, so that the pool is built and cached before the retirement.
+    policy.start_attempt(session, participant_id=other, exam_id=exam_id)
+    view = policy.start_attempt(session, participant_id=pid, exam_id=exam_id)
+    item = policy.current_item(session, participant_id=pid, attempt_id=view.attempt_id)
+    retired = set(session.scalars(select(Item.id).where(
+        Item.id != item.item_id, Item.materi_id == world.materi[0].id).limit(40)))
+    for row in session.scalars(select(Item).where(Item.id.in_(retired))):
+        row.transition("retired")
+    session.commit()
+    while item is not None:
+        outcome = answer(session, pid, view.attempt_id, item.item_id, True)
+        item = outcome.next_item
+    given = set(session.scalars(select(Response.item_id).where(
+        Response.attempt_id == view.attempt_id)))
+    # 20 items: the first one (shown before the retirement) and the 19 left operational.
+    assert len(given) == 20 and not given & retired
