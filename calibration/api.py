@@ -139,7 +139,9 @@ def calibrate(
     engine : ``native`` (sparse MML-EM) or ``girth`` (complete data, no anchors, no SEs).
     anchors : bank items (an ItemBank or its records ``{"id","a","b","c"}``) held at their
         values; their ids are matched with the response data's item ids.
-    priors : see :class:`calibration.mml.Priors`; default: Beta(5, 17) on c for the 3PL.
+    priors : see :class:`calibration.mml.Priors`; default
+        :func:`calibration.mml.default_priors` (2PL/3PL: floating prior on log a; 3PL: Beta(5, 17)
+        on c); ``Priors()`` for plain maximum likelihood.
     drift_threshold : |delta b| above which an anchor may be reported as drifting.
     max_iter, tol, n_quad, progress : see :func:`calibration.mml.fit_mml`.
 

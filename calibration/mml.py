@@ -7,7 +7,7 @@ Model, for item j and ability theta ~ N(mu, sigma^2) (mu = 0, sigma = 1 unless e
 Models: ``rasch`` (a_j = 1, c_j = 0), ``1pl`` (one common a, c_j = 0), ``2pl`` (c_j = 0),
 ``3pl``.  The integral over theta uses ``n_quad`` equally spaced nodes on [-6, 6]; the default
 N_QUAD = 61 (spacing 0.2) makes the quadrature error negligible: with 41 nodes (spacing 0.3)
-the 2PL estimates of the benchmark moved by enough to raise RMSE(b) from 0.0392 to 0.0413,
+the plain-ML 2PL estimates of the benchmark moved by enough to raise RMSE(b) from 0.0392 to 0.0413,
 while 81 or 121 nodes, or 41 on [-4.5, 4.5], give the same estimates as 61.
 
 E-step, with R1 / R0 the (persons x items) indicators of right / wrong answers (sparse CSR or
@@ -19,7 +19,9 @@ dense) and L the (persons x nodes) log-likelihood::
 
 so every product costs O(answers x nodes): a missing answer is skipped, never counted wrong.
 M-step: Fisher scoring on each item's expected complete-data log-likelihood
-``sum_q r_jq log P_jq + (n_jq - r_jq) log(1 - P_jq)`` (+ log priors), vectorised over items
+``sum_q r_jq log P_jq + (n_jq - r_jq) log(1 - P_jq)`` (+ log priors, so the estimates are
+posterior modes when priors are set; the 2PL/3PL default has a weak floating prior on log a,
+see :func:`default_priors`), vectorised over items
 (batched 3x3 solves; a Schur complement for the common slope of the 1PL), with step halving
 and an active set for parameters on a bound.  The EM map is accelerated with SQUAREM
 (Varadhan & Roland 2008); ``iterations`` counts EM cycles (E-step + M-step).
@@ -66,24 +68,46 @@ P_EPS = 1e-10
 class Priors:
     """Optional priors on item parameters.
 
-    a_lognormal : (mu, sigma) with log(a) ~ N(mu, sigma^2), or None.
+    a_lognormal : (mu, sigma) with log(a) ~ N(mu, sigma^2), or None.  The density is that of
+        a (with its 1/a factor, as mirt's ``lnorm``), so the estimate is the posterior mode in
+        a, which lies below exp(mu): summed over many items the 1/a factors pull all slopes
+        down together.
+    a_float_sigma : sigma of a normal prior on log(a) centred on the mean log(a) of the
+        estimated slopes, re-centred every EM cycle (BILOG-MG's FLOAT; Mislevy 1986), or None.
+        The estimate is the posterior mode in log(a), so the prior shrinks each slope towards
+        the others without moving their common level.  Ignored for rasch / 1pl.
     c_beta : (alpha, beta) with c ~ Beta(alpha, beta), or None.
     """
 
     a_lognormal: tuple[float, float] | None = None
+    a_float_sigma: float | None = None
     c_beta: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.a_lognormal is not None and not self.a_lognormal[1] > 0:
             raise ValueError("the log-normal prior on a needs sigma > 0")
+        if self.a_float_sigma is not None and not self.a_float_sigma > 0:
+            raise ValueError("the floating prior on log a needs sigma > 0")
         if self.c_beta is not None and not min(self.c_beta) >= 1:
             raise ValueError("the beta prior on c needs alpha >= 1 and beta >= 1")
 
 
+# SD of the default floating prior on log a: wide next to the spread of slopes in a bank
+# (about 0.3 in log a for a in [0.7, 2]), so it only tempers slopes the data pin down poorly.
+A_FLOAT_SIGMA = 0.5
+
+
 def default_priors(model: str) -> Priors:
-    """No priors except for the 3PL guessing parameter: Beta(5, 17) (mean 0.2, the usual
-    choice for four or five options), which keeps c estimable for easy items."""
-    return Priors(c_beta=(5.0, 17.0)) if model == "3pl" else Priors()
+    """2PL and 3PL: the floating prior on log a with sigma A_FLOAT_SIGMA (shrinks each slope
+    towards the others, never their common level; see docs/calibration.md for what it gains on
+    recovery).  3PL also: Beta(5, 17) on c (mean 0.2, the usual choice for four or five
+    options), which keeps c estimable for easy items.  Rasch / 1PL: none.  Pass ``Priors()``
+    for plain maximum likelihood."""
+    if model == "3pl":
+        return Priors(a_float_sigma=A_FLOAT_SIGMA, c_beta=(5.0, 17.0))
+    if model == "2pl":
+        return Priors(a_float_sigma=A_FLOAT_SIGMA)
+    return Priors()
 
 
 @dataclass(frozen=True)
@@ -335,17 +359,33 @@ def _derivatives(a, d, c, nodes):
     return p, deriv
 
 
-def _log_prior_terms(a, c, priors: Priors):
-    """log prior (items,), its gradient (items, 3) and (positive) information (items, 3)."""
+def _slope_center(a, free, common_a, priors: Priors) -> float | None:
+    """Centre of the floating prior on log a: the mean log a of the estimated slopes (None when
+    the prior is off or no slope is estimated item by item)."""
+    if priors.a_float_sigma is None or common_a or not free[:, 0].any():
+        return None
+    return float(np.mean(np.log(a[free[:, 0]])))
+
+
+def _log_prior_terms(a, c, priors: Priors, center: float | None = None):
+    """log prior (items,), its gradient (items, 3) and (positive) information (items, 3);
+    ``center`` is the floating prior's centre from :func:`_slope_center`."""
     value = np.zeros(len(a))
     grad = np.zeros((len(a), 3))
     info = np.zeros((len(a), 3))
+    if center is not None:
+        # normal in log a, no 1/a factor: its gradient along "all slopes times s" is zero
+        s2 = priors.a_float_sigma**2
+        la = np.log(a)
+        value += -((la - center) ** 2) / (2 * s2)
+        grad[:, 0] += -(la - center) / (s2 * a)
+        info[:, 0] += 1 / (s2 * a**2)
     if priors.a_lognormal is not None:
         mu, sigma = priors.a_lognormal
         la = np.log(a)
         value += -la - (la - mu) ** 2 / (2 * sigma**2)
-        grad[:, 0] = -(1 + (la - mu) / sigma**2) / a
-        info[:, 0] = 1 / (sigma**2 * a**2)
+        grad[:, 0] += -(1 + (la - mu) / sigma**2) / a
+        info[:, 0] += 1 / (sigma**2 * a**2)
     if priors.c_beta is not None:
         alpha, beta = priors.c_beta
         cc = np.clip(c, 1e-6, 1 - 1e-6)
@@ -355,20 +395,23 @@ def _log_prior_terms(a, c, priors: Priors):
     return value, grad, info
 
 
-def _objective(a, d, c, r, n, nodes, priors):
+def _objective(a, d, c, r, n, nodes, priors, center):
     p, _ = irf(a, d, c, nodes)
     value = np.sum(r * np.log(p) + (n - r) * np.log1p(-p), axis=1)
-    return value + _log_prior_terms(a, c, priors)[0]
+    return value + _log_prior_terms(a, c, priors, center)[0]
 
 
 def _m_step(a, d, c, r, n, nodes, free, common_a, priors, c_min, inner=10, step_tol=1e-7):
-    """Fisher scoring on the expected complete-data log-likelihood, all items at once."""
+    """Fisher scoring on the expected complete-data log-likelihood, all items at once.  The
+    floating prior's centre is taken from the cycle's input slopes and held during the cycle
+    (at the EM fixed point it equals the mean log a of the estimates)."""
+    center = _slope_center(a, free, common_a, priors)
     for _ in range(inner):
         p, deriv = _derivatives(a, d, c, nodes)
         pq = p * (1 - p)
         grad = np.einsum("jq,jqk->jk", (r - n * p) / pq, deriv)
         info = np.einsum("jq,jqk,jql->jkl", n / pq, deriv, deriv)
-        _, prior_grad, prior_info = _log_prior_terms(a, c, priors)
+        _, prior_grad, prior_info = _log_prior_terms(a, c, priors, center)
         if common_a:
             step = _common_slope_step(grad, info, free, prior_grad, prior_info)
         else:
@@ -376,7 +419,9 @@ def _m_step(a, d, c, r, n, nodes, free, common_a, priors, c_min, inner=10, step_
             info[:, [0, 1, 2], [0, 1, 2]] += prior_info
             step = _batched_step(grad, info, free & ~_blocked(a, d, c, grad, c_min))
         step = np.clip(step, -MAX_STEP, MAX_STEP)
-        a, d, c, size = _halving_update(a, d, c, step, r, n, nodes, priors, c_min, common_a)
+        a, d, c, size = _halving_update(
+            a, d, c, step, r, n, nodes, priors, center, c_min, common_a
+        )
         if size < step_tol:
             break
     return a, d, c
@@ -423,15 +468,15 @@ def _common_slope_step(grad, info, free, prior_grad, prior_info):
     return step
 
 
-def _halving_update(a, d, c, step, r, n, nodes, priors, c_min, common_a, tries=8):
+def _halving_update(a, d, c, step, r, n, nodes, priors, center, c_min, common_a, tries=8):
     """Apply the step; items whose objective went down get it halved (up to ``tries`` times).
     The 1PL/2PL/Rasch objectives are concave in (a, d), so halving only matters for the 3PL
     and the priors; the common slope is shared, so it is never halved item by item."""
-    before = _objective(a, d, c, r, n, nodes, priors)
+    before = _objective(a, d, c, r, n, nodes, priors, center)
     scale = np.ones(len(a))
     for _ in range(tries):
         na, nd, nc = _apply(a, d, c, step * scale[:, None], c_min)
-        after = _objective(na, nd, nc, r, n, nodes, priors)
+        after = _objective(na, nd, nc, r, n, nodes, priors, center)
         worse = after < before - 1e-9 * np.abs(before)
         if common_a or not worse.any():
             break
@@ -494,7 +539,7 @@ def _standard_errors(data, post, a, d, c, nodes, free, common_a, priors):
     else:
         column[free] = np.arange(int(free.sum()))
     n_par = int(column.max()) + 1
-    _, _, prior_info = _log_prior_terms(a, c, priors)
+    _, _, prior_info = _log_prior_terms(a, c, priors, _slope_center(a, free, common_a, priors))
     prior_diag = np.zeros(n_par + 1)
     # assignment, not addition: a common slope shares one column and one prior
     prior_diag[column[free]] = prior_info[free]

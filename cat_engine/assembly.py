@@ -31,6 +31,7 @@ from .estimation import (
     eap_from_log_likelihood,
     estimate,
 )
+from .exposure import DEFAULT_CAP_RAMP, check_cap_ramp
 from .irt import ItemBank, _information, _log_likelihood
 from .selection import SELECTORS, check_sh_params, content_quotas, select_item
 from .stopping import StoppingRule
@@ -55,6 +56,8 @@ class CatConfig:
     content_targets: Mapping[str, float] | None = None
     sh_params: np.ndarray | None = None
     max_exposure: float = 1.0  # running exposure cap r_max; 1 = off (see selection.select_item)
+    # progressive cap (f, S) under max_exposure; None = the same cap at every position
+    cap_ramp: tuple[float, int] | None = DEFAULT_CAP_RAMP
 
     def __post_init__(self) -> None:
         if self.selector not in SELECTORS:
@@ -70,6 +73,7 @@ class CatConfig:
         _check_prior(self.prior_mean, self.prior_sd)
         if not (0 < self.max_exposure <= 1):
             raise ValueError(f"max_exposure must be in (0, 1] (got {self.max_exposure})")
+        object.__setattr__(self, "cap_ramp", check_cap_ramp(self.cap_ramp))
         if self.selector == "sympson-hetter" and self.sh_params is None:
             raise ValueError("sympson-hetter selection needs sh_params (exposure parameters)")
 
@@ -144,7 +148,8 @@ def next_item(
     ``excluded`` (``(n,)`` bool) marks items never to give (seen before, retired); items of this
     attempt are excluded as well.  With ``config.max_exposure < 1``, ``exposure_counts``
     (``(n,)`` int, tests of the window that contained each item) and ``n_tests`` (tests started
-    before this one) drive the running exposure cap.  Raises ValueError when no item is eligible.
+    before this one) drive the running exposure cap, tightened for the early items of the test by
+    ``config.cap_ramp``.  Raises ValueError when no item is eligible.
     """
     if state.stop_reason is not None:
         return None
@@ -161,7 +166,8 @@ def next_item(
         bank, state.estimate.theta, excluded=mask, rng=rng, method=config.selector, k=config.k,
         sh_params=config.sh_params, content_targets=config.content_targets,
         content_counts=counts, max_exposure=config.max_exposure,
-        exposure_counts=exposure_counts, n_tests=n_tests,
+        exposure_counts=exposure_counts, n_tests=n_tests, position=len(state.items),
+        cap_ramp=config.cap_ramp,
     )
 
 

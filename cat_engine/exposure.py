@@ -27,8 +27,29 @@ to the least exposed eligible items, which makes the first ``1 / r_max`` tests (
 rather than failing.  The exclusion mask (seen before, retired, already given) stays a hard
 guarantee: the fallback never reaches into it.
 
+Progressive cap (position-dependent eligibility).  Applied at every item alike, the cap lets
+the first items of every test, chosen while theta is still poorly known (all tests start at the
+prior mean), use up the quota of the items that are most informative near the middle of the
+scale, so examinees whose estimate later lands there find them capped.  The progressive cap
+reserves part of each item's quota for later positions: the item at position ``s`` (0-based,
+items already given in this test) may use only
+
+.. math:: r_s = r_{max} \min\left(1,\; f + (1 - f) \frac{s}{S}\right)
+
+(``f`` the starting fraction, ``S`` the ramp length in items), so early items come from the
+items with spare quota and the heavily demanded ones are kept for when theta is known.  It is
+the idea of Revuelta & Ponsoda's (1998) progressive-restricted method (little weight on
+information early, full weight late) and of Chang & Ying's (1999) a-stratification (save the
+most discriminating items for the end), expressed as eligibility, so randomesque still picks at
+random among the ``k`` most informative eligible items.  Since ``r_s <= r_max`` the overall
+bound is unchanged.  Measured on 1,000-item 3PL banks (docs/cat_engine.md), it lowers mean
+overlap by a quarter but does not recover the precision the cap costs: that cost comes from
+the cap's capacity, not from when the items are used.
+
 References
 ----------
+Chang, H.-H. & Ying, Z. (1999). a-Stratified multistage computerized adaptive testing.
+*Applied Psychological Measurement*, 23(3), 211-222.
 Chen, S.-Y., Ankenmann, R. D. & Spray, J. A. (2003). The relationship between item exposure and
 test overlap in computerized adaptive testing. *Journal of Educational Measurement*, 40(2).
 Revuelta, J. & Ponsoda, V. (1998). A comparison of item exposure control methods in
@@ -44,7 +65,8 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["exposure_counts", "exposure_rates", "max_exposure", "mean_overlap",
-           "exposure_eligible", "capped_exclusion", "calibrate_sympson_hetter"]
+           "exposure_eligible", "capped_exclusion", "progressive_cap", "check_cap_ramp",
+           "DEFAULT_CAP_RAMP", "calibrate_sympson_hetter"]
 
 
 def exposure_counts(tests: Sequence[np.ndarray], n_items: int) -> np.ndarray:
@@ -117,6 +139,40 @@ def capped_exclusion(excluded, counts, n_tests: int, r_max: float) -> np.ndarray
         return capped
     counts = np.asarray(counts)
     return excluded | (counts > counts[~excluded].min())
+
+
+#: Default progressive cap: 20% of r_max at the first item, rising linearly to r_max at item
+#: 21.  Measured (docs/cat_engine.md): same precision as the flat cap, overlap 0.16 instead of
+#: 0.21 on a 1,000-item bank; a steeper ramp (0.1, 30) lowers overlap further but costs SE.
+DEFAULT_CAP_RAMP = (0.2, 20)
+
+
+def check_cap_ramp(cap_ramp) -> tuple[float, int] | None:
+    """Validate a progressive-cap ramp ``(f, S)``: ``f`` in (0, 1], ``S`` an int >= 1 (or None)."""
+    if cap_ramp is None:
+        return None
+    try:
+        start, items = cap_ramp
+    except (TypeError, ValueError):
+        raise ValueError("cap_ramp must be a pair (start fraction, ramp items)") from None
+    if not (0 < float(start) <= 1):
+        raise ValueError(f"cap_ramp start fraction must be in (0, 1] (got {start})")
+    if int(items) != items or items < 1:
+        raise ValueError(f"cap_ramp length must be an integer >= 1 (got {items})")
+    return float(start), int(items)
+
+
+def progressive_cap(r_max: float, position: int, cap_ramp: tuple[float, int] | None) -> float:
+    """The cap ``r_s`` for the item at ``position`` (0-based) of a test (see module doc).
+
+    ``cap_ramp = (f, S)``; None gives ``r_max`` at every position.
+    """
+    if position < 0:
+        raise ValueError(f"the item position must be >= 0 (got {position})")
+    if cap_ramp is None or r_max >= 1:
+        return r_max
+    start, items = cap_ramp
+    return r_max * min(1.0, start + (1.0 - start) * position / items)
 
 
 def _check_counts(counts, n_tests: int) -> np.ndarray:

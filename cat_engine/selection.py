@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exposure import capped_exclusion
+from .exposure import capped_exclusion, check_cap_ramp, progressive_cap
 from .irt import ItemBank, _information
 
 __all__ = [
@@ -264,6 +264,8 @@ def select_item(
     max_exposure: float = 1.0,
     exposure_counts=None,
     n_tests: int = 0,
+    position: int = 0,
+    cap_ramp: tuple[float, int] | None = None,
 ) -> int:
     """Choose the next item.
 
@@ -286,6 +288,10 @@ def select_item(
     exposure_counts : (n,) int, tests of the exam window so far that contained each item
         (needed when ``max_exposure < 1``)
     n_tests : tests started in the window before this one
+    position : items already given in this test (0 for the first item)
+    cap_ramp : ``(f, S)``: progressive cap, the item at ``position`` ``s`` may use only
+        ``r_max * min(1, f + (1 - f) s / S)`` of the window (see
+        :func:`cat_engine.exposure.progressive_cap`); None = ``r_max`` at every position
 
     Returns
     -------
@@ -308,7 +314,8 @@ def select_item(
     if max_exposure < 1:
         if exposure_counts is None:
             raise ValueError("an exposure cap (max_exposure < 1) needs exposure_counts")
-        excluded = capped_exclusion(excluded, exposure_counts, n_tests, max_exposure)
+        r_now = progressive_cap(max_exposure, position, check_cap_ramp(cap_ramp))
+        excluded = capped_exclusion(excluded, exposure_counts, n_tests, r_now)
     if method == "randomesque" and k < 1:
         raise ValueError(f"randomesque k must be >= 1 (got {k})")
     if method == "sympson-hetter":

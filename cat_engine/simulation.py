@@ -20,7 +20,7 @@ import numpy as np
 
 from .assembly import CatConfig, assemble_loft, next_item, record_response, start_attempt
 from .estimation import estimate
-from .exposure import capped_exclusion, exposure_rates, mean_overlap
+from .exposure import DEFAULT_CAP_RAMP, capped_exclusion, exposure_rates, mean_overlap
 from .irt import ItemBank, _probability
 from .stopping import StoppingRule
 
@@ -112,6 +112,7 @@ def simulate(
     target_information=None,
     tolerance: float = 0.10,
     max_exposure: float = 1.0,
+    cap_ramp: tuple[float, int] | None = DEFAULT_CAP_RAMP,
 ) -> SimulationResult:
     """Simulate one test per true ability in ``thetas`` (``(N,)``).
 
@@ -126,7 +127,9 @@ def simulate(
     :mod:`cat_engine.exposure` to either mode, with the examinees simulated so far as the exam
     window: examinee ``j`` (0-based) sees only items with ``(count + 1) / (j + 1) <= r_max``, so
     every item ends with an exposure rate of at most ``r_max`` (after the first ``1 / r_max``
-    examinees, whose tests fall back to the least exposed items).  In LOFT mode, when fewer than
+    examinees, whose tests fall back to the least exposed items).  In CAT mode ``cap_ramp``
+    ``(f, S)`` tightens it for the early items of each test (progressive cap,
+    :func:`cat_engine.exposure.progressive_cap`; None = off).  In LOFT mode, when fewer than
     ``max_items`` items are under the cap, the cap is dropped for that form.
     """
     if mode not in MODES:
@@ -142,7 +145,7 @@ def simulate(
         stopping=StoppingRule(min_items=min_items, max_items=max_items, se_target=se_target,
                               theta_cut=theta_cut),
         selector=selector, k=k, estimator=estimator, content_targets=content_targets,
-        sh_params=sh_params, max_exposure=max_exposure,
+        sh_params=sh_params, max_exposure=max_exposure, cap_ramp=cap_ramp,
     )
     start = time.perf_counter()
     n = thetas.size

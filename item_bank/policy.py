@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
-from sqlalchemy import func, select
+from psycopg.types.json import Json
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -489,33 +490,56 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
     return _view(attempt, now)
 
 
+_EXPOSURE = ItemExposure.__table__
+_ATTEMPTS_OF_EXAM = (select(func.count()).select_from(Attempt.__table__)
+                     .where(Attempt.__table__.c.exam_id == bindparam("exam_id"))
+                     .scalar_subquery())
+# PostgreSQL: the attempt count and the exposure counts as two arrays in one round trip; a
+# bank's worth of rows (hundreds) would otherwise cost more to turn into Python rows than
+# everything else an answer does.
+_EXPOSURE_ARRAYS = select(_ATTEMPTS_OF_EXAM, func.array_agg(_EXPOSURE.c.item_id),
+                          func.array_agg(_EXPOSURE.c.count)).where(
+    _EXPOSURE.c.exam_id == bindparam("exam_id"))
+_EXPOSURE_ROWS = select(_EXPOSURE.c.item_id, _EXPOSURE.c.count).where(
+    _EXPOSURE.c.exam_id == bindparam("exam_id"))
+
+
 def _exposure_state(session: Session, exam: Exam, pool: Pool) -> tuple[np.ndarray, int]:
     """(counts aligned with the pool, attempts started in this exam window)."""
-    attempts = session.scalar(select(func.count(Attempt.id)).where(Attempt.exam_id == exam.id))
+    conn = session.connection()
+    params = {"exam_id": exam.id}
+    if conn.dialect.name == "postgresql":
+        attempts, ids, values = conn.execute(_EXPOSURE_ARRAYS, params).one()
+    else:
+        attempts = conn.execute(select(_ATTEMPTS_OF_EXAM), params).scalar()
+        rows = conn.execute(_EXPOSURE_ROWS, params).all()
+        ids, values = [r[0] for r in rows], [r[1] for r in rows]
     counts = np.zeros(len(pool), dtype=np.int64)
-    rows = session.execute(select(ItemExposure.item_id, ItemExposure.count)
-                           .where(ItemExposure.exam_id == exam.id)).all()
-    if rows:
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
+    if ids:
+        ids = np.array(ids, dtype=np.int64)
         pos = np.clip(np.searchsorted(pool.item_ids, ids), 0, len(pool) - 1)
         hit = pool.item_ids[pos] == ids  # items retired since are no longer in the pool
-        counts[pos[hit]] = np.array([r[1] for r in rows], dtype=np.int64)[hit]
+        counts[pos[hit]] = np.array(values, dtype=np.int64)[hit]
     return counts, int(attempts or 0)
 
 
-def _bump_exposure(session: Session, exam_id: int, item_ids: list[int]) -> None:
-    """count += 1 per item, atomically (upsert), in id order so concurrent starts never
-    deadlock on each other's rows."""
-    dialect = session.get_bind().dialect.name
+def _exposure_upsert(dialect: str, exam_id: int, item_id: int) -> Any:
+    """count += 1 for one item, atomically (INSERT ... ON CONFLICT DO UPDATE)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    stmt = dialect_insert(ItemExposure).values(exam_id=exam_id, item_id=item_id, count=1)
+    return stmt.on_conflict_do_update(index_elements=["exam_id", "item_id"],
+                                      set_={"count": ItemExposure.count + 1})
+
+
+def _bump_exposure(session: Session, exam_id: int, item_ids: list[int]) -> None:
+    """count += 1 per item, in id order so concurrent starts never deadlock on each other's
+    rows."""
+    dialect = session.get_bind().dialect.name
     for item_id in sorted(item_ids):
-        stmt = dialect_insert(ItemExposure).values(exam_id=exam_id, item_id=item_id, count=1)
-        stmt = stmt.on_conflict_do_update(index_elements=["exam_id", "item_id"],
-                                          set_={"count": ItemExposure.count + 1})
-        session.execute(stmt)
+        session.execute(_exposure_upsert(dialect, exam_id, item_id))
 
 
 def _shuffle(rng: np.random.Generator, n_options: int) -> list[int]:
@@ -654,6 +678,197 @@ def _expire_if_due(session: Session, attempt: Attempt, now: dt.datetime) -> bool
 # --------------------------------------------------------------------------- answers
 
 
+# The plain answer on PostgreSQL, as SQL sent straight through the driver: one statement
+# locks the participant and reads the clock, one reads the attempt, its responses, its exam's
+# rules, the pool's signature, the participant's seen items and the exposure counts, and one
+# writes the answer, the next response, the seen item and the exposure count together (the
+# next item's text comes from the worker's cache of the pool, read once per pool signature).
+# Same rules, locks and constraints as the general path.
+_PLAIN_LOCK = "SELECT clock_timestamp() FROM participant WHERE id = %(participant_id)s FOR UPDATE"
+_PLAIN_STATE = """
+SELECT a.participant_id, a.program_id, a.state, a.deadline, a.seed,
+       e.id, e.program_id, e.kind, e.assembly, e.materi_id, e.cut_score, e.max_attempts,
+       e.duration_s, e.waiting_period_s, e.min_items, e.max_items, e.se_target, p.settings,
+       sig.n, sig.id_sum, sig.updated,
+       (SELECT array_agg(s.item_id) FROM seen_item s
+         WHERE s.participant_id = a.participant_id AND s.program_id = a.program_id),
+       (SELECT count(*) FROM attempt x WHERE x.exam_id = e.id),
+       ex.ids, ex.counts,
+       (SELECT json_agg(json_build_array(r.id, r.item_id, r.shown_order,
+                                         r.answered_at IS NOT NULL, r.correct, i.answer_key,
+                                         i.a, i.b, i.c) ORDER BY r.position)
+          FROM response r JOIN item i ON i.id = r.item_id WHERE r.attempt_id = a.id)
+FROM attempt a
+JOIN exam e ON e.id = a.exam_id
+JOIN program p ON p.id = e.program_id
+CROSS JOIN LATERAL (
+    SELECT count(i.id) AS n, sum(i.id) AS id_sum, max(i.updated_at) AS updated FROM item i
+    WHERE i.program_id = e.program_id AND i.status = 'operational'
+      AND (e.kind <> 'materi' OR i.materi_id = e.materi_id)) sig
+CROSS JOIN LATERAL (
+    SELECT array_agg(x.item_id) AS ids, array_agg(x.count) AS counts FROM item_exposure x
+    WHERE x.exam_id = e.id) ex
+WHERE a.id = %(attempt_id)s"""
+_PLAIN_ITEM = "SELECT stem, options FROM item WHERE id = %(item_id)s"
+_PLAIN_WRITE = """
+WITH answered AS (
+    UPDATE response SET shown_choice = %(shown_choice)s, choice = %(choice)s,
+                        correct = %(correct)s, answered_at = %(now)s
+    WHERE id = %(response_id)s AND answered_at IS NULL RETURNING id),
+presented AS (
+    INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at)
+    VALUES (%(attempt_id)s, %(item_id)s, %(position)s, %(shown_order)s, %(now)s) RETURNING id),
+seen AS (
+    INSERT INTO seen_item (participant_id, program_id, item_id, attempt_id)
+    VALUES (%(participant_id)s, %(program_id)s, %(item_id)s, %(attempt_id)s)
+    RETURNING id)
+INSERT INTO item_exposure (exam_id, item_id, count) VALUES (%(exam_id)s, %(item_id)s, 1)
+ON CONFLICT (exam_id, item_id) DO UPDATE SET count = item_exposure.count + 1
+RETURNING (SELECT count(*) FROM answered)"""
+
+
+@dataclass(frozen=True)
+class _PlainExam:
+    """What exam_rules() and exam_pool() read of an exam, from one row of _PLAIN_STATE."""
+
+    id: int
+    program_id: int
+    kind: ExamKind
+    materi_id: int | None
+    cut_score: float | None
+    max_attempts: int | None
+    duration_s: int | None
+    waiting_period_s: int | None
+    min_items: int | None
+    max_items: int | None
+    se_target: float | None
+
+
+# Pools by (program, materi, pool signature) with their content shares and the texts of the
+# items shown so far, so that the plain answer neither rebuilds the signature statement nor
+# recounts the tags nor reads the next item per request.  Any change to an operational item
+# (text, parameters, status) moves its updated_at and so the signature: a new entry.
+_PLAIN_POOLS: dict[tuple, tuple[Pool, dict[str, float], dict[int, tuple[str, list]]]] = {}
+
+
+def _plain_pool(session: Session, exam: _PlainExam, signature: tuple) -> tuple | None:
+    key = (exam.program_id, exam.materi_id if exam.kind == ExamKind.MATERI else None,
+           *signature)
+    found = _PLAIN_POOLS.get(key)
+    if found is None:
+        pool = exam_pool(session, exam)  # type: ignore[arg-type]
+        if pool is None:
+            return None
+        if len(_PLAIN_POOLS) >= 64:
+            _PLAIN_POOLS.clear()
+        found = _PLAIN_POOLS[key] = (pool, pool.content_shares(), {})
+    return found
+
+
+def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
+                       item_id: int | str, choice: int,
+                       now: dt.datetime | None) -> AnswerOutcome | None:
+    """The answer of nearly every request on PostgreSQL: the current item of a running CAT
+    attempt answered in time with a valid option, and the test goes on.
+
+    It applies exactly the rules of the general path (same lock, same checks, estimate,
+    stopping rule, selection and random stream) in three statements without ORM objects,
+    which cost more CPU than everything else an answer does.  For any other case it returns
+    None having written nothing, and the general path handles (and reports) it.
+    """
+    if isinstance(choice, bool) or not isinstance(choice, int):
+        return None
+    try:
+        item_id = int(item_id)
+    except (TypeError, ValueError):
+        return None
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    cursor = session.connection().connection.driver_connection.cursor()
+    row = cursor.execute(_PLAIN_LOCK, {"participant_id": participant_id}).fetchone()
+    if row is None:
+        return None
+    now = row[0].astimezone(dt.UTC) if now is None else _now(session, now)
+    row = cursor.execute(_PLAIN_STATE, {"attempt_id": attempt_id}).fetchone()
+    if (row is None or row[0] != participant_id or row[2] != AttemptState.STARTED
+            or row[8] != Assembly.CAT):
+        return None
+    (_, program_id, _, deadline, seed, *exam_fields) = row[:17]
+    (settings_json, n_items, id_sum, updated, seen, attempts, exposed_ids, exposed,
+     rows) = row[17:]
+    deadline = deadline.astimezone(dt.UTC)
+    exam_fields[2] = ExamKind(exam_fields[2])
+    del exam_fields[3]  # the assembly, checked above
+    exam = _PlainExam(*exam_fields)
+    settings = ProgramSettings.from_json(settings_json)
+    # RULE: SPEC.md flow 5 — the same deadline and grace as _is_due().
+    if now > deadline + dt.timedelta(seconds=settings.answer_grace_s) or not n_items:
+        return None
+    rows = rows or []
+    pending = [r for r in rows if not r[3]]
+    if len(pending) != 1 or pending[0][1] != item_id or not 0 <= choice < len(pending[0][2]):
+        return None
+    current = pending[0]
+    original = int(current[2][choice])
+    correct = original == current[5]
+    graded = [(bool(r[4]), r) for r in rows if r[3]] + [(correct, current)]
+    theta = estimate(np.array([1 if ok else 0 for ok, _ in graded], dtype=np.int64),
+                     np.array([r[6] if r[6] is not None else 1.0 for _, r in graded]),
+                     np.array([r[7] for _, r in graded], dtype=np.float64),
+                     np.array([r[8] or 0.0 for _, r in graded], dtype=np.float64),
+                     method="eap")
+    rules = exam_rules(exam, settings)  # type: ignore[arg-type]
+    found = _plain_pool(session, exam, (n_items, id_sum, updated))
+    if found is None:
+        return None
+    pool, shares, texts = found
+    rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
+                        se_target=rules.se_target, theta_cut=_theta_cut(pool, rules.cut_score))
+    if rule.reason(len(graded), theta) is not None:
+        return None  # the attempt ends: grading and certificates are the general path's
+    base = np.zeros(len(pool), dtype=bool)
+    base[pool.positions(seen or [])] = True
+    if base.all():
+        return None
+    counts = np.zeros(len(pool), dtype=np.int64)
+    if exposed_ids:
+        ids = np.array(exposed_ids, dtype=np.int64)
+        pos = np.clip(np.searchsorted(pool.item_ids, ids), 0, len(pool) - 1)
+        hit = pool.item_ids[pos] == ids  # items retired since are no longer in the pool
+        counts[pos[hit]] = np.array(exposed, dtype=np.int64)[hit]
+    position = len(rows) + 1
+    content_counts: dict[str, int] = {}
+    for tag in pool.bank.content[pool.positions(r[1] for r in rows)]:
+        content_counts[str(tag)] = content_counts.get(str(tag), 0) + 1
+    rng = np.random.default_rng([seed, position])
+    index = next_cat_item(pool.bank, theta.theta, base=base, counts=counts, attempts=attempts,
+                          max_exposure=settings.max_exposure, k=settings.randomesque_k,
+                          slack=settings.exposure_slack, content_shares=shares,
+                          content_counts=content_counts, rng=rng)
+    next_id = int(pool.item_ids[index])
+    text = texts.get(next_id)
+    if text is None:
+        text = texts[next_id] = cursor.execute(_PLAIN_ITEM, {"item_id": next_id}).fetchone()
+    stem, options = text
+    shown_order = _shuffle(rng, len(options))
+    # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.
+    written = cursor.execute(_PLAIN_WRITE, {
+        "shown_choice": choice, "choice": original, "correct": correct, "now": now,
+        "response_id": current[0], "attempt_id": attempt_id, "item_id": next_id,
+        "position": position, "shown_order": Json(shown_order),
+        "participant_id": participant_id, "program_id": program_id,
+        "exam_id": exam.id}).fetchone()
+    if written[0] != 1:  # cannot happen under the participant's lock; never store half
+        raise Conflict("This item was answered by another request.")
+    presentation = ItemPresentation(
+        attempt_id=attempt_id, item_id=next_id, position=position, stem=stem,
+        options=[options[i] for i in shown_order], deadline=deadline,
+        seconds_left=max(0.0, (deadline - now).total_seconds()), answered=len(graded),
+        max_items=rules.max_items)
+    return AnswerOutcome(attempt_id=attempt_id, item_id=item_id, stored=True, finished=False,
+                         next_item=presentation, result=None)
+
+
 @_transaction
 def record_answer(session: Session, *, participant_id: int, attempt_id: int, item_id: int | str,
                   choice: int, now: dt.datetime | None = None) -> AnswerOutcome:
@@ -663,6 +878,11 @@ def record_answer(session: Session, *, participant_id: int, attempt_id: int, ite
     an answered item, an item that is not the current one, a finished attempt or a passed
     deadline raise Conflict (the attempt is then expired).
     """
+    fast = _answer_plain_case(session, participant_id, attempt_id, item_id, choice, now)
+    if fast is not None:
+        return fast
+    # Anything else (a repeat, a wrong item, the last answer, a deadline...) takes the general
+    # path below; the plain case wrote nothing and still holds the participant's lock.
     participant = _lock_participant(session, participant_id)
     attempt = _own_attempt(session, participant_id, attempt_id)
     try:

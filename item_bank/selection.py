@@ -57,14 +57,29 @@ def ceiling_excluded(base: np.ndarray, counts: np.ndarray, attempts: int,
     capped = capped_exclusion(base, np.minimum(counts, n_tests), n_tests, max_exposure)
     if slack is None:
         return capped
-    tags = np.zeros(counts.size, dtype=np.int64) if content is None else \
-        np.unique(content, return_inverse=True)[1]
+    tags = np.zeros(counts.size, dtype=np.int64) if content is None else _tag_codes(content)
     spread = capped.copy()
-    for tag in np.unique(tags):
+    for tag in range(int(tags.max()) + 1 if tags.size else 0):
         members = (tags == tag) & ~capped
         if members.any():
             spread |= members & (counts > counts[members].min() + slack)
     return spread
+
+
+# Integer codes of a bank's content tags, by the identity of its (cached, unchanging) content
+# array: sorting strings anew on every answer cost more than the rest of the selection.
+_TAG_CODES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _tag_codes(content: np.ndarray) -> np.ndarray:
+    found = _TAG_CODES.get(id(content))
+    if found is not None and found[0] is content:
+        return found[1]
+    codes = np.unique(content, return_inverse=True)[1].reshape(-1)
+    if len(_TAG_CODES) >= 64:
+        _TAG_CODES.clear()
+    _TAG_CODES[id(content)] = (content, codes)
+    return codes
 
 
 def next_cat_item(bank: ItemBank, theta: float, *, base: np.ndarray, counts: np.ndarray,

@@ -12,8 +12,21 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from server.config import load_config
+
+# Ids are 64-bit signed integers in both databases; a larger one in a URL cannot name a row,
+# and passing it on would overflow the database driver (a 500) instead of "not found".
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` for the whole app: 0..2**63-1, so a larger id does not match (a 404)."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -29,6 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.views import admin, participant, public, writer
 
     app = Flask(__name__)
+    app.url_map.converters["int"] = IdConverter
     app.config.update(load_config(config))
     app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     if app.config["TRUSTED_PROXIES"]:

@@ -7,8 +7,11 @@ re-exports the domain errors, so a change of name in item_bank is fixed here alo
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import functools
+import io
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, case, delete, func, select
@@ -250,27 +253,51 @@ def program_overview(session: Session, program_id: int) -> dict[str, Any]:
     }
 
 
-def import_roster(session: Session, program_id: int, rows: list[dict[str, str]]) -> int:
-    """Register (or update) each row's participant and enrol them in the program."""
-    for n, row in enumerate(rows, 1):
-        try:
-            nip, name = (row.get("nip") or "").strip(), (row.get("name") or "").strip()
-            participant = session.scalar(select(Participant).where(Participant.nip == nip))
-            if participant is None:
-                participant = Participant(nip=nip, name=name, unit=row.get("unit") or "")
-                session.add(participant)
-            elif name:
-                participant.name = name
-            if row.get("password"):
-                participant.password_hash = hash_password(row["password"])
-            session.flush()
-            exists = session.scalar(select(Enrolment).where(
-                Enrolment.participant_id == participant.id, Enrolment.program_id == program_id))
-            if exists is None:
-                session.add(Enrolment(participant_id=participant.id, program_id=program_id))
-        except ValueError as exc:
-            raise ValueError(f"row {n}: {exc}") from exc
-    return len(rows)
+ROSTER_COLUMNS = ("nip", "name", "unit", "password")
+
+
+def enrol_roster(session: Session, *, program_id: int,
+                 rows: Sequence[tuple[str, str, str, str]], lines: Sequence[int] | None = None,
+                 source: str = "roster") -> int:
+    """Register (or update the name and unit of) and enrol every ``(nip, name, unit,
+    password)`` row in the program, or nobody; an empty password leaves the password as it is.
+
+    :func:`item_bank.admin.bulk_enrol` checks every row and stores all of them or none (its
+    ImportRejected, a ValueError, names each bad line).  It takes no passwords: those are set
+    right after it, in a second transaction; should that one fail, importing the same rows
+    again completes it.  Returns the number of participants.
+    """
+    count = ib_admin.bulk_enrol(session, program_id=program_id,
+                                rows=[(nip, name, unit) for nip, name, unit, _p in rows],
+                                lines=lines, source=source)
+    # Hashed only now: argon2 takes a good fraction of a second per password, and a file with
+    # a bad row should be refused at once, not after hashing every password in it.
+    passwords = {nip.strip(): password for nip, _n, _u, password in rows if password}
+    if passwords:
+        for participant in session.scalars(
+                select(Participant).where(Participant.nip.in_(list(passwords)))):
+            participant.password_hash = hash_password(passwords[participant.nip])
+        session.commit()
+    return count
+
+
+def import_roster(session: Session, program_id: int, text: str) -> int:
+    """:func:`enrol_roster` of a CSV with the header ``nip,name[,unit][,password]``; a
+    ValueError names the bad lines of the file (nothing is stored then)."""
+    reader = csv.DictReader(io.StringIO(text))
+    rows, lines = [], []
+    try:
+        header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+        if "nip" not in header or "name" not in header or set(header) - set(ROSTER_COLUMNS):
+            raise ValueError(f"the header must be nip,name,unit,password (unit and password "
+                             f"optional), not {','.join(header) or 'empty'}")
+        for record in reader:
+            record = {k.strip().lower(): (v or "").strip() for k, v in record.items() if k}
+            rows.append(tuple(record.get(column, "") for column in ROSTER_COLUMNS))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise ValueError(f"line {reader.line_num}: not a CSV line: {exc}") from exc
+    return enrol_roster(session, program_id=program_id, rows=rows, lines=lines)
 
 
 def mark_assignment_done(session: Session, *, program_id: int, assignment_id: int, nip: str,

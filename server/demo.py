@@ -92,15 +92,15 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
         for code, title in (("TUGAS-1", "Rencana perbaikan layanan di unit kerja"),
                             ("TUGAS-2", "Laporan analisis data pengaduan")):
             session.add(bank.Assignment(program_id=program.id, code=code, title=title))
-        rows = [{"nip": nip, "name": name, "unit": unit, "password": PARTICIPANT_PASSWORD}
+        rows = [(nip, name, unit, PARTICIPANT_PASSWORD)
                 for nip, name, unit in PARTICIPANTS[:participants]]
-        bank.import_roster(session, program.id, rows)
+        bank.enrol_roster(session, program_id=program.id, rows=rows)
         for (username, password), role in ((WRITER, "writer"), (ADMIN, "admin")):
             session.add(bank.StaffUser(username=username, role=bank.StaffRole(role),
                                        password_hash=bank.hash_password(password)))
         token = bank.create_service_token(session, TOKEN_NAME)
         session.commit()
         accounts = DemoAccounts(program_id=program.id, token=token, participants=[
-            (r["nip"], r["name"], r["password"]) for r in rows])
+            (nip, name, password) for nip, name, _unit, password in rows])
     engine.dispose()
     return accounts

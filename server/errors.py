@@ -45,7 +45,8 @@ class BadInput(Exception):
 
 # Database unreachable (down, restarting, connection cut, SQLite lock wait exhausted) or no
 # pooled connection free in time: the request did not happen, so 503 and "try again" are the
-# truth; the policy's transaction was rolled back, and pool_pre_ping replaces dead connections.
+# truth; the policy's transaction was rolled back, and a stale pooled connection is replaced
+# (item_bank.db).
 DATABASE_UNAVAILABLE = (OperationalError, DisconnectionError, PoolTimeout)
 RETRY_AFTER_SECONDS = 2
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -111,16 +109,16 @@ def create_assignment(program_id: int):
 @bp.post("/programs/<int:program_id>/roster")
 @access("admin")
 def import_roster(program_id: int):
-    """CSV with a header: nip,name[,unit][,password]; enrols every row in the program."""
+    """CSV with a header nip,name[,unit][,password]: enrols every row, or none if one is bad."""
     program = _program_or_404(program_id)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise BadInput("Choose a CSV file (nip,name,unit,password).", 422, "invalid_input")
     try:
-        rows = list(csv.DictReader(io.StringIO(upload.read().decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as exc:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise BadInput(f"The file is not a UTF-8 CSV: {exc}", 422, "invalid_input") from exc
-    count = commit(lambda: bank.import_roster(db.session, program.id, rows))
+    count = commit(lambda: bank.import_roster(db.session, program.id, text))
     flash(f"{count} participants enrolled.")
     return redirect(url_for("admin.program", program_id=program.id))
 

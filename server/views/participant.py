@@ -92,6 +92,9 @@ def exam(attempt_id: int):
 @access("participant")
 def result(attempt_id: int):
     res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **_me())
+    if res.score is None:
+        # Still running: there is no result yet, so the participant goes back to the exam.
+        return redirect(url_for("participant.exam", attempt_id=attempt_id))
     return render_template("participant/result.html", result=res, attempt_id=attempt_id,
                            next_step=next_step(res))
 

@@ -7,10 +7,11 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from calibration import ENGINES, MODELS, Priors, calibrate, read_responses
-from calibration.mml import default_priors
+from calibration.mml import A_FLOAT_SIGMA, default_priors
 from cat_engine.irt import load_bank
 
 
@@ -32,7 +33,11 @@ def register(sub, groups) -> None:
     parser.add_argument("--out", required=True, metavar="PARAMS.json", help="output parameters")
     parser.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
     parser.add_argument("--a-prior", metavar="MU,SIGMA",
-                        help="log-normal prior on a: log a ~ N(MU, SIGMA^2)")
+                        help="log-normal prior on a: log a ~ N(MU, SIGMA^2) (replaces the "
+                        "default floating prior on log a of the 2PL/3PL)")
+    parser.add_argument("--a-float", metavar="SIGMA", type=float,
+                        help="SD of the 2PL/3PL default prior on log a, centred on the mean "
+                        f"log a (default {A_FLOAT_SIGMA}); 0 = none (maximum likelihood)")
     parser.add_argument("--c-prior", metavar="ALPHA,BETA",
                         help="beta prior on c (3PL; default 5,17)")
     parser.add_argument("--max-iter", type=int, default=500, help="EM cycle limit")
@@ -47,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown model {args.model!r}: choose one of {', '.join(MODELS)}")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {args.engine!r}: choose one of {', '.join(ENGINES)}")
-    priors = _priors(model, args.a_prior, args.c_prior)
+    priors = _priors(model, args.a_prior, args.c_prior, args.a_float)
     anchors = load_bank(args.anchors) if args.anchors else None
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
@@ -85,12 +90,17 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _priors(model: str, a_prior: str | None, c_prior: str | None) -> Priors:
+def _priors(
+    model: str, a_prior: str | None, c_prior: str | None, a_float: float | None
+) -> Priors:
     base = default_priors(model)
-    return Priors(
-        a_lognormal=_pair("--a-prior", a_prior) if a_prior else base.a_lognormal,
-        c_beta=_pair("--c-prior", c_prior) if c_prior else base.c_beta,
-    )
+    if a_float is not None:
+        if a_float < 0:
+            raise ValueError(f"--a-float needs a SD >= 0 (0 = no prior), got {a_float}")
+        base = replace(base, a_float_sigma=a_float or None)
+    if a_prior:
+        base = replace(base, a_lognormal=_pair("--a-prior", a_prior), a_float_sigma=None)
+    return replace(base, c_beta=_pair("--c-prior", c_prior)) if c_prior else base
 
 
 def _pair(option: str, text: str) -> tuple[float, float]:

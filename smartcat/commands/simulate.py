@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cat_engine.exposure import calibrate_sympson_hetter
+from cat_engine.exposure import DEFAULT_CAP_RAMP, calibrate_sympson_hetter
 from cat_engine.irt import load_bank
 from cat_engine.scoring import theta_for_score
 from cat_engine.simulation import MODES, simulate
@@ -33,6 +33,11 @@ def register(sub, groups) -> None:
                    help="running exposure cap r_max in (0, 1]: an item is not given once "
                         "(count + 1) / (tests + 1) would exceed it (default 0.25 for randomesque "
                         "and sympson-hetter, 1 = off for mfi)")
+    p.add_argument("--cap-ramp", nargs=2, type=float, metavar=("START", "ITEMS"),
+                   default=DEFAULT_CAP_RAMP,
+                   help="progressive cap (CAT): the item at position s may use only "
+                        "r_max * min(1, START + (1 - START) s / ITEMS) of the tests "
+                        f"(default {DEFAULT_CAP_RAMP[0]} {DEFAULT_CAP_RAMP[1]}; 1 1 = off)")
     p.add_argument("--estimator", choices=("eap", "map", "mle", "wle"), default="eap")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -48,6 +53,15 @@ def _read_thetas(path: str) -> np.ndarray:
         raise ValueError(
             f"thetas file {path} must hold numbers (JSON list or one a line)"
         ) from None
+
+
+def _cap_ramp(values) -> tuple[float, int]:
+    start, items = values
+    if not (0 < start <= 1) or items != int(items) or items < 1:
+        raise ValueError(
+            f"--cap-ramp needs START in (0, 1] and ITEMS an integer >= 1 (got {start} {items})"
+        )
+    return float(start), int(items)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         content = {str(t): int(n) / len(bank) for t, n in zip(tags, counts, strict=True)}
     options = dict(mode=args.mode, content_targets=content, max_items=args.max_items,
                    min_items=args.min_items, se_target=args.se, theta_cut=theta_cut,
-                   estimator=args.estimator, k=args.k, max_exposure=max_exposure)
+                   estimator=args.estimator, k=args.k, max_exposure=max_exposure,
+                   cap_ramp=_cap_ramp(args.cap_ramp))
     sh_params = None
     if args.selector == "sympson-hetter":
         sh_params = calibrate_sympson_hetter(bank, r_max=args.r_max, rng=rng,

@@ -31,8 +31,9 @@ def wide_csv(tmp_path):
 
 def test_wide_csv_2pl_writes_bank_records_and_report(tmp_path, wide_csv, capsys):
     out = tmp_path / "params.json"
+    # --a-float 0: plain maximum likelihood, as the mirt reference (no prior)
     code = main(["calibrate", "--responses", str(wide_csv), "--model", "2pl", "--out", str(out),
-                 "--report", str(tmp_path / "rep")])
+                 "--report", str(tmp_path / "rep"), "--a-float", "0"])
     assert code == 0
     records = json.loads(out.read_text())
     assert [r["id"] for r in records] == ["q1", "q2", "q3", "q4", "q5"]
@@ -104,6 +105,7 @@ BAD = {
                              ["--model", "3pl", "--engine", "girth"], "threepl_mml"),
     "girth with missing data": ("i1,i2\n1,\n0,1\n1,0\n", ["--engine", "girth"], "complete data"),
     "all items constant": ("i1,i2\n1,0\n1,0\n", [], "answered the same way"),
+    "negative --a-float": ("i1,i2\n1,0\n0,1\n", ["--a-float", "-1"], "--a-float"),
 }
 
 

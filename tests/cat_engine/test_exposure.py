@@ -3,7 +3,12 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from cat_engine.exposure import capped_exclusion, exposure_eligible
+from cat_engine.exposure import (
+    DEFAULT_CAP_RAMP,
+    capped_exclusion,
+    exposure_eligible,
+    progressive_cap,
+)
 from cat_engine.selection import select_item
 from cat_engine.simulation import generate_bank
 
@@ -31,19 +36,34 @@ def test_capped_exclusion_falls_back_to_least_exposed_and_keeps_exclusions():
     assert capped_exclusion(all_out, counts, 3, 0.25).all()
 
 
-def test_select_item_never_gives_a_capped_or_excluded_item():
+def test_progressive_cap_rises_linearly_to_r_max():
+    # (f, S) = (0.2, 20): r_s = 0.25 * (0.2 + 0.8 s / 20), exact to rounding
+    assert [progressive_cap(0.25, s, (0.2, 20)) for s in (0, 5, 10, 20, 29)] == pytest.approx(
+        [0.05, 0.1, 0.15, 0.25, 0.25], abs=1e-15)
+    assert progressive_cap(0.25, 0, None) == 0.25
+    assert progressive_cap(1.0, 0, (0.2, 20)) == 1.0  # no cap: nothing to tighten
+    with pytest.raises(ValueError, match="position"):
+        progressive_cap(0.25, -1, (0.2, 20))
+
+
+@pytest.mark.parametrize("cap_ramp", [None, DEFAULT_CAP_RAMP, (0.5, 3)])
+def test_select_item_never_gives_a_capped_or_excluded_item(cap_ramp):
     rng = np.random.default_rng(4)
     bank = generate_bank(300, "3pl", rng=rng)
     for method, extra in (("mfi", {}), ("randomesque", {"k": 5}),
                           ("sympson-hetter", {"sh_params": rng.uniform(0.2, 1, 300)})):
         for _ in range(200):
-            n_tests = int(rng.integers(0, 50))
+            n_tests = int(rng.integers(0, 200))
             counts = rng.integers(0, n_tests + 1, 300)
             excluded = rng.random(300) < 0.3
-            eligible = ~excluded & ((counts + 1) <= 0.25 * (n_tests + 1))
+            position = int(rng.integers(0, 30))
+            # the cap at this position, written out: 0.25 * min(1, f + (1 - f) s / S)
+            r_s = 0.25 if cap_ramp is None else 0.25 * min(
+                1, cap_ramp[0] + (1 - cap_ramp[0]) * position / cap_ramp[1])
+            eligible = ~excluded & ((counts + 1) <= r_s * (n_tests + 1) + 1e-9)
             item = select_item(bank, rng.normal(), excluded=excluded, rng=rng, method=method,
                                max_exposure=0.25, exposure_counts=counts, n_tests=n_tests,
-                               **extra)
+                               position=position, cap_ramp=cap_ramp, **extra)
             assert not excluded[item]
             if eligible.any():
                 assert eligible[item]
@@ -62,6 +82,10 @@ def test_select_item_never_gives_a_capped_or_excluded_item():
         ({"max_exposure": 0.5, "exposure_counts": np.zeros(20)}, "integers"),
         ({"max_exposure": 0.5, "exposure_counts": np.zeros(20, int), "n_tests": -1},
          "number of tests"),
+        ({"max_exposure": 0.5, "exposure_counts": np.zeros(20, int), "cap_ramp": (0, 5)},
+         "start fraction"),
+        ({"max_exposure": 0.5, "exposure_counts": np.zeros(20, int), "cap_ramp": (0.5, 0)},
+         "cap_ramp length"),
     ],
 )
 def test_exposure_cap_errors_name_the_problem(kwargs, message):

@@ -43,7 +43,9 @@ def test_cat_2pl_recovers_known_abilities_and_classifies():
 
 @pytest.mark.slow
 def test_randomesque_with_exposure_cap_bounds_exposure_at_near_equal_precision():
-    # Acceptance 3 at full scale: 1,000-item 3PL bank, 30 items, 2,000 examinees (~20 s).
+    # Acceptance 3 at full scale: 1,000-item 3PL bank, 30 items, 2,000 examinees (~20 s on an
+    # idle machine), randomesque k=5 under the running cap 0.25 with the default progressive
+    # cap ramp (DEFAULT_CAP_RAMP).
     rng = np.random.default_rng(99)
     bank = generate_bank(1000, "3pl", rng=rng)
     thetas = rng.standard_normal(2000)
@@ -53,15 +55,16 @@ def test_randomesque_with_exposure_cap_bounds_exposure_at_near_equal_precision()
     # Independent recount of exposure from the tests given; the cap is a hard bound.
     rates = np.bincount(np.concatenate(rq.tests), minlength=1000) / 2000
     assert rates.max() <= 0.25 < mfi.exposure.max()
-    # RMSE within 10% of plain maximum information on the same examinees (measured +7%;
-    # the RMSE ratio varies by about +-2% between seeds, see docs/cat_engine.md)
-    assert rq.rmse <= 1.10 * mfi.rmse
     overlap, overlap_mfi = rq.summary()["mean_overlap"], mfi.summary()["mean_overlap"]
     print(f"rmse {rq.rmse:.4f} vs mfi {mfi.rmse:.4f}; max_exposure {rates.max():.3f}; "
           f"mean_overlap {overlap:.3f} vs mfi {overlap_mfi:.3f}")
-    # a 25% cap on 30-item tests: overlap at least 30/1000 (all items equally used), well
-    # below MFI's (measured 0.21 vs 0.40)
-    assert 0.03 < overlap < overlap_mfi
+    # RMSE within 10% of plain maximum information on the same examinees (measured +8.2%;
+    # over five seeds +6% to +14%, mean +9%, see docs/cat_engine.md: the margin is thin)
+    assert rq.rmse <= 1.10 * mfi.rmse
+    # 30 of 1,000 items: overlap at least 0.03 (all items equally used).  The progressive
+    # cap keeps the most demanded items for late positions and brings overlap well below
+    # the flat cap's 0.21 (measured 0.158 vs MFI's 0.401)
+    assert 0.03 < overlap < 0.45 * overlap_mfi
 
 
 def test_running_cap_holds_for_every_prefix_of_examinees():
@@ -185,6 +188,11 @@ def test_cli_max_exposure(tmp_path, capsys):
                            "--examinees", "5", "--max-exposure", "0", "--json"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "--max-exposure must be in (0, 1]" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "smartcat", "simulate", "--bank", str(bank_file),
+                           "--examinees", "5", "--cap-ramp", "0.2", "2.5", "--json"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "--cap-ramp needs" in proc.stderr
     assert proc.stderr.count("\n") == 1
 
 

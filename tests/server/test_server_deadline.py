@@ -126,3 +126,16 @@ def test_deadline_is_the_earlier_of_time_limit_and_window_close(app, demo, drive
     view = driver.client.get(f"/api/v1/attempts/{state['attempt_id']}").json
     # tolerance 2 s: the time between setting the window and starting
     assert 118 <= view["seconds_left"] <= 120
+
+
+def test_result_page_of_a_running_attempt_leads_back_to_the_exam(app, demo, driver):
+    """A running attempt has no result yet: its result page must not show a fail."""
+    state = _start(driver, demo, n_answers=1)
+    attempt_id = state["attempt_id"]
+    page = driver.client.get(f"/attempts/{attempt_id}/result")
+    assert page.status_code == 302 and page.headers["Location"].endswith(f"/attempts/{attempt_id}")
+    with Database.factory(app)() as s:
+        assert s.get(bank.Attempt, attempt_id).state == bank.AttemptState.STARTED
+    _set_deadline(app, attempt_id, -30)
+    page = driver.client.get(f"/attempts/{attempt_id}/result")
+    assert page.status_code == 200

@@ -107,6 +107,8 @@ def test_exam_page_headers(app, demo, driver):
 def test_forms_need_the_csrf_token(app, demo, driver):
     driver.staff_login(*demo.accounts.admin)
     r = driver.client.post("/admin/programs", data={"code": "X", "name": "Y"})
+    assert r.status_code == 400 and "Formulir sudah kedaluwarsa" in r.get_data(as_text=True)
+    r = driver.client.post("/admin/programs?lang=en", data={"code": "X", "name": "Y"})
     assert r.status_code == 400 and "form expired" in r.get_data(as_text=True)
 
 
@@ -158,9 +160,8 @@ def test_key_position_is_uniform_across_participants(app, demo):
                          kind=bank.ExamKind.PRE_ASSESSMENT, min_items=1, max_items=5)
         s.add(exam)
         s.flush()
-        bank.import_roster(s, program.id, [
-            {"nip": f"{198000000000000000 + i}", "name": f"Peserta {i}"} for i in range(200)])
-        s.commit()
+        bank.enrol_roster(s, program_id=program.id, rows=[
+            (f"{198000000000000000 + i}", f"Peserta {i}", "", "") for i in range(200)])
         exam_id = exam.id
         ids = s.scalars(select(bank.Enrolment.participant_id).where(
             bank.Enrolment.program_id == program.id)).all()
