@@ -514,13 +514,7 @@ def _exposure_state(session: Session, exam: Exam, pool: Pool) -> tuple[np.ndarra
         attempts = conn.execute(select(_ATTEMPTS_OF_EXAM), params).scalar()
         rows = conn.execute(_EXPOSURE_ROWS, params).all()
         ids, values = [r[0] for r in rows], [r[1] for r in rows]
-    counts = np.zeros(len(pool), dtype=np.int64)
-    if ids:
-        ids = np.array(ids, dtype=np.int64)
-        pos = np.clip(np.searchsorted(pool.item_ids, ids), 0, len(pool) - 1)
-        hit = pool.item_ids[pos] == ids  # items retired since are no longer in the pool
-        counts[pos[hit]] = np.array(values, dtype=np.int64)[hit]
-    return counts, int(attempts or 0)
+    return pool.counts(ids or [], values or []), int(attempts or 0)
 
 
 def _exposure_upsert(dialect: str, exam_id: int, item_id: int) -> Any:
@@ -596,9 +590,7 @@ def _present_next(session: Session, attempt: Attempt, exam: Exam, pool: Pool, se
         return False
     counts, attempts = _exposure_state(session, exam, pool)
     position = len(attempt.responses) + 1
-    content_counts: dict[str, int] = {}
-    for tag in pool.bank.content[pool.positions(r.item_id for r in attempt.responses)]:
-        content_counts[str(tag)] = content_counts.get(str(tag), 0) + 1
+    content_counts = pool.content_counts(r.item_id for r in attempt.responses)
     rng = np.random.default_rng([attempt.seed, position])
     index = next_cat_item(pool.bank, current.theta, base=base, counts=counts, attempts=attempts,
                           max_exposure=settings.max_exposure, k=settings.randomesque_k,
@@ -830,16 +822,9 @@ def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
     base[pool.positions(seen or [])] = True
     if base.all():
         return None
-    counts = np.zeros(len(pool), dtype=np.int64)
-    if exposed_ids:
-        ids = np.array(exposed_ids, dtype=np.int64)
-        pos = np.clip(np.searchsorted(pool.item_ids, ids), 0, len(pool) - 1)
-        hit = pool.item_ids[pos] == ids  # items retired since are no longer in the pool
-        counts[pos[hit]] = np.array(exposed, dtype=np.int64)[hit]
+    counts = pool.counts(exposed_ids or [], exposed or [])
     position = len(rows) + 1
-    content_counts: dict[str, int] = {}
-    for tag in pool.bank.content[pool.positions(r[1] for r in rows)]:
-        content_counts[str(tag)] = content_counts.get(str(tag), 0) + 1
+    content_counts = pool.content_counts(r[1] for r in rows)
     rng = np.random.default_rng([seed, position])
     index = next_cat_item(pool.bank, theta.theta, base=base, counts=counts, attempts=attempts,
                           max_exposure=settings.max_exposure, k=settings.randomesque_k,

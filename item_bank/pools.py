@@ -33,12 +33,31 @@ class Pool:
     def __len__(self) -> int:
         return int(self.item_ids.size)
 
+    def _locate(self, item_ids) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, in_pool) of the given database ids; ``positions[~in_pool]`` is junk."""
+        ids = np.asarray(list(item_ids), dtype=np.int64)
+        if not len(self):
+            return np.zeros(ids.size, dtype=np.intp), np.zeros(ids.size, dtype=bool)
+        pos = np.clip(np.searchsorted(self.item_ids, ids), 0, len(self) - 1)
+        return pos, self.item_ids[pos] == ids
+
     def positions(self, item_ids) -> np.ndarray:
         """Indices into the pool of the given database ids (ids not in the pool are dropped)."""
-        ids = np.asarray(list(item_ids), dtype=np.int64)
-        pos = np.searchsorted(self.item_ids, ids)
-        pos = np.clip(pos, 0, max(len(self) - 1, 0))
-        return pos[self.item_ids[pos] == ids] if len(self) else pos[:0]
+        pos, hit = self._locate(item_ids)
+        return pos[hit]
+
+    def counts(self, item_ids, values) -> np.ndarray:
+        """(n,) int64 per-item counts from (id, value) pairs; ids no longer in the pool (items
+        retired since) are dropped."""
+        counts = np.zeros(len(self), dtype=np.int64)
+        pos, hit = self._locate(item_ids)
+        counts[pos[hit]] = np.asarray(list(values), dtype=np.int64)[hit]
+        return counts
+
+    def content_counts(self, item_ids) -> dict[str, int]:
+        """How many of the given items carry each content tag."""
+        tags, n = np.unique(self.bank.content[self.positions(item_ids)], return_counts=True)
+        return {str(tag): int(k) for tag, k in zip(tags, n, strict=True)}
 
     def content_shares(self) -> dict[str, float]:
         return content_shares(self.bank)
