@@ -713,8 +713,15 @@ def main(argv: list[str] | None = None) -> int:
         prepared = prepare_database(db, args.participants, args.items)
         server = Gunicorn(db, workers=args.workers, threads=args.threads).start()
         meter = CpuMeter(pg, server)
+        print(f"logging in {args.participants} participants ...", file=sys.stderr, flush=True)
+
+        def exam_start() -> None:
+            meter.start()
+            print("all in the exam: measuring the answering phase", file=sys.stderr,
+                  flush=True)
+
         stats, elapsed = asyncio.run(run_participants(server.url, prepared,
-                                                      on_exam_start=meter.start, **options))
+                                                      on_exam_start=exam_start, **options))
         meter.stop()
         result = summary(stats, elapsed, stored_answers(db, prepared.nips), args.participants)
         result["cpu_ms_per_answer"] = meter.per_answer_ms(len(stats.acknowledged))

@@ -142,6 +142,7 @@ def next_item(
     excluded=None,
     exposure_counts=None,
     n_tests: int = 0,
+    prices=None,
 ) -> int | None:
     """The next item's bank index, or None when the attempt has stopped.
 
@@ -149,7 +150,9 @@ def next_item(
     attempt are excluded as well.  With ``config.max_exposure < 1``, ``exposure_counts``
     (``(n,)`` int, tests of the window that contained each item) and ``n_tests`` (tests started
     before this one) drive the running exposure cap, tightened for the early items of the test by
-    ``config.cap_ramp``.  Raises ValueError when no item is eligible.
+    ``config.cap_ramp``.  ``prices`` (``(n,)`` exposure prices of the exam window, from
+    :func:`cat_engine.exposure.calibrate_exposure_prices`) rank items by ``I_i(theta) -
+    prices_i``.  Raises ValueError when no item is eligible.
     """
     if state.stop_reason is not None:
         return None
@@ -167,7 +170,7 @@ def next_item(
         sh_params=config.sh_params, content_targets=config.content_targets,
         content_counts=counts, max_exposure=config.max_exposure,
         exposure_counts=exposure_counts, n_tests=n_tests, position=len(state.items),
-        cap_ramp=config.cap_ramp,
+        cap_ramp=config.cap_ramp, prices=prices,
     )
 
 

@@ -46,10 +46,38 @@ bound is unchanged.  Measured on 1,000-item 3PL banks (docs/cat_engine.md), it l
 overlap by a quarter but does not recover the precision the cap costs: that cost comes from
 the cap's capacity, not from when the items are used.
 
+Exposure prices (priced maximum information).  The running cap is first come, first served:
+an item under its quota goes to whoever arrives, even an examinee for whom it is only one of
+many good items, so the examinees for whom it is by far the best find it capped.  Choosing the
+items of ``N`` tests of length ``L`` to maximize the total information under the quotas,
+
+.. math:: \max \sum_{j, i} x_{ji} I_i(\theta_j) \quad \text{s.t.} \quad
+          \sum_i x_{ji} = L, \quad \frac{1}{N} \sum_j x_{ji} \le r, \quad x \in [0, 1],
+
+is a transportation problem; its Lagrangian dual puts a price ``lambda_i >= 0`` on each item's
+quota, and given the prices every examinee's best choice is simply the items of highest priced
+information ``I_i(theta) - lambda_i`` (Everett, 1963; Fisher, 1981).  Selection by the priced
+information (:func:`cat_engine.selection.select_item` with ``prices=``) therefore steers each
+item to the examinees who gain most from it.  :func:`calibrate_exposure_prices` finds the prices
+offline by simulation, as Sympson-Hetter parameters are found: each round simulates CATs with
+the current prices and no cap, and takes a projected subgradient step on the dual,
+``lambda_i <- max(0, lambda_i + eta_t (rate_i - r))`` with ``eta_t = eta / sqrt(t + 1)``; the
+prices returned are the mean of the second half of the rounds (averaging damps the oscillation
+of the subgradient method; Nedic & Ozdaglar, 2009).  The running cap stays on in operation as
+the hard guarantee; the prices only decide who gets an item while it is under its quota.
+Measured on 1,000-item 3PL banks (docs/cat_engine.md), prices with target ``r = r_max`` and a
+flat cap cut the cap's SE cost against plain maximum information from about 8.5% to about 6%.
+
 References
 ----------
 Chang, H.-H. & Ying, Z. (1999). a-Stratified multistage computerized adaptive testing.
 *Applied Psychological Measurement*, 23(3), 211-222.
+Everett, H. (1963). Generalized Lagrange multiplier method for solving problems of optimum
+allocation of resources. *Operations Research*, 11(3), 399-417.
+Fisher, M. L. (1981). The Lagrangian relaxation method for solving integer programming
+problems. *Management Science*, 27(1), 1-18.
+Nedic, A. & Ozdaglar, A. (2009). Approximate primal solutions and rate analysis for dual
+subgradient methods. *SIAM Journal on Optimization*, 19(4), 1757-1780.
 Chen, S.-Y., Ankenmann, R. D. & Spray, J. A. (2003). The relationship between item exposure and
 test overlap in computerized adaptive testing. *Journal of Educational Measurement*, 40(2).
 Revuelta, J. & Ponsoda, V. (1998). A comparison of item exposure control methods in
@@ -60,13 +88,17 @@ testing. *Proceedings of the 27th annual meeting of the Military Testing Associa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from .estimation import GRID
+from .irt import ItemBank, _information, _probability
+
 __all__ = ["exposure_counts", "exposure_rates", "max_exposure", "mean_overlap",
            "exposure_eligible", "capped_exclusion", "progressive_cap", "check_cap_ramp",
-           "DEFAULT_CAP_RAMP", "calibrate_sympson_hetter"]
+           "DEFAULT_CAP_RAMP", "calibrate_sympson_hetter", "check_prices",
+           "calibrate_exposure_prices", "priced_cat_rates"]
 
 
 def exposure_counts(tests: Sequence[np.ndarray], n_items: int) -> np.ndarray:
@@ -218,3 +250,126 @@ def calibrate_sympson_hetter(
         selected = result.exposure / k
         k = np.where(selected <= r_max, 1.0, r_max / np.maximum(selected, r_max))
     return k
+
+
+def check_prices(prices, n_items: int) -> np.ndarray:
+    """Validate exposure prices: ``(n,)`` finite floats ``>= 0``."""
+    lam = np.asarray(prices, dtype=np.float64)
+    if lam.shape != (n_items,):
+        raise ValueError(f"mismatched lengths: {lam.size} exposure prices for {n_items} items")
+    if not np.isfinite(lam).all() or (lam < 0).any():
+        raise ValueError("exposure prices must be finite numbers >= 0")
+    return lam
+
+
+def priced_cat_rates(
+    bank: ItemBank, thetas, prices, *, max_items: int, k: int, rng: np.random.Generator,
+) -> np.ndarray:
+    """``(n,)`` exposure rates of fixed-length CATs without a cap, all examinees at once.
+
+    Each of the ``N`` examinees (true abilities ``thetas``, ``(N,)``) takes ``max_items``
+    items, chosen at random among the ``k`` not yet given with the highest priced information
+    ``I_i(theta_hat) - prices_i`` at the EAP estimate (prior N(0, 1) on ``GRID``, the
+    default of :func:`cat_engine.simulation.simulate`), and answers by the 3PL model.  With no
+    cap the examinees do not interact, so the simulation is vectorized over examinees and the
+    bank: ``(N, n)`` work and memory per step instead of one examinee at a time.
+    """
+    thetas = np.asarray(thetas, dtype=np.float64)
+    n_exam, n_items = thetas.size, len(bank)
+    prices = check_prices(prices, n_items)
+    if not 1 <= max_items <= n_items or k < 1:
+        raise ValueError(f"need 1 <= max_items <= {n_items} and k >= 1 "
+                         f"(got max_items {max_items}, k {k})")
+    p_grid = _probability(GRID[:, None], bank.a, bank.b, bank.c)  # (Q, n)
+    log_p, log_q = np.log(p_grid), np.log1p(-p_grid)
+    log_post = np.broadcast_to(-0.5 * GRID**2, (n_exam, GRID.size)).copy()  # (N, Q)
+    given = np.zeros((n_exam, n_items), dtype=bool)
+    rows = np.arange(n_exam)
+    k = min(k, n_items)
+    for step in range(max_items):
+        w = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+        theta_hat = (w @ GRID) / w.sum(axis=1)
+        value = _information(theta_hat[:, None], bank.a, bank.b, bank.c) - prices
+        value[given] = -np.inf
+        top = np.argpartition(-value, k - 1, axis=1)[:, :k] if k < n_items else np.tile(
+            np.arange(n_items), (n_exam, 1))
+        # Uniform among the k best still available (fewer near the end of a tiny bank).
+        n_ok = np.minimum(k, n_items - step)
+        order = np.argsort(-np.take_along_axis(value, top, axis=1), axis=1)
+        pick = top[rows, order[rows, rng.integers(0, n_ok, n_exam)]]
+        u = rng.random(n_exam) < _probability(thetas, bank.a[pick], bank.b[pick], bank.c[pick])
+        log_post += np.where(u[:, None], log_p[:, pick].T, log_q[:, pick].T)
+        given[rows, pick] = True
+    return given.mean(axis=0)
+
+
+def _dual_prices(
+    rates_of: Callable[[np.ndarray], np.ndarray], n_items: int, target: float, rounds: int,
+    step: float, progress: Callable[[int, np.ndarray, np.ndarray], None] | None,
+) -> np.ndarray:
+    """Projected dual subgradient on the quotas ``rate_i <= target`` (see module doc).
+
+    ``rates_of(prices)`` returns the ``(n,)`` exposure rates of the allocation the prices
+    induce; the prices returned are the mean over the second half of the rounds.
+    """
+    lam = np.zeros(n_items)
+    total = np.zeros(n_items)
+    first_kept = rounds // 2
+    for t in range(rounds):
+        rates = rates_of(lam)
+        lam = np.maximum(0.0, lam + step / np.sqrt(t + 1) * (rates - target))
+        if t >= first_kept:
+            total += lam
+        if progress is not None:
+            progress(t, rates, lam)
+    return total / (rounds - first_kept)
+
+
+def calibrate_exposure_prices(
+    bank: ItemBank,
+    *,
+    target: float = 0.25,
+    rounds: int = 16,
+    n_examinees: int = 800,
+    step: float = 1.0,
+    max_items: int = 30,
+    k: int = 5,
+    rng: np.random.Generator,
+    progress: Callable[[int, np.ndarray, np.ndarray], None] | None = None,
+) -> np.ndarray:
+    """Exposure prices ``lambda`` (``(n,)``, ``>= 0``) by simulation (see module doc).
+
+    Parameters
+    ----------
+    bank : ItemBank
+    target : quota ``r`` on each item's exposure rate in (0, 1]; with the running cap in
+        operation, ``r = r_max`` measured best (the cap catches what the prices let through)
+    rounds : simulation rounds; prices are averaged over the second half
+    n_examinees : examinees per round, ``theta ~ N(0, 1)``
+    step : ``eta``, the dual step in information units per unit of rate (``eta / sqrt(t + 1)``
+        at round ``t``)
+    max_items, k : test length and randomesque ``k`` of the simulated CATs
+        (:func:`priced_cat_rates`: EAP with a N(0, 1) prior, no content balance, no cap)
+    rng : numpy Generator
+    progress : called as ``progress(round, rates, prices)`` after each round (e.g. to report on
+        stderr)
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` prices for ``select_item(..., prices=)`` / ``simulate(..., prices=)``.
+    """
+    if not (0 < target <= 1):
+        raise ValueError(f"the price target rate must be in (0, 1] (got {target})")
+    if rounds < 1 or n_examinees < 1 or k < 1:
+        raise ValueError("rounds, n_examinees and k must be >= 1")
+    if not (step > 0 and np.isfinite(step)):
+        raise ValueError(f"the price step must be a positive number (got {step})")
+    if not 1 <= max_items <= len(bank):
+        raise ValueError(f"max_items must be in [1, {len(bank)}] (got {max_items})")
+
+    def rates_of(prices: np.ndarray) -> np.ndarray:
+        return priced_cat_rates(bank, rng.standard_normal(n_examinees), prices,
+                                max_items=max_items, k=k, rng=rng)
+
+    return _dual_prices(rates_of, len(bank), target, rounds, step, progress)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import special
 
 __all__ = [
     "ItemBank",
@@ -298,15 +299,22 @@ def log_likelihood(theta, responses, a, b, c):
 
 
 def _log_likelihood(theta, u, a, b, c):
-    """Unchecked log-likelihood, summed over the last axis, computed stably in log space."""
+    """Unchecked log-likelihood of 0/1 responses ``u``, summed over the last axis.
+
+    Computed stably in log space with one log-sigmoid per element, which is what makes EAP
+    cheap enough to redo on every answer:
+    ``log Q = log(1 - c) + log sigma(-z)`` for a wrong answer and
+    ``log P = log(c + (1 - c) sigma(z)) = logaddexp(log c, log(1 - c) + log sigma(z))`` for a
+    right one (``z = a (theta - b)``; the ``logaddexp`` only where ``c > 0``).
+    """
+    right = np.asarray(u) == 1
+    c = np.atleast_1d(c)
     z = a * (theta - b)
-    # log L and log(1 - L) of the logistic without overflow: -logaddexp(0, -z), -logaddexp(0, z)
-    log_l = -np.logaddexp(0.0, -z)
-    log_1ml = -np.logaddexp(0.0, z)
-    log_c = np.log(c, where=c > 0, out=np.full_like(c, -np.inf))
-    log_p = np.logaddexp(log_c, np.log1p(-c) + log_l)
-    log_q = np.log1p(-c) + log_1ml
-    return (u * log_p + (1.0 - u) * log_q).sum(axis=-1)
+    out = np.log1p(-c) + special.log_expit(np.where(right, z, -z))
+    guessing = np.flatnonzero(right & (c > 0))
+    if guessing.size:
+        out[..., guessing] = np.logaddexp(np.log(c[guessing]), out[..., guessing])
+    return out.sum(axis=-1)
 
 
 def max_information(a, b, c) -> tuple[np.ndarray, np.ndarray]:

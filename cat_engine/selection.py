@@ -17,6 +17,11 @@ and then evaluates exactly every block whose bound reaches ``v``: no item outsid
 can beat ``v``, so the result is the exact top-k (tested against brute force).  With 50,000
 items this touches a few hundred items instead of all of them.
 
+Priced selection (exposure prices ``lambda_i >= 0``, :func:`cat_engine.exposure.
+calibrate_exposure_prices`) ranks items by ``I_i(theta) - lambda_i`` instead of ``I_i(theta)``.
+Since ``I_i - lambda_i <= I_i``, the block bound above still bounds the priced value, so the
+same pruning gives the exact priced top-k.
+
 References
 ----------
 Kingsbury, G. G. & Zara, A. R. (1989). Procedures for selecting items for computerized
@@ -33,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .exposure import capped_exclusion, check_cap_ramp, progressive_cap
+from .exposure import capped_exclusion, check_cap_ramp, check_prices, progressive_cap
 from .irt import ItemBank, _information
 
 __all__ = [
@@ -49,6 +54,7 @@ SELECTORS = ("mfi", "randomesque", "sympson-hetter")
 BLOCK = 64
 _X_STAR = 1.1996786402577337  # root of x tanh(x) = 1: the a maximizing a^2 / cosh^2(a d / 2)
 _SEED_BLOCKS = 4  # blocks evaluated first to find a good lower bound v
+_DIRECT_BLOCKS = 16  # up to this many blocks (1,024 items) every item is evaluated directly
 _SH_CHUNK = 16  # Sympson-Hetter candidates drawn per round
 
 
@@ -105,28 +111,41 @@ class _BlockIndex:
         # The slack covers rounding: for a 2PL item at d = 0 the bound is attained exactly.
         return (1.0 + 1e-9) * self.one_minus_c * a * a / (4.0 * np.cosh(half) ** 2)
 
-    def _values(self, theta: float, blocks: np.ndarray, excluded: np.ndarray):
-        """Exact information of the items in ``blocks``; ``-inf`` for excluded or padding."""
+    def _values(self, theta: float, blocks: np.ndarray, excluded: np.ndarray, prices):
+        """Exact (priced) information of the items in ``blocks``; ``-inf`` for excluded or
+        padding."""
         idx = self.index[blocks].ravel()
         info = _information(theta, self.a[blocks].ravel(), self.b[blocks].ravel(),
                             self.c[blocks].ravel())
+        if prices is not None:
+            info -= prices[idx]
         info[excluded[idx] | ~self.valid[blocks].ravel()] = -np.inf
         return idx, info
 
-    def top(self, theta: float, excluded: np.ndarray, k: int) -> np.ndarray:
-        """Bank indices of the ``k`` most informative eligible items, best first."""
+    def top(self, theta: float, excluded: np.ndarray, k: int, prices=None) -> np.ndarray:
+        """Bank indices of the ``k`` eligible items of highest ``I_i(theta) - prices_i``
+        (``prices`` None: of highest information), best first."""
+        if self.index.shape[0] <= _DIRECT_BLOCKS:
+            # A small bank (an exam pool of a few hundred items): one pass over every item
+            # costs less than bounding the blocks and evaluating them twice.
+            return self._best(*self._values(theta, np.arange(self.index.shape[0]), excluded,
+                                            prices), k)
         ub = self.upper_bounds(theta)
         n_seed = min(_SEED_BLOCKS + k // BLOCK, ub.size)
         seed = np.argpartition(-ub, n_seed - 1)[:n_seed] if n_seed < ub.size else np.arange(
             ub.size)
-        _, seed_info = self._values(theta, seed, excluded)
+        _, seed_info = self._values(theta, seed, excluded, prices)
         if seed_info.size >= k:
             v = np.partition(seed_info, seed_info.size - k)[seed_info.size - k]
         else:
             v = -np.inf
         # Every block that might hold an item at least as informative as v.
         cand = np.flatnonzero(ub >= v) if np.isfinite(v) else np.arange(ub.size)
-        idx, info = self._values(theta, cand, excluded)
+        return self._best(*self._values(theta, cand, excluded, prices), k)
+
+    @staticmethod
+    def _best(idx: np.ndarray, info: np.ndarray, k: int) -> np.ndarray:
+        """The bank indices ``idx`` of the ``k`` highest finite ``info``, best first."""
         n_ok = int(np.isfinite(info).sum())
         k = min(k, n_ok)
         if k == 0:
@@ -164,7 +183,8 @@ def _check_excluded(bank: ItemBank, excluded) -> np.ndarray:
 
 
 def most_informative(
-    bank: ItemBank, theta: float, excluded=None, k: int = 1, tag: str | None = None
+    bank: ItemBank, theta: float, excluded=None, k: int = 1, tag: str | None = None,
+    prices=None,
 ) -> np.ndarray:
     """Bank indices of the ``k`` most informative eligible items at ``theta``, best first.
 
@@ -175,8 +195,10 @@ def most_informative(
     excluded : (n,) bool mask or None; True = not eligible
     k : how many (fewer are returned when fewer are eligible)
     tag : restrict to items with this content tag
+    prices : (n,) exposure prices ``lambda_i >= 0`` or None; items are then ranked by the
+        priced information ``I_i(theta) - lambda_i``
 
-    Exact: equal to ``argsort(-information(theta, a, b, c))`` over eligible items.
+    Exact: equal to ``argsort(-(information(theta, a, b, c) - prices))`` over eligible items.
     """
     if not np.isfinite(theta):
         raise ValueError("theta must be finite")
@@ -186,7 +208,9 @@ def most_informative(
     index = _index_for(bank, tag)
     if index is None:
         return np.empty(0, dtype=np.intp)
-    return index.top(float(theta), excluded, int(k))
+    if prices is not None:
+        prices = check_prices(prices, len(bank))
+    return index.top(float(theta), excluded, int(k), prices)
 
 
 def content_quotas(shares: Mapping[str, float], length: int) -> dict[str, int]:
@@ -225,21 +249,21 @@ def choose_tag_order(
 
 def _select_in(
     bank: ItemBank, theta: float, excluded: np.ndarray, rng: np.random.Generator, method: str,
-    k: int, sh_params, tag: str | None,
+    k: int, sh_params, tag: str | None, prices,
 ) -> int | None:
     """One selection among eligible items (optionally of one tag); None when none is eligible."""
     if method == "mfi":
-        top = most_informative(bank, theta, excluded, 1, tag)
+        top = most_informative(bank, theta, excluded, 1, tag, prices)
         return int(top[0]) if top.size else None
     if method == "randomesque":
-        top = most_informative(bank, theta, excluded, k, tag)
+        top = most_informative(bank, theta, excluded, k, tag, prices)
         return int(top[rng.integers(top.size)]) if top.size else None
     # Sympson-Hetter: walk down the information order; administer item i with probability
     # K_i; a rejected item is passed over.  If every eligible item is rejected, give the best.
     seen = excluded.copy()
     first = None
     while True:
-        top = most_informative(bank, theta, seen, _SH_CHUNK, tag)
+        top = most_informative(bank, theta, seen, _SH_CHUNK, tag, prices)
         if top.size == 0:
             return first
         if first is None:
@@ -266,6 +290,7 @@ def select_item(
     n_tests: int = 0,
     position: int = 0,
     cap_ramp: tuple[float, int] | None = None,
+    prices=None,
 ) -> int:
     """Choose the next item.
 
@@ -292,6 +317,9 @@ def select_item(
     cap_ramp : ``(f, S)``: progressive cap, the item at ``position`` ``s`` may use only
         ``r_max * min(1, f + (1 - f) s / S)`` of the window (see
         :func:`cat_engine.exposure.progressive_cap`); None = ``r_max`` at every position
+    prices : (n,) exposure prices ``lambda_i >= 0`` (from
+        :func:`cat_engine.exposure.calibrate_exposure_prices`) or None: every method then ranks
+        eligible items by the priced information ``I_i(theta) - lambda_i``
 
     Returns
     -------
@@ -320,6 +348,8 @@ def select_item(
         raise ValueError(f"randomesque k must be >= 1 (got {k})")
     if method == "sympson-hetter":
         sh_params = check_sh_params(sh_params, len(bank))
+    if prices is not None:
+        prices = check_prices(prices, len(bank))
     if not np.isfinite(theta):
         raise ValueError("theta must be finite")
     if excluded.all():
@@ -331,7 +361,8 @@ def select_item(
             raise ValueError(f"content target tag(s) not in the bank: {', '.join(sorted(unknown))}")
         tags = list(choose_tag_order(content_targets, content_counts))
     for tag in [*tags, None]:  # the whole bank is the fallback when every tag is exhausted
-        chosen = _select_in(bank, float(theta), excluded, rng, method, k, sh_params, tag)
+        chosen = _select_in(bank, float(theta), excluded, rng, method, k, sh_params, tag,
+                            prices)
         if chosen is not None:
             return chosen
     raise ValueError("no eligible item: the bank is fully excluded")

@@ -113,6 +113,7 @@ def simulate(
     tolerance: float = 0.10,
     max_exposure: float = 1.0,
     cap_ramp: tuple[float, int] | None = DEFAULT_CAP_RAMP,
+    prices=None,
 ) -> SimulationResult:
     """Simulate one test per true ability in ``thetas`` (``(N,)``).
 
@@ -131,6 +132,9 @@ def simulate(
     ``(f, S)`` tightens it for the early items of each test (progressive cap,
     :func:`cat_engine.exposure.progressive_cap`; None = off).  In LOFT mode, when fewer than
     ``max_items`` items are under the cap, the cap is dropped for that form.
+
+    ``prices`` (``(n,)`` exposure prices, :func:`cat_engine.exposure.calibrate_exposure_prices`)
+    make the CAT selector rank items by ``I_i(theta_hat) - prices_i``; None = plain information.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
@@ -157,7 +161,7 @@ def simulate(
         if mode == "cat":
             state = start_attempt(config)
             while (item := next_item(state, bank, config, rng=rng, exposure_counts=counts,
-                                     n_tests=j)) is not None:
+                                     n_tests=j, prices=prices)) is not None:
                 u = int(rng.random() < _probability(true_theta, bank.a[item], bank.b[item],
                                                      bank.c[item]))
                 state = record_response(state, bank, item, u, config)

@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from psycopg.types.json import Json
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -249,13 +249,16 @@ def exam_rules(exam: Exam, settings: ProgramSettings) -> ExamRules:
     )
 
 
-def _own_attempt(session: Session, participant_id: int, attempt_id: int) -> Attempt:
-    # One round trip for the attempt with its exam and program, one for its responses and one
-    # for their items: every caller walks these, and lazy loads would cost one query per item.
+def _own_attempt(session: Session, participant_id: int, attempt_id: int, *,
+                 items: bool = True) -> Attempt:
+    # One round trip for the attempt with its exam and program, one for its responses and
+    # (``items``) one for their items, which answering and grading walk: lazy loads would cost
+    # one query per item.  Views that show at most the current item leave them out.
+    responses = selectinload(Attempt.responses)
     attempt = session.scalar(
         select(Attempt).where(Attempt.id == attempt_id)
         .options(joinedload(Attempt.exam).joinedload(Exam.program),
-                 selectinload(Attempt.responses).selectinload(Response.item))
+                 responses.selectinload(Response.item) if items else responses)
         .execution_options(populate_existing=True))
     # No IDOR: someone else's attempt is indistinguishable from a missing one.
     if attempt is None or attempt.participant_id != participant_id:
@@ -415,7 +418,10 @@ def _gate(standing: _Standing, exam: Exam, rules: ExamRules,
         # RULE: SPEC.md flow 3 — a waiting period for remedial study between attempts.
         until = max(a.finished_at for a in finished) + dt.timedelta(seconds=rules.waiting_period_s)
         if now < until:
-            return f"Waiting period for remedial study until {until:%Y-%m-%d %H:%M} UTC.", until
+            # Written in the program's local time (WIB by default), as participants read it.
+            local = until.astimezone(standing.settings.zone())
+            return (f"Waiting period for remedial study until {local:%Y-%m-%d %H:%M} "
+                    f"{local:%Z}.", until)
     return None, None
 
 
@@ -486,35 +492,37 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
                       now)
     _audit(session, f"participant:{participant.nip}", "attempt_started", f"attempt:{attempt.id}",
            exam=exam.code, number=number)
+    # The exposure cap's denominator, kept as a counter so that an answer does not count the
+    # exam's attempts (a cost growing with every participant).  Incremented last: the exam's
+    # row stays locked until the commit, and concurrent starts of the exam wait only for that.
+    session.execute(update(Exam).where(Exam.id == exam.id)
+                    .values(attempts_started=Exam.attempts_started + 1))
     session.flush()
     return _view(attempt, now)
 
 
 _EXPOSURE = ItemExposure.__table__
-_ATTEMPTS_OF_EXAM = (select(func.count()).select_from(Attempt.__table__)
-                     .where(Attempt.__table__.c.exam_id == bindparam("exam_id"))
-                     .scalar_subquery())
-# PostgreSQL: the attempt count and the exposure counts as two arrays in one round trip; a
-# bank's worth of rows (hundreds) would otherwise cost more to turn into Python rows than
-# everything else an answer does.
-_EXPOSURE_ARRAYS = select(_ATTEMPTS_OF_EXAM, func.array_agg(_EXPOSURE.c.item_id),
+# PostgreSQL: the exposure counts as two arrays; a bank's worth of rows (hundreds) would
+# otherwise cost more to turn into Python rows than everything else an answer does.
+_EXPOSURE_ARRAYS = select(func.array_agg(_EXPOSURE.c.item_id),
                           func.array_agg(_EXPOSURE.c.count)).where(
     _EXPOSURE.c.exam_id == bindparam("exam_id"))
 _EXPOSURE_ROWS = select(_EXPOSURE.c.item_id, _EXPOSURE.c.count).where(
     _EXPOSURE.c.exam_id == bindparam("exam_id"))
 
 
-def _exposure_state(session: Session, exam: Exam, pool: Pool) -> tuple[np.ndarray, int]:
-    """(counts aligned with the pool, attempts started in this exam window)."""
+def _exposure_state(session: Session, exam: Exam, pool: Pool, *,
+                    starting: bool) -> tuple[np.ndarray, int]:
+    """(counts aligned with the pool, attempts started in this exam window including the
+    current one, which ``exam.attempts_started`` counts only once its start committed)."""
     conn = session.connection()
     params = {"exam_id": exam.id}
     if conn.dialect.name == "postgresql":
-        attempts, ids, values = conn.execute(_EXPOSURE_ARRAYS, params).one()
+        ids, values = conn.execute(_EXPOSURE_ARRAYS, params).one()
     else:
-        attempts = conn.execute(select(_ATTEMPTS_OF_EXAM), params).scalar()
         rows = conn.execute(_EXPOSURE_ROWS, params).all()
         ids, values = [r[0] for r in rows], [r[1] for r in rows]
-    return pool.counts(ids or [], values or []), int(attempts or 0)
+    return pool.counts(ids or [], values or []), exam.attempts_started + starting
 
 
 def _exposure_upsert(dialect: str, exam_id: int, item_id: int) -> Any:
@@ -563,7 +571,7 @@ def _assemble_loft_form(session: Session, attempt: Attempt, exam: Exam, pool: Po
     rng = np.random.default_rng(attempt.seed)
     base = np.zeros(len(pool), dtype=bool)
     base[pool.positions(seen)] = True
-    counts, attempts = _exposure_state(session, exam, pool)
+    counts, attempts = _exposure_state(session, exam, pool, starting=True)
     try:
         index = loft_form(pool.bank, rules.max_items, base=base, counts=counts,
                           attempts=attempts, max_exposure=settings.max_exposure,
@@ -588,8 +596,8 @@ def _present_next(session: Session, attempt: Attempt, exam: Exam, pool: Pool, se
     base[pool.positions(seen)] = True
     if base.all():
         return False
-    counts, attempts = _exposure_state(session, exam, pool)
     position = len(attempt.responses) + 1
+    counts, attempts = _exposure_state(session, exam, pool, starting=position == 1)
     content_counts = pool.content_counts(r.item_id for r in attempt.responses)
     rng = np.random.default_rng([attempt.seed, position])
     index = next_cat_item(pool.bank, current.theta, base=base, counts=counts, attempts=attempts,
@@ -640,7 +648,7 @@ def attempt_view(session: Session, *, participant_id: int, attempt_id: int,
                  now: dt.datetime | None = None) -> AttemptView:
     """The participant's own attempt (expired first if its time ran out)."""
     _lock_participant(session, participant_id)
-    attempt = _own_attempt(session, participant_id, attempt_id)
+    attempt = _own_attempt(session, participant_id, attempt_id, items=False)
     now = _now(session, now)
     _expire_if_due(session, attempt, now)
     return _view(attempt, now)
@@ -651,7 +659,7 @@ def current_item(session: Session, *, participant_id: int, attempt_id: int,
                  now: dt.datetime | None = None) -> ItemPresentation | None:
     """The item to answer now (stem and options in shown order), or None once finished."""
     _lock_participant(session, participant_id)
-    attempt = _own_attempt(session, participant_id, attempt_id)
+    attempt = _own_attempt(session, participant_id, attempt_id, items=False)
     now = _now(session, now)
     if _expire_if_due(session, attempt, now) or attempt.state != AttemptState.STARTED:
         return None
@@ -671,7 +679,8 @@ def _expire_if_due(session: Session, attempt: Attempt, now: dt.datetime) -> bool
 
 
 # The plain answer on PostgreSQL, as SQL sent straight through the driver: one statement
-# locks the participant and reads the clock, one reads the attempt, its responses, its exam's
+# locks the participant and reads the clock, one reads the attempt, its responses (the key of
+# the pending one only: the parameters of the items come from the cached pool), its exam's
 # rules, the pool's signature, the participant's seen items and the exposure counts, and one
 # writes the answer, the next response, the seen item and the exposure count together (the
 # next item's text comes from the worker's cache of the pool, read once per pool signature).
@@ -684,12 +693,14 @@ SELECT a.participant_id, a.program_id, a.state, a.deadline, a.seed,
        sig.n, sig.id_sum, sig.updated,
        (SELECT array_agg(s.item_id) FROM seen_item s
          WHERE s.participant_id = a.participant_id AND s.program_id = a.program_id),
-       (SELECT count(*) FROM attempt x WHERE x.exam_id = e.id),
+       e.attempts_started,
        ex.ids, ex.counts,
-       (SELECT json_agg(json_build_array(r.id, r.item_id, r.shown_order,
-                                         r.answered_at IS NOT NULL, r.correct, i.answer_key,
-                                         i.a, i.b, i.c) ORDER BY r.position)
-          FROM response r JOIN item i ON i.id = r.item_id WHERE r.attempt_id = a.id)
+       (SELECT json_agg(json_build_array(
+                  r.id, r.item_id, r.shown_order, r.answered_at IS NOT NULL, r.correct,
+                  CASE WHEN r.answered_at IS NULL
+                       THEN (SELECT i.answer_key FROM item i WHERE i.id = r.item_id) END)
+                ORDER BY r.position)
+          FROM response r WHERE r.attempt_id = a.id)
 FROM attempt a
 JOIN exam e ON e.id = a.exam_id
 JOIN program p ON p.id = e.program_id
@@ -803,17 +814,20 @@ def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
     current = pending[0]
     original = int(current[2][choice])
     correct = original == current[5]
-    graded = [(bool(r[4]), r) for r in rows if r[3]] + [(correct, current)]
-    theta = estimate(np.array([1 if ok else 0 for ok, _ in graded], dtype=np.int64),
-                     np.array([r[6] if r[6] is not None else 1.0 for _, r in graded]),
-                     np.array([r[7] for _, r in graded], dtype=np.float64),
-                     np.array([r[8] or 0.0 for _, r in graded], dtype=np.float64),
-                     method="eap")
-    rules = exam_rules(exam, settings)  # type: ignore[arg-type]
     found = _plain_pool(session, exam, (n_items, id_sum, updated))
     if found is None:
         return None
     pool, shares, texts = found
+    # The answers in test order, the pending one last (it is the highest position).
+    graded = [r for r in rows if r[3]] + [current]
+    at, in_pool = pool.locate(r[1] for r in graded)
+    if not in_pool.all():
+        return None  # an item of this attempt left the pool since: the general path grades
+    bank = pool.bank
+    theta = estimate(np.array([1 if r[4] else 0 for r in graded[:-1]] + [int(correct)],
+                              dtype=np.int64),
+                     bank.a[at], bank.b[at], bank.c[at], method="eap")
+    rules = exam_rules(exam, settings)  # type: ignore[arg-type]
     rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
                         se_target=rules.se_target, theta_cut=_theta_cut(pool, rules.cut_score))
     if rule.reason(len(graded), theta) is not None:
@@ -986,7 +1000,7 @@ def attempt_result(session: Session, *, participant_id: int, attempt_id: int,
                    now: dt.datetime | None = None) -> AttemptResult:
     """The result of the participant's attempt (score None while it is still running)."""
     _lock_participant(session, participant_id)
-    attempt = _own_attempt(session, participant_id, attempt_id)
+    attempt = _own_attempt(session, participant_id, attempt_id, items=False)
     now = _now(session, now)
     _expire_if_due(session, attempt, now)
     return _result(session, attempt, now)
@@ -1022,6 +1036,9 @@ def _expire_one(session: Session, *, participant_id: int, attempt_id: int,
 def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.datetime,
             reason: str | None = None) -> None:
     """Move to a terminal state, grade, and issue the certificate when earned."""
+    # Grading reads every item: one query for all of them when the caller did not load them.
+    ids = [r.item_id for r in attempt.responses]
+    session.scalars(select(Item).where(Item.id.in_(ids))).all()
     attempt.transition(state)
     attempt.finished_at = now
     attempt.stop_reason = reason if state == AttemptState.SUBMITTED else "time"

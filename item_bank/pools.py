@@ -33,7 +33,7 @@ class Pool:
     def __len__(self) -> int:
         return int(self.item_ids.size)
 
-    def _locate(self, item_ids) -> tuple[np.ndarray, np.ndarray]:
+    def locate(self, item_ids) -> tuple[np.ndarray, np.ndarray]:
         """(positions, in_pool) of the given database ids; ``positions[~in_pool]`` is junk."""
         ids = np.asarray(list(item_ids), dtype=np.int64)
         if not len(self):
@@ -43,14 +43,14 @@ class Pool:
 
     def positions(self, item_ids) -> np.ndarray:
         """Indices into the pool of the given database ids (ids not in the pool are dropped)."""
-        pos, hit = self._locate(item_ids)
+        pos, hit = self.locate(item_ids)
         return pos[hit]
 
     def counts(self, item_ids, values) -> np.ndarray:
         """(n,) int64 per-item counts from (id, value) pairs; ids no longer in the pool (items
         retired since) are dropped."""
         counts = np.zeros(len(self), dtype=np.int64)
-        pos, hit = self._locate(item_ids)
+        pos, hit = self.locate(item_ids)
         counts[pos[hit]] = np.asarray(list(values), dtype=np.int64)[hit]
         return counts
 

@@ -167,9 +167,9 @@ ID_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] 
      lambda m: "Uji kompetensi terkunci sampai semua materi lulus dan tugas selesai: "
                f"{m['n']} tugas belum dinyatakan selesai."),
     (re.compile(r"Waiting period for remedial study until (?P<year>\d{4})-(?P<month>\d\d)-"
-                r"(?P<day>\d\d) (?P<hour>\d\d):(?P<minute>\d\d) UTC\."),
+                r"(?P<day>\d\d) (?P<hour>\d\d):(?P<minute>\d\d) (?P<zone>[\w+-]+)\."),
      lambda m: f"Masa tunggu untuk belajar kembali: ujian dapat diikuti lagi pada {_date_id(m)} "
-               "UTC."),
+               f"{m['zone']}."),
 )
 
 # Error pages: what an error code means, for a message with no translation (its English

@@ -62,6 +62,9 @@ class Exam(Base):
     expected_cohort: Mapped[int | None]
     window_opens_at: Mapped[dt.datetime | None]
     window_closes_at: Mapped[dt.datetime | None]
+    # Attempts started of this exam: the exposure cap's denominator (item_bank.policy), kept as
+    # a counter because counting the attempts on every answer grows with the participants.
+    attempts_started: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     program: Mapped[Program] = relationship()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -21,6 +22,9 @@ class ProgramSettings:
     one item; ``randomesque_k`` the number of most informative items drawn from at random;
     ``exposure_slack`` how many showings above the least shown item of its content tag an item
     may have to stay eligible (0 = use the whole bank evenly; see item_bank.selection).
+    ``timezone`` is the IANA zone in which times are written for participants (a waiting
+    period's end): WIB (``Asia/Jakarta``) by default, ``Asia/Makassar`` (WITA) or
+    ``Asia/Jayapura`` (WIT) for agencies elsewhere.
     """
 
     pre_assessment_certificate_score: float = 85.0
@@ -37,6 +41,7 @@ class ProgramSettings:
     randomesque_k: int = 5
     exposure_slack: int = 0
     answer_grace_s: float = 5.0
+    timezone: str = "Asia/Jakarta"
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ProgramSettings:
@@ -49,6 +54,11 @@ class ProgramSettings:
         values: dict[str, Any] = {}
         for name, value in data.items():
             kind = type(getattr(cls(), name))
+            if kind is str:
+                if not isinstance(value, str):
+                    raise ValueError(f"program setting {name} must be text, got {value!r}")
+                values[name] = value
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"program setting {name} must be a number, got {value!r}")
             if kind is int and value != int(value):
@@ -76,6 +86,15 @@ class ProgramSettings:
             raise ValueError("program setting exposure_slack must be >= 0")
         if self.ujikom_waiting_period_s < 0:
             raise ValueError("program setting ujikom_waiting_period_s must be >= 0")
+        self.zone()
+
+    def zone(self) -> ZoneInfo:
+        """The program's time zone; ValueError for a name the zone database does not know."""
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("program setting timezone must be an IANA time zone such as "
+                             f"Asia/Jakarta, got {self.timezone!r}") from None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from cat_engine.exposure import DEFAULT_CAP_RAMP, calibrate_sympson_hetter
+from cat_engine.exposure import (
+    DEFAULT_CAP_RAMP,
+    calibrate_exposure_prices,
+    calibrate_sympson_hetter,
+)
 from cat_engine.irt import load_bank
 from cat_engine.scoring import theta_for_score
 from cat_engine.simulation import MODES, simulate
@@ -34,10 +39,17 @@ def register(sub, groups) -> None:
                         "(count + 1) / (tests + 1) would exceed it (default 0.25 for randomesque "
                         "and sympson-hetter, 1 = off for mfi)")
     p.add_argument("--cap-ramp", nargs=2, type=float, metavar=("START", "ITEMS"),
-                   default=DEFAULT_CAP_RAMP,
                    help="progressive cap (CAT): the item at position s may use only "
                         "r_max * min(1, START + (1 - START) s / ITEMS) of the tests "
-                        f"(default {DEFAULT_CAP_RAMP[0]} {DEFAULT_CAP_RAMP[1]}; 1 1 = off)")
+                        f"(default {DEFAULT_CAP_RAMP[0]} {DEFAULT_CAP_RAMP[1]} without exposure "
+                        "prices, 1 1 = off with them)")
+    p.add_argument("--price-rounds", type=int,
+                   help="exposure prices (CAT): calibrate item prices by this many simulation "
+                        "rounds and select by information minus price (default 16 for "
+                        "randomesque, 0 = off otherwise)")
+    p.add_argument("--price-target", type=float,
+                   help="exposure rate the prices aim at (default: the running cap, or 0.25 "
+                        "without one)")
     p.add_argument("--estimator", choices=("eap", "map", "mle", "wle"), default="eap")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -64,6 +76,14 @@ def _cap_ramp(values) -> tuple[float, int]:
     return float(start), int(items)
 
 
+def _report_round(rounds: int):
+    """Progress of the price calibration, one line a round on stderr."""
+    def report(t: int, rates, prices) -> None:
+        print(f"exposure prices: round {t + 1}/{rounds}, max rate {rates.max():.3f}, "
+              f"{int((prices > 0).sum())} items priced", file=sys.stderr, flush=True)
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
     bank = load_bank(args.bank)
     rng = np.random.default_rng(args.seed)
@@ -84,10 +104,28 @@ def run(args: argparse.Namespace) -> int:
     content = None
     if tags.size > 1 or tags[0] != "":
         content = {str(t): int(n) / len(bank) for t, n in zip(tags, counts, strict=True)}
+    rounds = args.price_rounds
+    if rounds is None:
+        rounds = 16 if args.selector == "randomesque" and args.mode == "cat" else 0
+    if rounds < 0 or (rounds and args.mode != "cat"):
+        raise ValueError(f"--price-rounds must be >= 0, and 0 in LOFT mode (got {rounds})")
+    prices = None
+    if rounds:
+        target = args.price_target
+        if target is None:
+            target = max_exposure if max_exposure < 1 else 0.25
+        prices = calibrate_exposure_prices(bank, target=target, rounds=rounds,
+                                           max_items=args.max_items, k=args.k, rng=rng,
+                                           progress=_report_round(rounds))
+    # Prices and the progressive cap both hold back the most demanded items: together they
+    # over-restrict (measured, docs/cat_engine.md), so the ramp is off by default with prices.
+    ramp = args.cap_ramp
+    if ramp is None:
+        ramp = DEFAULT_CAP_RAMP if prices is None else (1, 1)
     options = dict(mode=args.mode, content_targets=content, max_items=args.max_items,
                    min_items=args.min_items, se_target=args.se, theta_cut=theta_cut,
                    estimator=args.estimator, k=args.k, max_exposure=max_exposure,
-                   cap_ramp=_cap_ramp(args.cap_ramp))
+                   cap_ramp=_cap_ramp(ramp), prices=prices)
     sh_params = None
     if args.selector == "sympson-hetter":
         sh_params = calibrate_sympson_hetter(bank, r_max=args.r_max, rng=rng,

@@ -19,8 +19,8 @@ from smartcat.cli import main
 def test_db_upgrade_cli_creates_the_schema(tmp_path, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'new.sqlite'}"
     assert main(["db", "upgrade", "--db", url]) == 0
-    assert "at revision 0001" in capsys.readouterr().out
-    assert current_revision(url) == "0001"
+    assert "at revision 0002" in capsys.readouterr().out
+    assert current_revision(url) == "0002"
     monkeypatch.setenv("SMARTCAT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0  # idempotent, URL from the environment
     tables = set(inspect(make_engine(url)).get_table_names())
@@ -105,6 +105,11 @@ def test_program_settings_validation():
         ProgramSettings.from_json({"materi_pass_score": 170})
     with pytest.raises(ValueError, match="0..5 seconds"):
         ProgramSettings.from_json({"answer_grace_s": 30})
+    assert ProgramSettings.from_json({}).timezone == "Asia/Jakarta"
+    with pytest.raises(ValueError, match="IANA time zone"):
+        ProgramSettings.from_json({"timezone": "Asia/Bandung"})
+    with pytest.raises(ValueError, match="must be text"):
+        ProgramSettings.from_json({"timezone": 7})
 
 
 def test_password_hashing():

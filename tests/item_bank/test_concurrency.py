@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from item_bank import policy
 from item_bank.errors import Locked
-from item_bank.models import Attempt, ItemExposure, Response, SeenItem
+from item_bank.models import Attempt, Exam, ItemExposure, Response, SeenItem
 
 THREADS = 20
 
@@ -55,6 +55,8 @@ def test_twenty_simultaneous_pre_assessment_starts_make_one_attempt(Session, ses
     assert len({r.attempt_id for r in results}) == 1
     assert sum(not r.resumed for r in results) == 1
     assert session.scalar(select(func.count(Attempt.id))) == 1
+    session.expire_all()
+    assert session.get(Exam, world.pre.id).attempts_started == 1  # resumes are not counted
     # One first item shown, once.
     assert session.scalar(select(func.count(Response.id))) == 1
     assert session.scalar(select(func.count(SeenItem.id))) == 1
@@ -109,3 +111,6 @@ def test_many_participants_start_one_exam_at_once(Session, session):  # noqa: N8
     # The exposure counts add up to the items shown (atomic upserts, no lost update).
     shown = session.scalar(select(func.count(Response.id)))
     assert session.scalar(select(func.sum(ItemExposure.count))) == shown == THREADS
+    # The exposure cap's attempt counter lost no start either.
+    session.expire_all()
+    assert session.get(Exam, world.pre.id).attempts_started == THREADS

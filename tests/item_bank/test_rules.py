@@ -129,7 +129,9 @@ def test_ujikom_waiting_period_between_attempts(session):
     first = take(session, pid, world.ujikom.id, right=False)
     assert first.category == "belum kompeten"
     finished_at = session.get(Attempt, first.attempt_id).finished_at
-    with pytest.raises(Locked, match="Waiting period"):
+    # The end of the wait is written in WIB, UTC+7 (no daylight saving time in Indonesia).
+    ends_wib = finished_at + dt.timedelta(days=7, hours=7)
+    with pytest.raises(Locked, match=f"until {ends_wib:%Y-%m-%d %H:%M} WIB"):
         policy.start_attempt(session, participant_id=pid, exam_id=world.ujikom.id,
                              now=finished_at + dt.timedelta(days=6, hours=23))
     status = policy.program_status(session, participant_id=pid, program_id=world.program.id,
@@ -140,6 +142,19 @@ def test_ujikom_waiting_period_between_attempts(session):
     view = policy.start_attempt(session, participant_id=pid, exam_id=world.ujikom.id,
                                 now=finished_at + dt.timedelta(days=7, seconds=1))
     assert view.number == 2
+
+
+def test_waiting_period_end_is_written_in_the_programs_time_zone(session):
+    world = build_world(session, settings={"ujikom_waiting_period_s": 3600,
+                                           "timezone": "Asia/Makassar"})
+    (pid,) = enrolled_participants(session, world.program, 1)
+    _finish_training(session, world, pid)
+    first = take(session, pid, world.ujikom.id, right=False)
+    finished_at = session.get(Attempt, first.attempt_id).finished_at
+    ends_wita = finished_at + dt.timedelta(hours=1 + 8)  # WITA = UTC+8
+    with pytest.raises(Locked, match=f"until {ends_wita:%Y-%m-%d %H:%M} WITA"):
+        policy.start_attempt(session, participant_id=pid, exam_id=world.ujikom.id,
+                             now=finished_at + dt.timedelta(minutes=30))
 
 
 def test_three_failed_ujikom_is_belum_kompeten_and_no_fourth(session):

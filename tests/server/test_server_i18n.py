@@ -99,9 +99,13 @@ def _waiting(w: World) -> None:
     w.finish("UJIKOM", passed=False)
 
 
+# Participants read times in WIB (UTC+7 all year: Indonesia has no daylight saving time).
+WIB = dt.timedelta(hours=7)
+
+
 def _until_id(w: World) -> str:
-    until = w.finished_at + WAIT
-    return f"{until.day} {MONTHS[until.month - 1]} {until.year} pukul {until:%H.%M} UTC"
+    until = w.finished_at + WAIT + WIB
+    return f"{until.day} {MONTHS[until.month - 1]} {until.year} pukul {until:%H.%M} WIB"
 
 
 def _far(days: int) -> dt.datetime:
@@ -150,7 +154,7 @@ CASES = {
         lambda w: f"Masa tunggu untuk belajar kembali: ujian dapat diikuti lagi pada "
                   f"{_until_id(w)}.",
         lambda w: f"Waiting period for remedial study until "
-                  f"{w.finished_at + WAIT:%Y-%m-%d %H:%M} UTC."),
+                  f"{w.finished_at + WAIT + WIB:%Y-%m-%d %H:%M} WIB."),
     "window not open": (
         lambda w: w.set_exam("PRA", window_opens_at=_far(30)), lambda w: "PRA",
         lambda w: "Jadwal ujian ini belum dibuka.",
