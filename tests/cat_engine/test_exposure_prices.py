@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from helpers import p3
+from helpers import info_fd
 from scipy import sparse
 from scipy.optimize import linprog
 
@@ -16,14 +16,6 @@ from cat_engine.selection import most_informative, select_item
 from cat_engine.simulation import generate_bank, simulate
 
 
-def _info(theta, a, b, c):
-    """Independent item information P'^2 / (P Q), P' by central differences; (m, 1) x (n,)."""
-    h = 1e-6
-    p = p3(theta, a, b, c)
-    d1 = (p3(theta + h, a, b, c) - p3(theta - h, a, b, c)) / (2 * h)
-    return d1**2 / (p * (1 - p))
-
-
 def test_dual_prices_reach_the_lp_optimum_of_the_quota_allocation():
     # Known abilities: 300 examinees each take the L = 3 items of highest priced information
     # among 12, every item quota r = 0.3.  The LP optimum of the allocation (scipy HiGHS) is
@@ -32,7 +24,7 @@ def test_dual_prices_reach_the_lp_optimum_of_the_quota_allocation():
     rng = np.random.default_rng(11)
     n, n_exam, length, r = 12, 300, 3, 0.3
     a, b, c = rng.lognormal(0, 0.3, n), rng.normal(0, 1, n), rng.uniform(0.05, 0.25, n)
-    info = _info(rng.standard_normal(n_exam)[:, None], a, b, c)  # (N, n)
+    info = info_fd(rng.standard_normal(n_exam)[:, None], a, b, c)  # (N, n)
 
     def allocate(lam):
         x = np.zeros_like(info)
@@ -71,7 +63,7 @@ def test_priced_selection_matches_brute_force(n_items):
         theta = rng.normal(0, 1.5)
         prices = np.where(rng.random(n_items) < 0.5, rng.uniform(0, 0.5, n_items), 0.0)
         excluded = rng.random(n_items) < 0.2
-        value = _info(np.array([[theta]]), bank.a, bank.b, bank.c)[0] - prices
+        value = info_fd(np.array([[theta]]), bank.a, bank.b, bank.c)[0] - prices
         value[excluded] = -np.inf
         want = np.argsort(-value, kind="stable")[:7]
         got = most_informative(bank, theta, excluded, 7, prices=prices)

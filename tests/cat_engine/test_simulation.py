@@ -5,7 +5,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from helpers import p3
+from helpers import info_fd
 
 from cat_engine.assembly import assemble_loft, loft_target_information
 from cat_engine.exposure import (
@@ -16,14 +16,6 @@ from cat_engine.exposure import (
 from cat_engine.scoring import theta_for_score
 from cat_engine.simulation import generate_bank, simulate
 from smartcat.cli import main
-
-
-def _info(theta, a, b, c):
-    """Independent item information P'^2 / (P Q) with P' by central differences."""
-    h = 1e-6
-    p = p3(theta, a, b, c)
-    d1 = (p3(theta + h, a, b, c) - p3(theta - h, a, b, c)) / (2 * h)
-    return d1**2 / (p * (1 - p))
 
 
 @pytest.mark.slow
@@ -135,7 +127,7 @@ def test_loft_forms_on_target_with_exact_content_shares():
              for _ in range(1000)]
     for form in forms:
         assert np.unique(form).size == 40 and not excluded[form].any()
-        info = np.array([_info(t, bank.a[form], bank.b[form], bank.c[form]).sum()
+        info = np.array([info_fd(t, bank.a[form], bank.b[form], bank.c[form]).sum()
                          for t in thetas])
         # acceptance: within +-10% of the target (finite-difference info error ~1e-8)
         assert np.all(np.abs(info / target - 1) <= 0.10 + 1e-6)
