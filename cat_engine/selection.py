@@ -205,12 +205,19 @@ def most_informative(
     if k < 1:
         raise ValueError(f"k must be >= 1 (got {k})")
     excluded = _check_excluded(bank, excluded)
+    if prices is not None:
+        prices = check_prices(prices, len(bank))
+    return _top(bank, float(theta), excluded, int(k), tag, prices)
+
+
+def _top(bank: ItemBank, theta: float, excluded: np.ndarray, k: int, tag: str | None,
+         prices: np.ndarray | None) -> np.ndarray:
+    """:func:`most_informative` on arguments already checked (select_item checks them once,
+    then ranks per content tag and, for Sympson-Hetter, in rounds)."""
     index = _index_for(bank, tag)
     if index is None:
         return np.empty(0, dtype=np.intp)
-    if prices is not None:
-        prices = check_prices(prices, len(bank))
-    return index.top(float(theta), excluded, int(k), prices)
+    return index.top(theta, excluded, k, prices)
 
 
 def content_quotas(shares: Mapping[str, float], length: int) -> dict[str, int]:
@@ -253,17 +260,17 @@ def _select_in(
 ) -> int | None:
     """One selection among eligible items (optionally of one tag); None when none is eligible."""
     if method == "mfi":
-        top = most_informative(bank, theta, excluded, 1, tag, prices)
+        top = _top(bank, theta, excluded, 1, tag, prices)
         return int(top[0]) if top.size else None
     if method == "randomesque":
-        top = most_informative(bank, theta, excluded, k, tag, prices)
+        top = _top(bank, theta, excluded, k, tag, prices)
         return int(top[rng.integers(top.size)]) if top.size else None
     # Sympson-Hetter: walk down the information order; administer item i with probability
     # K_i; a rejected item is passed over.  If every eligible item is rejected, give the best.
     seen = excluded.copy()
     first = None
     while True:
-        top = most_informative(bank, theta, seen, _SH_CHUNK, tag, prices)
+        top = _top(bank, theta, seen, _SH_CHUNK, tag, prices)
         if top.size == 0:
             return first
         if first is None:
