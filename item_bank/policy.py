@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from psycopg.types.json import Json
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -1036,9 +1036,11 @@ def _expire_one(session: Session, *, participant_id: int, attempt_id: int,
 def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.datetime,
             reason: str | None = None) -> None:
     """Move to a terminal state, grade, and issue the certificate when earned."""
-    # Grading reads every item: one query for all of them when the caller did not load them.
-    ids = [r.item_id for r in attempt.responses]
-    session.scalars(select(Item).where(Item.id.in_(ids))).all()
+    # Grading reads every item: one query for all of them when the caller did not load them
+    # (the views load responses without items), instead of one lazy load per item.
+    if any("item" in inspect(r).unloaded for r in attempt.responses):
+        ids = [r.item_id for r in attempt.responses]
+        session.scalars(select(Item).where(Item.id.in_(ids))).all()
     attempt.transition(state)
     attempt.finished_at = now
     attempt.stop_reason = reason if state == AttemptState.SUBMITTED else "time"
