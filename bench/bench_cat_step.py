@@ -4,7 +4,8 @@ One step = take the response to the last item, update theta, select the next ite
 Fisher information among the items not yet given.
 
 * this engine: ``record_response`` (EAP from the running log-likelihood on the 121-point grid,
-  O(Q)) then ``next_item`` (exact maximum information via block upper bounds);
+  O(Q)) then ``next_item`` (exact maximum information from the theta cell's list of 256 items,
+  block upper bounds when the list cannot prove the answer);
 * catsim 0.21.0: ``NumericalSearchEstimator`` (its ability estimator; catsim has no EAP)
   then ``MaxInfoSelector.select``.
 
@@ -87,7 +88,7 @@ def main() -> None:
             state = _prior_history(bank, rng, config)
             item = next_item(state, bank, config, rng=rng)
             histories.append((state, item, int(rng.integers(2))))
-        bench_engine(bank, histories[:5], config, rng)  # warm-up: builds the block index
+        bench_engine(bank, histories[:5], config, rng)  # warm-up
         ours = bench_engine(bank, histories, config, rng)
         theirs = bench_catsim(bank, histories)
         rows.append((n, np.median(ours), None if theirs is None else np.median(theirs),

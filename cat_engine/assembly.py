@@ -32,7 +32,7 @@ from .estimation import (
     estimate,
 )
 from .exposure import DEFAULT_CAP_RAMP, check_cap_ramp
-from .irt import ItemBank, _information, _log_likelihood
+from .irt import ItemBank, _information, _item_log_likelihood
 from .selection import SELECTORS, check_sh_params, content_quotas, select_item
 from .stopping import StoppingRule
 
@@ -116,9 +116,9 @@ def record_response(
         raise ValueError(f"item index {item} is outside the bank of {len(bank)} items")
     if item in state.items:
         raise ValueError(f"item {bank.ids[item]} was already administered in this attempt")
-    a, b, c = bank.a[item], bank.b[item], bank.c[item]
-    ll = state.log_likelihood + _log_likelihood(GRID[:, None], np.array([float(response)]),
-                                                a, b, c)
+    ll = state.log_likelihood + _item_log_likelihood(
+        GRID, response, float(bank.a[item]), float(bank.b[item]), float(bank.c[item])
+    )
     ll.setflags(write=False)
     items, responses = (*state.items, int(item)), (*state.responses, int(response))
     method = config.estimator

@@ -29,6 +29,8 @@ Warm, T. A. (1989). Weighted likelihood estimation of ability in item response t
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +55,7 @@ THETA_MIN, THETA_MAX = -6.0, 6.0
 #: grid agrees with a 10,001-point computation to < 1e-4 (see tests/cat_engine).
 GRID = np.linspace(THETA_MIN, THETA_MAX, 121)
 GRID.setflags(write=False)
+_GRID_MOMENTS = np.column_stack([np.ones_like(GRID), GRID, GRID * GRID])  # (Q, 3)
 _XATOL = 1e-7
 
 
@@ -91,15 +94,25 @@ def eap_from_log_likelihood(
 ) -> Estimate:
     """EAP estimate from a log-likelihood tabulated on ``GRID`` (shape ``(Q,)``).
 
-    ``theta = sum_q x_q w_q / sum_q w_q`` and ``SE^2 = sum_q (x_q - theta)^2 w_q / sum_q w_q``
-    with ``w_q = exp(log L(x_q) + log phi(x_q) - max)`` (shifted to avoid underflow).
+    ``theta = sum_q x_q w_q / sum_q w_q`` and ``SE^2 = sum_q x_q^2 w_q / sum_q w_q - theta^2``
+    with ``w_q = exp(log L(x_q) + log phi(x_q) - max)`` (shifted to avoid underflow).  The three
+    sums are one product with the ``(Q, 3)`` matrix of ``1, x_q, x_q^2``; the variance formula
+    loses at most ``36 eps / SE^2`` relative accuracy, below 1e-12 for any SE the grid resolves.
     """
-    log_post = log_likelihood + _log_prior(GRID, prior_mean, prior_sd)
+    log_post = log_likelihood + _prior_on_grid(float(prior_mean), float(prior_sd))
     w = np.exp(log_post - log_post.max())
-    total = w.sum()
-    theta = float(w @ GRID) / total
-    var = float(w @ (GRID - theta) ** 2) / total
-    return Estimate(theta=theta, se=float(np.sqrt(var)))
+    total, first, second = w @ _GRID_MOMENTS
+    theta = first / total
+    var = max(second / total - theta * theta, 0.0)
+    return Estimate(theta=float(theta), se=math.sqrt(var))
+
+
+@functools.lru_cache(maxsize=64)
+def _prior_on_grid(prior_mean: float, prior_sd: float) -> np.ndarray:
+    """The normal log prior on ``GRID``, cached: a CAT reuses one prior for every answer."""
+    prior = _log_prior(GRID, prior_mean, prior_sd)
+    prior.setflags(write=False)
+    return prior
 
 
 def _maximize(objective, values_on_grid: np.ndarray) -> float:

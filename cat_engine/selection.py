@@ -17,6 +17,15 @@ and then evaluates exactly every block whose bound reaches ``v``: no item outsid
 can beat ``v``, so the result is the exact top-k (tested against brute force).  With 50,000
 items this touches a few hundred items instead of all of them.
 
+Bounding 800 blocks still costs as much as evaluating them, so large banks also keep, per theta
+cell ``[t_j, t_j + h]`` of ``[-6, 6]`` (``h = 0.05``), the ``M = 256`` items with the highest
+*cell bound* ``U_ij = max over the cell of I_i``, best first, and ``T_j``, the highest bound of the
+items left out.  Information is unimodal in theta with its peak at ``theta_i* = b_i + ln((1 +
+sqrt(1 + 8 c_i)) / 2) / a_i`` (Lord, 1980, eq. 10-4), so ``U_ij = I_i(clip(theta_i*, t_j, t_j +
+h))``.  A selection at theta in cell ``j`` evaluates the ``M`` listed items exactly; when the k-th
+best eligible value ``v`` exceeds ``T_j`` no item left out can reach it, and that is the exact
+top-k.  Otherwise (most of the list excluded or priced away) the block search above runs.
+
 Priced selection (exposure prices ``lambda_i >= 0``, :func:`cat_engine.exposure.
 calibrate_exposure_prices`) ranks items by ``I_i(theta) - lambda_i`` instead of ``I_i(theta)``.
 Since ``I_i - lambda_i <= I_i``, the block bound above still bounds the priced value, so the
@@ -24,6 +33,8 @@ same pruning gives the exact priced top-k.
 
 References
 ----------
+Lord, F. M. (1980). *Applications of Item Response Theory to Practical Testing Problems*.
+Erlbaum.
 Kingsbury, G. G. & Zara, A. R. (1989). Procedures for selecting items for computerized
 adaptive tests. *Applied Measurement in Education*, 2(4), 359-375 (randomesque).
 Sympson, J. B. & Hetter, R. D. (1985). Controlling item-exposure rates in computerized adaptive
@@ -32,14 +43,16 @@ testing. *Proceedings of the 27th annual meeting of the Military Testing Associa
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from .estimation import THETA_MAX, THETA_MIN
 from .exposure import capped_exclusion, check_cap_ramp, check_prices, progressive_cap
-from .irt import ItemBank, _information
+from .irt import ItemBank, _information, max_information
 
 __all__ = [
     "select_item",
@@ -56,6 +69,71 @@ _X_STAR = 1.1996786402577337  # root of x tanh(x) = 1: the a maximizing a^2 / co
 _SEED_BLOCKS = 4  # blocks evaluated first to find a good lower bound v
 _DIRECT_BLOCKS = 16  # up to this many blocks (1,024 items) every item is evaluated directly
 _SH_CHUNK = 16  # Sympson-Hetter candidates drawn per round
+_CELL_WIDTH = 0.05  # theta cells of the listed items; narrow cells keep the bounds tight
+_CELL_ITEMS = 256  # items listed per cell (M): evaluating them costs about one block bound pass
+_CELL_CHUNK = 16  # cells whose bounds are computed together when the lists are built
+
+
+@dataclass(frozen=True, eq=False)
+class _CellLists:
+    """Per theta cell, the items with the highest information bound over the cell (module doc).
+
+    ``index`` ``(n_cells, M)`` bank indices by decreasing bound; ``a``, ``b``, ``c`` their
+    parameters (same shape); ``tail`` ``(n_cells,)`` the highest bound among the items not
+    listed (``-inf`` when every item is listed).
+    """
+
+    lo: float
+    hi: float
+    index: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    tail: np.ndarray
+
+    @classmethod
+    def build(cls, bank: ItemBank, members: np.ndarray) -> _CellLists:
+        n_cells = int(round((THETA_MAX - THETA_MIN) / _CELL_WIDTH))
+        edges = np.linspace(THETA_MIN, THETA_MAX, n_cells + 1)
+        a, b, c = bank.a[members], bank.b[members], bank.c[members]
+        peak = max_information(a, b, c)[0]
+        m = min(_CELL_ITEMS, members.size)
+        index = np.empty((n_cells, m), dtype=np.intp)
+        tail = np.full(n_cells, -np.inf)
+        for start in range(0, n_cells, _CELL_CHUNK):  # chunks bound the memory: 16 x n floats
+            cells = np.arange(start, min(start + _CELL_CHUNK, n_cells))
+            at = np.clip(peak, edges[cells][:, None], edges[cells + 1][:, None])
+            # The slack covers rounding in the peak and in the exact values compared to it.
+            bound = (1.0 + 1e-9) * _information(at, a, b, c)
+            if m < members.size:
+                part = np.argpartition(-bound, m, axis=1)
+                tail[cells] = np.take_along_axis(bound, part[:, m:], axis=1).max(axis=1)
+                part = part[:, :m]
+            else:
+                part = np.broadcast_to(np.arange(m), (cells.size, m))
+            order = np.argsort(-np.take_along_axis(bound, part, axis=1), axis=1, kind="stable")
+            index[cells] = members[np.take_along_axis(part, order, axis=1)]
+        return cls(lo=THETA_MIN, hi=THETA_MAX, index=index, a=bank.a[index], b=bank.b[index],
+                   c=bank.c[index], tail=tail)
+
+    def top(self, theta: float, excluded: np.ndarray, k: int, prices) -> np.ndarray | None:
+        """The exact top-k (as :meth:`_BlockIndex.top`), or None when the cell's list cannot
+        prove it (theta outside the cells, or too few listed items eligible above the tail)."""
+        if not self.lo <= theta <= self.hi:
+            return None
+        # theta = hi belongs to the last cell
+        j = min(int((theta - self.lo) / _CELL_WIDTH), self.tail.size - 1)
+        idx = self.index[j]
+        info = _information(theta, self.a[j], self.b[j], self.c[j])
+        if prices is not None:
+            info -= prices[idx]
+        info[excluded[idx]] = -np.inf
+        if k > info.size:
+            return None
+        v = info.max() if k == 1 else np.partition(info, info.size - k)[info.size - k]
+        if not v > self.tail[j]:  # also when v = -inf: fewer than k listed items eligible
+            return None
+        return _best(idx, info, k)
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +150,7 @@ class _BlockIndex:
     b_lo: np.ndarray
     b_hi: np.ndarray
     one_minus_c: np.ndarray  # (n_blocks,) 1 - min c
+    cells: _CellLists | None  # theta-cell lists of banks searched by blocks (None: direct)
 
     @classmethod
     def build(cls, bank: ItemBank, members: np.ndarray) -> _BlockIndex:
@@ -100,6 +179,7 @@ class _BlockIndex:
             b_lo=np.where(valid, b, np.inf).min(axis=1),
             b_hi=np.where(valid, b, -np.inf).max(axis=1),
             one_minus_c=1.0 - np.where(valid, c, np.inf).min(axis=1),
+            cells=_CellLists.build(bank, members) if n_blocks_total > _DIRECT_BLOCKS else None,
         )
 
     def upper_bounds(self, theta: float) -> np.ndarray:
@@ -111,15 +191,17 @@ class _BlockIndex:
         # The slack covers rounding: for a 2PL item at d = 0 the bound is attained exactly.
         return (1.0 + 1e-9) * self.one_minus_c * a * a / (4.0 * np.cosh(half) ** 2)
 
-    def _values(self, theta: float, blocks: np.ndarray, excluded: np.ndarray, prices):
-        """Exact (priced) information of the items in ``blocks``; ``-inf`` for excluded or
-        padding."""
-        idx = self.index[blocks].ravel()
-        info = _information(theta, self.a[blocks].ravel(), self.b[blocks].ravel(),
-                            self.c[blocks].ravel())
+    def _values(self, theta: float, blocks: np.ndarray | None, excluded: np.ndarray, prices):
+        """Exact (priced) information of the items in ``blocks`` (None: every block);
+        ``-inf`` for excluded or padding."""
+        # Every block: the ravelled arrays are views, so no gather at all.
+        pick = slice(None) if blocks is None else blocks
+        idx = self.index[pick].ravel()
+        info = _information(theta, self.a[pick].ravel(), self.b[pick].ravel(),
+                            self.c[pick].ravel())
         if prices is not None:
             info -= prices[idx]
-        info[excluded[idx] | ~self.valid[blocks].ravel()] = -np.inf
+        info[excluded[idx] | ~self.valid[pick].ravel()] = -np.inf
         return idx, info
 
     def top(self, theta: float, excluded: np.ndarray, k: int, prices=None) -> np.ndarray:
@@ -128,8 +210,11 @@ class _BlockIndex:
         if self.index.shape[0] <= _DIRECT_BLOCKS:
             # A small bank (an exam pool of a few hundred items): one pass over every item
             # costs less than bounding the blocks and evaluating them twice.
-            return self._best(*self._values(theta, np.arange(self.index.shape[0]), excluded,
-                                            prices), k)
+            return _best(*self._values(theta, None, excluded, prices), k)
+        if self.cells is not None:
+            found = self.cells.top(theta, excluded, k, prices)
+            if found is not None:
+                return found
         ub = self.upper_bounds(theta)
         n_seed = min(_SEED_BLOCKS + k // BLOCK, ub.size)
         seed = np.argpartition(-ub, n_seed - 1)[:n_seed] if n_seed < ub.size else np.arange(
@@ -141,19 +226,24 @@ class _BlockIndex:
             v = -np.inf
         # Every block that might hold an item at least as informative as v.
         cand = np.flatnonzero(ub >= v) if np.isfinite(v) else np.arange(ub.size)
-        return self._best(*self._values(theta, cand, excluded, prices), k)
+        return _best(*self._values(theta, cand, excluded, prices), k)
 
-    @staticmethod
-    def _best(idx: np.ndarray, info: np.ndarray, k: int) -> np.ndarray:
-        """The bank indices ``idx`` of the ``k`` highest finite ``info``, best first."""
-        n_ok = int(np.isfinite(info).sum())
-        k = min(k, n_ok)
-        if k == 0:
-            return np.empty(0, dtype=np.intp)
-        best = np.argpartition(-info, k - 1)[:k] if k < info.size else np.arange(info.size)
-        # Order best first; ties broken by the smaller bank index, as numpy's argmax would.
-        best = best[np.lexsort((idx[best], -info[best]))]
-        return idx[best]
+
+def _best(idx: np.ndarray, info: np.ndarray, k: int) -> np.ndarray:
+    """The bank indices ``idx`` of the ``k`` highest finite ``info``, best first."""
+    if k == 1:  # maximum information: a max and a tie check instead of partition and sort
+        best = info.max()
+        # Ties go to the smaller bank index, as below.
+        return idx[info == best].min(keepdims=True) if best > -np.inf else np.empty(0, np.intp)
+    n_ok = int(np.isfinite(info).sum())
+    k = min(k, n_ok)
+    if k == 0:
+        return np.empty(0, dtype=np.intp)
+    # Every item tied with the k-th value competes for the last places (argpartition would
+    # keep an arbitrary one); best first, ties to the smaller bank index as numpy's argmax.
+    best = np.flatnonzero(info >= np.partition(info, info.size - k)[info.size - k])
+    best = best[np.lexsort((idx[best], -info[best]))[:k]]
+    return idx[best]
 
 
 _INDEX_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -357,10 +447,8 @@ def select_item(
         sh_params = check_sh_params(sh_params, len(bank))
     if prices is not None:
         prices = check_prices(prices, len(bank))
-    if not np.isfinite(theta):
+    if not math.isfinite(theta):
         raise ValueError("theta must be finite")
-    if excluded.all():
-        raise ValueError("no eligible item: the bank is fully excluded")
     tags: list[str | None] = []
     if content_targets:
         unknown = set(content_targets) - set(bank.content.tolist())

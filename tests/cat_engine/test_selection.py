@@ -5,7 +5,7 @@ import pytest
 
 from cat_engine.assembly import CatConfig, next_item, record_response, start_attempt
 from cat_engine.irt import ItemBank, information
-from cat_engine.selection import content_quotas, most_informative, select_item
+from cat_engine.selection import _index_for, content_quotas, most_informative, select_item
 from cat_engine.simulation import generate_bank
 from cat_engine.stopping import StoppingRule
 
@@ -27,6 +27,64 @@ def test_selection_is_exact_argmax_with_random_exclusions(n, model):
         # exact: same items in the same order (continuous parameters: no ties)
         np.testing.assert_array_equal(got, brute)
         assert select_item(bank, theta, excluded=excluded, rng=rng) == brute[0]
+
+
+def test_theta_cell_lists_hold_the_items_of_highest_information_over_the_cell():
+    # The lists' invariant, against a dense scan of each cell (201 abilities, edges included):
+    # the listed items are those of highest maximum information over the cell, and ``tail`` is
+    # the highest maximum among the rest (the dense scan misses the peak by < 1e-6 relative).
+    rng = np.random.default_rng(32)
+    bank = generate_bank(3000, "3pl", rng=rng)
+    cells = _index_for(bank, None).cells
+    for j in rng.choice(cells.tail.size, 25, replace=False):
+        grid = np.linspace(-6 + 0.05 * j, -6 + 0.05 * (j + 1), 201)
+        top = information(grid, bank.a, bank.b, bank.c).max(axis=0)
+        listed = np.zeros(len(bank), dtype=bool)
+        listed[cells.index[j]] = True
+        assert top[~listed].max() <= cells.tail[j] <= top[~listed].max() * (1 + 1e-6)
+        assert top[listed].min() >= top[~listed].max() * (1 - 1e-6)
+        assert (np.diff(top[cells.index[j]]) <= 1e-6).all()  # best first
+
+
+@pytest.mark.parametrize("model", ["3pl", "1pl"])
+def test_theta_cell_lists_give_the_exact_top_k(model):
+    # A CAT excludes few items, so the per-cell lists answer: check them against brute force on
+    # cell edges, the grid's ends and CAT-like exclusions (the previous best items), with
+    # prices, k up to past the list length, and exact ties (a 1PL bank with duplicated items:
+    # the smaller bank index first).  Outside the cells, or with too few listed items
+    # eligible, the lists decline and the block search answers (checked the same way).
+    rng = np.random.default_rng(31)
+    base = generate_bank(3000, model, rng=rng)
+    copies = np.concatenate([np.arange(3000), np.arange(0, 3000, 7)])
+    bank = ItemBank(ids=[f"i{j}" for j in range(copies.size)], a=base.a[copies],
+                    b=base.b[copies], c=base.c[copies], content=base.content[copies])
+    n = len(bank)
+    cells = _index_for(bank, None).cells
+    answered = declined = 0
+    thetas = np.concatenate([[-6.0, 6.0, -5.95, 0.05, 2.5, -6.5, 7.0],
+                             rng.uniform(-6, 6, 120)])
+    for i, theta in enumerate(thetas):
+        info = information(theta, bank.a, bank.b, bank.c)
+        excluded = np.zeros(n, dtype=bool)
+        excluded[np.argsort(-info)[: rng.integers(0, 60)]] = True
+        excluded[rng.integers(0, n, 30)] = True
+        if i % 3 == 0:
+            excluded |= rng.random(n) < 0.98  # too few listed items left: declined
+        prices = np.where(rng.random(n) < 0.5, rng.uniform(0, 0.05, n), 0.0) if i % 2 else None
+        value = info - (0 if prices is None else prices)
+        value[excluded] = -np.inf
+        for k in (1, 5, 300):
+            want = np.argsort(-value, kind="stable")[:k]
+            want = want[np.isfinite(value[want])]
+            listed = cells.top(theta, excluded, k, prices)
+            if listed is None:
+                declined += 1
+            else:
+                answered += 1
+                np.testing.assert_array_equal(listed, want)
+            np.testing.assert_array_equal(
+                most_informative(bank, theta, excluded, k, prices=prices), want)
+    assert answered > 150 and declined > 50  # both paths ran
 
 
 @pytest.mark.parametrize("method", ["mfi", "randomesque", "sympson-hetter"])
