@@ -80,7 +80,7 @@ class _CellLists:
 
     ``index`` ``(n_cells, M)`` bank indices by decreasing bound; ``a``, ``b``, ``c`` their
     parameters (same shape); ``tail`` ``(n_cells,)`` the highest bound among the items not
-    listed (``-inf`` when every item is listed).
+    listed.
     """
 
     lo: float
@@ -97,20 +97,17 @@ class _CellLists:
         edges = np.linspace(THETA_MIN, THETA_MAX, n_cells + 1)
         a, b, c = bank.a[members], bank.b[members], bank.c[members]
         peak = max_information(a, b, c)[0]
-        m = min(_CELL_ITEMS, members.size)
+        m = _CELL_ITEMS  # built only beyond the direct search's 1,024 items: more than M
         index = np.empty((n_cells, m), dtype=np.intp)
-        tail = np.full(n_cells, -np.inf)
+        tail = np.empty(n_cells)
         for start in range(0, n_cells, _CELL_CHUNK):  # chunks bound the memory: 16 x n floats
             cells = np.arange(start, min(start + _CELL_CHUNK, n_cells))
             at = np.clip(peak, edges[cells][:, None], edges[cells + 1][:, None])
             # The slack covers rounding in the peak and in the exact values compared to it.
             bound = (1.0 + 1e-9) * _information(at, a, b, c)
-            if m < members.size:
-                part = np.argpartition(-bound, m, axis=1)
-                tail[cells] = np.take_along_axis(bound, part[:, m:], axis=1).max(axis=1)
-                part = part[:, :m]
-            else:
-                part = np.broadcast_to(np.arange(m), (cells.size, m))
+            part = np.argpartition(-bound, m, axis=1)
+            tail[cells] = np.take_along_axis(bound, part[:, m:], axis=1).max(axis=1)
+            part = part[:, :m]
             order = np.argsort(-np.take_along_axis(bound, part, axis=1), axis=1, kind="stable")
             index[cells] = members[np.take_along_axis(part, order, axis=1)]
         return cls(lo=THETA_MIN, hi=THETA_MAX, index=index, a=bank.a[index], b=bank.b[index],
