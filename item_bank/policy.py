@@ -961,12 +961,14 @@ def _advance(session: Session, attempt: Attempt, participant: Participant,
     # RULE: SPEC.md "Stopping" — SE target, decision at the cut certain, min and max length.
     reason = rule.reason(len(answered), current)
     if reason is not None:
-        _finish(session, attempt, AttemptState.SUBMITTED, now, reason=reason)
+        _finish(session, attempt, AttemptState.SUBMITTED, now, reason=reason,
+                graded=(pool, current))
         return
     seen = _seen_item_ids(session, attempt.participant_id, attempt.program_id)
     if pool is None or not _present_next(session, attempt, exam, pool, seen, rules, settings,
                                          current, now):
-        _finish(session, attempt, AttemptState.SUBMITTED, now, reason="bank")
+        _finish(session, attempt, AttemptState.SUBMITTED, now, reason="bank",
+                graded=(pool, current))
 
 
 def _theta_cut(pool: Pool, cut_score: float) -> float | None:
@@ -1034,8 +1036,13 @@ def _expire_one(session: Session, *, participant_id: int, attempt_id: int,
 
 
 def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.datetime,
-            reason: str | None = None) -> None:
-    """Move to a terminal state, grade, and issue the certificate when earned."""
+            reason: str | None = None, *,
+            graded: tuple[Pool | None, Estimate] | None = None) -> None:
+    """Move to a terminal state, grade, and issue the certificate when earned.
+
+    ``graded``: the exam's pool and the estimate from the answered items, when the caller (a
+    CAT answer that stops the test) has just computed them in this transaction.
+    """
     # Grading reads every item: one query for all of them when the caller did not load them
     # (the views load responses without items), instead of one lazy load per item.
     if any("item" in inspect(r).unloaded for r in attempt.responses):
@@ -1047,7 +1054,7 @@ def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.dat
     exam = attempt.exam
     program = exam.program
     rules = exam_rules(exam, program.settings)
-    _grade(session, attempt, exam, rules)
+    _grade(session, attempt, exam, rules, graded)
     _audit(session, f"participant:{attempt.participant_id}", "attempt_finished",
            f"attempt:{attempt.id}", state=state.value, score=attempt.score,
            passed=attempt.passed)
@@ -1058,7 +1065,8 @@ def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.dat
     session.flush()
 
 
-def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules) -> None:
+def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules,
+           graded: tuple[Pool | None, Estimate] | None = None) -> None:
     """RULE: SPEC.md "Scores on the 0-100 scale" — the domain score over the reference pool
     at the final EAP theta; passed = score >= cut.
 
@@ -1071,8 +1079,8 @@ def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules) -> 
     if not any(r.answered_at is not None for r in responses):
         attempt.theta, attempt.se, attempt.score, attempt.passed = None, None, 0.0, False
         return
-    result = _estimate(responses)
-    pool = exam_pool(session, exam)
+    pool, result = graded if graded is not None else (exam_pool(session, exam),
+                                                      _estimate(responses))
     if pool is None:  # every item retired since the start: score on the items given
         items = [r.item for r in responses]
         a = np.array([i.a for i in items])
