@@ -83,8 +83,6 @@ class _CellLists:
     listed.
     """
 
-    lo: float
-    hi: float
     index: np.ndarray
     a: np.ndarray
     b: np.ndarray
@@ -110,16 +108,15 @@ class _CellLists:
             part = part[:, :m]
             order = np.argsort(-np.take_along_axis(bound, part, axis=1), axis=1, kind="stable")
             index[cells] = members[np.take_along_axis(part, order, axis=1)]
-        return cls(lo=THETA_MIN, hi=THETA_MAX, index=index, a=bank.a[index], b=bank.b[index],
-                   c=bank.c[index], tail=tail)
+        return cls(index=index, a=bank.a[index], b=bank.b[index], c=bank.c[index], tail=tail)
 
     def top(self, theta: float, excluded: np.ndarray, k: int, prices) -> np.ndarray | None:
         """The exact top-k (as :meth:`_BlockIndex.top`), or None when the cell's list cannot
         prove it (theta outside the cells, or too few listed items eligible above the tail)."""
-        if not self.lo <= theta <= self.hi:
+        if not THETA_MIN <= theta <= THETA_MAX:
             return None
-        # theta = hi belongs to the last cell
-        j = min(int((theta - self.lo) / _CELL_WIDTH), self.tail.size - 1)
+        # theta = THETA_MAX belongs to the last cell
+        j = min(int((theta - THETA_MIN) / _CELL_WIDTH), self.tail.size - 1)
         idx = self.index[j]
         info = _information(theta, self.a[j], self.b[j], self.c[j])
         if prices is not None:
