@@ -92,7 +92,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .estimation import GRID
+from .estimation import GRID, _prior_on_grid
 from .irt import ItemBank, _information, _probability
 
 __all__ = ["exposure_counts", "exposure_rates", "max_exposure", "mean_overlap",
@@ -282,7 +282,7 @@ def priced_cat_rates(
                          f"(got max_items {max_items}, k {k})")
     p_grid = _probability(GRID[:, None], bank.a, bank.b, bank.c)  # (Q, n)
     log_p, log_q = np.log(p_grid), np.log1p(-p_grid)
-    log_post = np.broadcast_to(-0.5 * GRID**2, (n_exam, GRID.size)).copy()  # (N, Q)
+    log_post = np.broadcast_to(_prior_on_grid(0.0, 1.0), (n_exam, GRID.size)).copy()  # (N, Q)
     given = np.zeros((n_exam, n_items), dtype=bool)
     rows = np.arange(n_exam)
     k = min(k, n_items)
