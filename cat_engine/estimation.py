@@ -36,7 +36,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from .irt import _information, _log_likelihood, _probability, check_params, check_responses
+from .irt import (
+    _information,
+    _log_likelihood,
+    _log_probabilities,
+    _probability,
+    check_params,
+    check_responses,
+)
 
 __all__ = [
     "Estimate",
@@ -47,6 +54,7 @@ __all__ = [
     "GRID",
     "grid_log_likelihood",
     "eap_from_log_likelihood",
+    "GridTable",
 ]
 
 METHODS = ("eap", "map", "mle", "wle")
@@ -113,6 +121,51 @@ def _prior_on_grid(prior_mean: float, prior_sd: float) -> np.ndarray:
     prior = _log_prior(GRID, prior_mean, prior_sd)
     prior.setflags(write=False)
     return prior
+
+
+@dataclass(frozen=True, eq=False)
+class GridTable:
+    """Log-probabilities of a wrong and of a right answer to every item of a bank on ``GRID``.
+
+    A CAT re-estimates EAP after every answer from all the items given so far.  With the table
+    of a bank, the log-likelihood of ``k`` responses is a gather of ``k`` rows and a sum,
+    ``log L(x_q) = sum_i [u_i log P_i(x_q) + (1 - u_i) log Q_i(x_q)]``, instead of ``k * Q``
+    log-sigmoids; :meth:`eap` equals :func:`estimate` ``(method="eap")`` on the same items up
+    to the order of the ``k`` additions (a few ulp).
+
+    Attributes
+    ----------
+    rows : (2 n, Q) float64; row ``i`` is ``log Q_i`` on ``GRID`` and row ``n + i`` is
+        ``log P_i``, so the row of response ``u`` to item ``i`` is ``i + n u``.  ``2 Q`` floats
+        per item (about 1.9 kB).
+    """
+
+    rows: np.ndarray
+
+    @classmethod
+    def of(cls, a, b, c) -> GridTable:
+        """The table of the items ``a, b, c`` (each ``(n,)``, checked like everywhere)."""
+        a, b, c = check_params(a, b, c)
+        right, wrong = _log_probabilities(GRID[:, None], a, b, c)  # (Q, n) each
+        rows = np.concatenate([wrong.T, right.T])
+        rows.setflags(write=False)
+        return cls(rows=rows)
+
+    def __len__(self) -> int:
+        return self.rows.shape[0] // 2
+
+    def eap(self, positions, responses, prior_mean: float = 0.0,
+            prior_sd: float = 1.0) -> Estimate:
+        """EAP estimate from ``responses`` (``(k,)`` 0/1) to the items at ``positions``
+        (``(k,)`` indices into the table's bank); see :func:`eap_from_log_likelihood`."""
+        n = len(self)
+        pos = np.asarray(positions, dtype=np.intp)
+        if pos.ndim != 1 or (pos.size and not (0 <= pos.min() and pos.max() < n)):
+            raise ValueError(f"positions must be a (k,) array of item indices in [0, {n})")
+        u = check_responses(responses, pos.size)
+        _check_prior(prior_mean, prior_sd)
+        rows = self.rows[pos + n * u.astype(np.intp)]
+        return eap_from_log_likelihood(rows.sum(axis=0), prior_mean, prior_sd)
 
 
 def _maximize(objective, values_on_grid: np.ndarray) -> float:

@@ -17,6 +17,7 @@ Baker, F. B. & Kim, S.-H. (2004). *Item Response Theory: Parameter Estimation Te
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -87,7 +88,7 @@ def check_responses(responses, n_items: int) -> np.ndarray:
         raise ValueError(
             f"mismatched lengths: {u.size} responses for {n_items} items"
         )
-    if not np.isin(u, (0.0, 1.0)).all():
+    if not ((u == 0.0) | (u == 1.0)).all():
         raise ValueError("responses must be 0 or 1 (found another value)")
     return u
 
@@ -190,7 +191,17 @@ class ItemBank:
 
     def tags(self) -> list[str]:
         """The distinct content tags, sorted."""
-        return sorted(set(self.content.tolist()))
+        return list(self.content_codes[0])
+
+    @functools.cached_property
+    def content_codes(self) -> tuple[tuple[str, ...], np.ndarray]:
+        """``(tags, codes)``: the distinct content tags, sorted, and each item's index into
+        them (``(n,)`` intp), computed once per bank: sorting the tag strings again on every
+        answer would cost more than the rest of an item selection."""
+        tags, codes = np.unique(self.content, return_inverse=True)
+        codes = codes.reshape(-1).astype(np.intp)
+        codes.setflags(write=False)
+        return tuple(tags.tolist()), codes
 
 
 def load_bank(path) -> ItemBank:
@@ -316,6 +327,23 @@ def _log_likelihood(theta, u, a, b, c):
     if guessing.size:
         out[..., guessing] = np.logaddexp(np.log(c[guessing]), out[..., guessing])
     return out.sum(axis=-1)
+
+
+def _log_probabilities(theta, a, b, c) -> tuple[np.ndarray, np.ndarray]:
+    """Unchecked ``(log P, log Q)`` of every item at every ``theta`` (broadcast shapes).
+
+    The element formulas of :func:`_log_likelihood`, for both answers at once:
+    ``log P = logaddexp(log c, log(1 - c) + log sigma(z))`` (the ``logaddexp`` only where
+    ``c > 0``) and ``log Q = log(1 - c) + log sigma(-z)``.
+    """
+    c = np.atleast_1d(c)
+    z = a * (theta - b)
+    log_1mc = np.log1p(-c)
+    right = log_1mc + special.log_expit(z)
+    guessing = np.flatnonzero(c > 0)
+    if guessing.size:
+        right[..., guessing] = np.logaddexp(np.log(c[guessing]), right[..., guessing])
+    return right, log_1mc + special.log_expit(-z)
 
 
 def _item_log_likelihood(theta: np.ndarray, u: int, a: float, b: float, c: float) -> np.ndarray:

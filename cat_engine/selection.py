@@ -445,7 +445,7 @@ def select_item(
         raise ValueError("theta must be finite")
     tags: list[str | None] = []
     if content_targets:
-        unknown = set(content_targets) - set(bank.content.tolist())
+        unknown = set(content_targets).difference(bank.content_codes[0])
         if unknown:
             raise ValueError(f"content target tag(s) not in the bank: {', '.join(sorted(unknown))}")
         tags = list(choose_tag_order(content_targets, content_counts))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -689,7 +690,7 @@ _PLAIN_LOCK = "SELECT clock_timestamp() FROM participant WHERE id = %(participan
 _PLAIN_STATE = """
 SELECT a.participant_id, a.program_id, a.state, a.deadline, a.seed,
        e.id, e.program_id, e.kind, e.assembly, e.materi_id, e.cut_score, e.max_attempts,
-       e.duration_s, e.waiting_period_s, e.min_items, e.max_items, e.se_target, p.settings,
+       e.duration_s, e.waiting_period_s, e.min_items, e.max_items, e.se_target, p.settings::text,
        sig.n, sig.id_sum, sig.updated,
        (SELECT array_agg(s.item_id) FROM seen_item s
          WHERE s.participant_id = a.participant_id AND s.program_id = a.program_id),
@@ -768,6 +769,20 @@ def _plain_pool(session: Session, exam: _PlainExam, signature: tuple) -> tuple |
     return found
 
 
+# Program settings by their JSON text: parsing and validating them on every answer cost more
+# than reading them.  Frozen, so sharing one object between requests is safe.
+_PLAIN_SETTINGS: dict[str, ProgramSettings] = {}
+
+
+def _plain_settings(text: str) -> ProgramSettings:
+    settings = _PLAIN_SETTINGS.get(text)
+    if settings is None:
+        if len(_PLAIN_SETTINGS) >= 64:
+            _PLAIN_SETTINGS.clear()
+        settings = _PLAIN_SETTINGS[text] = ProgramSettings.from_json(json.loads(text))
+    return settings
+
+
 def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
                        item_id: int | str, choice: int,
                        now: dt.datetime | None) -> AnswerOutcome | None:
@@ -803,7 +818,7 @@ def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
     exam_fields[2] = ExamKind(exam_fields[2])
     del exam_fields[3]  # the assembly, checked above
     exam = _PlainExam(*exam_fields)
-    settings = ProgramSettings.from_json(settings_json)
+    settings = _plain_settings(settings_json)
     # RULE: SPEC.md flow 5 — the same deadline and grace as _is_due().
     if now > deadline + dt.timedelta(seconds=settings.answer_grace_s) or not n_items:
         return None
@@ -820,13 +835,11 @@ def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
     pool, shares, texts = found
     # The answers in test order, the pending one last (it is the highest position).
     graded = [r for r in rows if r[3]] + [current]
-    at, in_pool = pool.locate(r[1] for r in graded)
+    at, in_pool = pool.locate([r[1] for r in graded])
     if not in_pool.all():
         return None  # an item of this attempt left the pool since: the general path grades
-    bank = pool.bank
-    theta = estimate(np.array([1 if r[4] else 0 for r in graded[:-1]] + [int(correct)],
-                              dtype=np.int64),
-                     bank.a[at], bank.b[at], bank.c[at], method="eap")
+    theta = pool.grid_table.eap(
+        at, np.array([1 if r[4] else 0 for r in graded[:-1]] + [int(correct)], dtype=np.int64))
     rules = exam_rules(exam, settings)  # type: ignore[arg-type]
     rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
                         se_target=rules.se_target, theta_cut=_theta_cut(pool, rules.cut_score))
@@ -838,7 +851,7 @@ def _answer_plain_case(session: Session, participant_id: int, attempt_id: int,
         return None
     counts = pool.counts(exposed_ids or [], exposed or [])
     position = len(rows) + 1
-    content_counts = pool.content_counts(r[1] for r in rows)
+    content_counts = pool.content_counts(positions=at)  # ``graded`` is ``rows`` reordered
     rng = np.random.default_rng([seed, position])
     index = next_cat_item(pool.bank, theta.theta, base=base, counts=counts, attempts=attempts,
                           max_exposure=settings.max_exposure, k=settings.randomesque_k,
@@ -934,10 +947,17 @@ def _result_if_final(session: Session, attempt: Attempt,
     return None if attempt.state == AttemptState.STARTED else _result(session, attempt, now)
 
 
-def _estimate(responses: list[Response]) -> Estimate:
+def _estimate(responses: list[Response], pool: Pool | None) -> Estimate:
+    """EAP theta of the responses: on the pool's table while every item is still in the pool
+    (as the plain answer does, so both paths agree to the bit), else on the items' own
+    parameters."""
+    u = np.array([1 if r.correct else 0 for r in responses], dtype=np.int64)
+    if pool is not None:
+        at, in_pool = pool.locate([r.item_id for r in responses])
+        if in_pool.all():
+            return pool.grid_table.eap(at, u)
     items = [r.item for r in responses]
-    return estimate(np.array([1 if r.correct else 0 for r in responses], dtype=np.int64),
-                    np.array([i.a if i.a is not None else 1.0 for i in items]),
+    return estimate(u, np.array([i.a if i.a is not None else 1.0 for i in items]),
                     np.array([i.b for i in items], dtype=np.float64),
                     np.array([i.c or 0.0 for i in items], dtype=np.float64), method="eap")
 
@@ -953,8 +973,8 @@ def _advance(session: Session, attempt: Attempt, participant: Participant,
         if _current_response(attempt) is None:
             _finish(session, attempt, AttemptState.SUBMITTED, now, reason="max_items")
         return
-    current = _estimate(answered)
     pool = exam_pool(session, exam)
+    current = _estimate(answered, pool)
     theta_cut = None if pool is None else _theta_cut(pool, rules.cut_score)
     rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
                         se_target=rules.se_target, theta_cut=theta_cut)
@@ -1079,8 +1099,10 @@ def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules,
     if not any(r.answered_at is not None for r in responses):
         attempt.theta, attempt.se, attempt.score, attempt.passed = None, None, 0.0, False
         return
-    pool, result = graded if graded is not None else (exam_pool(session, exam),
-                                                      _estimate(responses))
+    if graded is None:
+        pool = exam_pool(session, exam)
+        graded = pool, _estimate(responses, pool)
+    pool, result = graded
     if pool is None:  # every item retired since the start: score on the items given
         items = [r.item for r in responses]
         a = np.array([i.a for i in items])

@@ -8,6 +8,7 @@ Content balance runs over sub-materi tags inside a materi and over materi inside
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cat_engine.estimation import GridTable
 from cat_engine.irt import ItemBank
 
 from .models import ContentTag, Exam, ExamKind, Item, ItemStatus, Materi
@@ -35,10 +37,11 @@ class Pool:
 
     def locate(self, item_ids) -> tuple[np.ndarray, np.ndarray]:
         """(positions, in_pool) of the given database ids; ``positions[~in_pool]`` is junk."""
-        ids = np.asarray(list(item_ids), dtype=np.int64)
+        ids = np.asarray(item_ids if isinstance(item_ids, list | np.ndarray) else list(item_ids),
+                         dtype=np.int64)
         if not len(self):
             return np.zeros(ids.size, dtype=np.intp), np.zeros(ids.size, dtype=bool)
-        pos = np.clip(np.searchsorted(self.item_ids, ids), 0, len(self) - 1)
+        pos = np.minimum(np.searchsorted(self.item_ids, ids), len(self) - 1)
         return pos, self.item_ids[pos] == ids
 
     def positions(self, item_ids) -> np.ndarray:
@@ -51,13 +54,23 @@ class Pool:
         retired since) are dropped."""
         counts = np.zeros(len(self), dtype=np.int64)
         pos, hit = self.locate(item_ids)
-        counts[pos[hit]] = np.asarray(list(values), dtype=np.int64)[hit]
+        counts[pos[hit]] = np.asarray(values, dtype=np.int64)[hit]
         return counts
 
-    def content_counts(self, item_ids) -> dict[str, int]:
-        """How many of the given items carry each content tag."""
-        tags, n = np.unique(self.bank.content[self.positions(item_ids)], return_counts=True)
-        return {str(tag): int(k) for tag, k in zip(tags, n, strict=True)}
+    def content_counts(self, item_ids=None, *, positions=None) -> dict[str, int]:
+        """How many of the given items (database ids, or pool ``positions``) carry each
+        content tag; tags with none are left out."""
+        tags, codes = self.bank.content_codes
+        if positions is None:
+            positions = self.positions(item_ids)
+        n = np.bincount(codes[positions], minlength=len(tags)).tolist()
+        return {tag: k for tag, k in zip(tags, n, strict=True) if k}
+
+    @functools.cached_property
+    def grid_table(self) -> GridTable:
+        """The bank's EAP table (cat_engine), built on the first estimate: every answer of a
+        CAT re-estimates theta from all its items, which the table makes a gather and a sum."""
+        return GridTable.of(self.bank.a, self.bank.b, self.bank.c)
 
     def content_shares(self) -> dict[str, float]:
         return content_shares(self.bank)

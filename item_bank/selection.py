@@ -33,7 +33,7 @@ from cat_engine.selection import select_item
 
 
 def ceiling_excluded(base: np.ndarray, counts: np.ndarray, attempts: int,
-                     max_exposure: float, *, content: np.ndarray | None = None,
+                     max_exposure: float, *, tags: np.ndarray | None = None,
                      slack: int | None = None) -> np.ndarray:
     """``base`` (seen / unusable) plus the items at the exposure ceiling, plus (when ``slack``
     is given) every item exposed more than ``slack`` times above the least exposed eligible
@@ -45,8 +45,9 @@ def ceiling_excluded(base: np.ndarray, counts: np.ndarray, attempts: int,
     counts : (n,) int, attempts of this exam window that were shown each item
     attempts : attempts started in the window, the current one included
     max_exposure : ceiling on ``count / attempts``
-    content : (n,) content tags; the least-exposed rule is applied per tag so that content
-        balance keeps every tag available
+    tags : (n,) int, each item's content tag as a code ``0..T-1`` (``ItemBank.content_codes``);
+        the least-exposed rule is applied per tag so that content balance keeps every tag
+        available.  None = one tag.
     slack : None = ceiling only; 0 = least exposed items only (spread the bank evenly)
     """
     # cat_engine counts the earlier tests only; ``attempts`` includes the current one.  Counts
@@ -55,31 +56,15 @@ def ceiling_excluded(base: np.ndarray, counts: np.ndarray, attempts: int,
     # Either way such an item is at the ceiling, which the clipped count still says.
     n_tests = max(attempts - 1, 0)
     capped = capped_exclusion(base, np.minimum(counts, n_tests), n_tests, max_exposure)
-    if slack is None:
+    if slack is None or capped.all():
         return capped
-    tags = np.zeros(counts.size, dtype=np.int64) if content is None else _tag_codes(content)
-    spread = capped.copy()
-    for tag in range(int(tags.max()) + 1 if tags.size else 0):
-        members = (tags == tag) & ~capped
-        if members.any():
-            spread |= members & (counts > counts[members].min() + slack)
-    return spread
-
-
-# Integer codes of a bank's content tags, by the identity of its (cached, unchanging) content
-# array: sorting strings anew on every answer cost more than the rest of the selection.
-_TAG_CODES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _tag_codes(content: np.ndarray) -> np.ndarray:
-    found = _TAG_CODES.get(id(content))
-    if found is not None and found[0] is content:
-        return found[1]
-    codes = np.unique(content, return_inverse=True)[1].reshape(-1)
-    if len(_TAG_CODES) >= 64:
-        _TAG_CODES.clear()
-    _TAG_CODES[id(content)] = (content, codes)
-    return codes
+    tags = np.zeros(counts.size, dtype=np.intp) if tags is None else tags
+    free = ~capped
+    # The least count among each tag's eligible items; a tag without one keeps the largest
+    # count, which excludes nothing that is not excluded already.
+    floor = np.full(int(tags.max()) + 1, counts.max())
+    np.minimum.at(floor, tags[free], counts[free])
+    return capped | (counts > floor[tags] + slack)
 
 
 def next_cat_item(bank: ItemBank, theta: float, *, base: np.ndarray, counts: np.ndarray,
@@ -88,8 +73,8 @@ def next_cat_item(bank: ItemBank, theta: float, *, base: np.ndarray, counts: np.
                   rng: np.random.Generator) -> int:
     """Index of the next CAT item: randomesque MFI under the ceiling, among the least exposed
     items (``slack``), with content balance."""
-    excluded = ceiling_excluded(base, counts, attempts, max_exposure, content=bank.content,
-                                slack=slack)
+    excluded = ceiling_excluded(base, counts, attempts, max_exposure,
+                                tags=bank.content_codes[1], slack=slack)
     return select_item(bank, theta, excluded=excluded, rng=rng, method="randomesque", k=k,
                        content_targets=content_shares, content_counts=content_counts)
 
@@ -108,7 +93,7 @@ def loft_form(bank: ItemBank, length: int, *, base: np.ndarray, counts: np.ndarr
     widen = [None] if slack is None else [slack, slack + 1, slack + 2, None]
     for step in widen:
         excluded = ceiling_excluded(base, counts, attempts, max_exposure,
-                                    content=bank.content, slack=step)
+                                    tags=bank.content_codes[1], slack=step)
         if (~excluded).sum() >= 2 * length:
             break
     if (~excluded).sum() < length:

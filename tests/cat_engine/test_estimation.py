@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from helpers import FINE, loglik, p3, random_items
 
-from cat_engine.estimation import THETA_MAX, THETA_MIN, estimate
+from cat_engine.estimation import THETA_MAX, THETA_MIN, GridTable, estimate
 
 PATTERNS = 25
 
@@ -39,6 +39,47 @@ def test_eap_matches_10001_point_grid(prior):
         # tolerance 1e-3 (acceptance): 121-point quadrature vs 10,001-point trapezoid
         assert est.theta == pytest.approx(mean, abs=1e-3)
         assert est.se == pytest.approx(sd, abs=1e-3)
+
+
+@pytest.mark.parametrize("model", ["1pl", "2pl", "3pl"])
+def test_grid_table_eap_equals_estimate_and_brute_force(model):
+    """The bank table's EAP is the generic one (same element formulas, tolerance 1e-12 for the
+    order of the additions) on random subsets of a bank, empty ones and all-correct included;
+    and it is within the acceptance 1e-3 of the 10,001-point posterior mean."""
+    rng = np.random.default_rng(21)
+    a, b, c = random_items(rng, 300, model)
+    table = GridTable.of(a, b, c)
+    assert len(table) == 300
+    for j in range(60):
+        k = 0 if j == 0 else int(rng.integers(1, 41))
+        at = rng.choice(300, k, replace=False)
+        u = (rng.random(k) < p3(rng.normal(), a[at], b[at], c[at])).astype(np.int64)
+        if j == 1:
+            u[:] = 1
+        prior = (0.0, 1.0) if j % 3 else (0.4, 1.3)
+        got = table.eap(at, u, *prior)
+        want = estimate(u, a[at], b[at], c[at], "eap", prior_mean=prior[0], prior_sd=prior[1])
+        assert got.theta == pytest.approx(want.theta, abs=1e-12)
+        assert got.se == pytest.approx(want.se, abs=1e-12)
+        _, w = _posterior(u, a[at], b[at], c[at], *prior)
+        assert got.theta == pytest.approx(np.trapezoid(w * FINE, FINE) / np.trapezoid(w, FINE),
+                                          abs=1e-3)
+
+
+def test_grid_table_rejects_bad_input():
+    table = GridTable.of([1.0, 1.5], [0.0, 1.0], [0.0, 0.2])
+    with pytest.raises(ValueError, match="item indices"):
+        table.eap([0, 2], [1, 0])
+    with pytest.raises(ValueError, match="item indices"):
+        table.eap([-1], [1])
+    with pytest.raises(ValueError, match="0 or 1"):
+        table.eap([0, 1], [1, 2])
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        table.eap([0, 1], [1])
+    with pytest.raises(ValueError, match="prior_sd"):
+        table.eap([0], [1], prior_sd=-1)
+    with pytest.raises(ValueError, match="discrimination"):
+        GridTable.of([-1.0], [0.0], [0.0])
 
 
 def test_map_matches_grid_argmax():

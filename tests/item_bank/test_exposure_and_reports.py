@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import itertools
 import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
 from item_bank_helpers import build_world, enrolled_participants, take
 from sqlalchemy import func, select
 
+from cat_engine.irt import ItemBank
 from item_bank.db import make_engine, session_factory
 from item_bank.errors import BankExhausted
 from item_bank.harvest import overlap_rate, simulate_window, synthetic_bank
 from item_bank.models import Attempt, Item, ProgramSettings, Response
+from item_bank.pools import Pool
 from item_bank.reports import bank_check, exam_overlap
 from item_bank.selection import ceiling_excluded
 
@@ -40,6 +43,48 @@ def test_ceiling_and_least_exposed_rules():
     early = np.array([1, 0, 2, 1, 3, 2])
     assert ceiling_excluded(base, early, 3, 0.25).tolist() == [
         True, False, True, True, True, True]
+
+
+def test_least_exposed_rule_per_tag_matches_brute_force():
+    """Item i is excluded iff it is at the ceiling (or in ``base``) or its count is more than
+    ``slack`` above the least count among the eligible items of its own tag."""
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        tags = rng.integers(0, 4, n)
+        counts = rng.integers(0, 8, n)
+        base = rng.random(n) < 0.3
+        attempts, slack = int(rng.integers(1, 30)), int(rng.integers(0, 3))
+        capped = ceiling_excluded(base, counts, attempts, 0.3)
+        want = [bool(capped[i]) or counts[i] > min(
+            counts[j] for j in range(n) if tags[j] == tags[i] and not capped[j]) + slack
+            for i in range(n)]
+        assert ceiling_excluded(base, counts, attempts, 0.3, tags=tags,
+                                slack=slack).tolist() == want
+
+
+def test_pool_lookups_match_brute_force():
+    """Positions, per-item counts and per-tag counts of a pool against plain Python."""
+    rng = np.random.default_rng(8)
+    ids = np.sort(rng.choice(10_000, 300, replace=False)).astype(np.int64)
+    tags = rng.choice(["PP", "ETIKA", "ADM", ""], 300)
+    pool = Pool(item_ids=ids, bank=ItemBank(ids=ids.astype(str), a=np.ones(300),
+                                            b=np.zeros(300), c=np.zeros(300), content=tags))
+    where = {int(i): k for k, i in enumerate(ids)}
+    for _ in range(50):
+        # distinct ids (exposure rows are one per item), some of them not in the pool
+        asked = list(dict.fromkeys(int(i) for i in np.concatenate(
+            [rng.choice(ids, 20, replace=False), rng.integers(0, 10_000, 5)])))
+        assert pool.positions(asked).tolist() == [where[i] for i in asked if i in where]
+        values = rng.integers(1, 9, len(asked)).tolist()
+        want = np.zeros(300, dtype=np.int64)
+        for i, v in zip(asked, values, strict=True):
+            if i in where:
+                want[where[i]] = v
+        assert pool.counts(asked, values).tolist() == want.tolist()
+        tally = dict(Counter(str(tags[where[i]]) for i in asked if i in where))
+        assert pool.content_counts(asked) == tally
+        assert pool.content_counts(positions=pool.positions(asked)) == tally
 
 
 @pytest.fixture
