@@ -15,10 +15,21 @@ from server.errors import BadInput
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
+# Field names per dataclass: ``dataclasses.fields`` rebuilds its tuple on every call, and every
+# answer serializes a few nested dataclasses.
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def to_json(value: Any) -> Any:
     """Dataclasses, enums, dates and containers to plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    names = _FIELDS.get(type(value))
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    if names is not None:
+        return {name: to_json(getattr(value, name)) for name in names}
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Mapping):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
