@@ -250,16 +250,14 @@ def exam_rules(exam: Exam, settings: ProgramSettings) -> ExamRules:
     )
 
 
-def _own_attempt(session: Session, participant_id: int, attempt_id: int, *,
-                 items: bool = True) -> Attempt:
-    # One round trip for the attempt with its exam and program, one for its responses and
-    # (``items``) one for their items, which answering and grading walk: lazy loads would cost
-    # one query per item.  Views that show at most the current item leave them out.
-    responses = selectinload(Attempt.responses)
+def _own_attempt(session: Session, participant_id: int, attempt_id: int) -> Attempt:
+    # One round trip for the attempt with its exam and program, one for its responses.  Not
+    # their items: answering reads the current item only, grading the cached pool; the rare
+    # walks over every item (items left the pool) load them at once with _items().
     attempt = session.scalar(
         select(Attempt).where(Attempt.id == attempt_id)
         .options(joinedload(Attempt.exam).joinedload(Exam.program),
-                 responses.selectinload(Response.item) if items else responses)
+                 selectinload(Attempt.responses))
         .execution_options(populate_existing=True))
     # No IDOR: someone else's attempt is indistinguishable from a missing one.
     if attempt is None or attempt.participant_id != participant_id:
@@ -649,7 +647,7 @@ def attempt_view(session: Session, *, participant_id: int, attempt_id: int,
                  now: dt.datetime | None = None) -> AttemptView:
     """The participant's own attempt (expired first if its time ran out)."""
     _lock_participant(session, participant_id)
-    attempt = _own_attempt(session, participant_id, attempt_id, items=False)
+    attempt = _own_attempt(session, participant_id, attempt_id)
     now = _now(session, now)
     _expire_if_due(session, attempt, now)
     return _view(attempt, now)
@@ -660,7 +658,7 @@ def current_item(session: Session, *, participant_id: int, attempt_id: int,
                  now: dt.datetime | None = None) -> ItemPresentation | None:
     """The item to answer now (stem and options in shown order), or None once finished."""
     _lock_participant(session, participant_id)
-    attempt = _own_attempt(session, participant_id, attempt_id, items=False)
+    attempt = _own_attempt(session, participant_id, attempt_id)
     now = _now(session, now)
     if _expire_if_due(session, attempt, now) or attempt.state != AttemptState.STARTED:
         return None
@@ -947,7 +945,14 @@ def _result_if_final(session: Session, attempt: Attempt,
     return None if attempt.state == AttemptState.STARTED else _result(session, attempt, now)
 
 
-def _estimate(responses: list[Response], pool: Pool | None) -> Estimate:
+def _items(session: Session, responses: list[Response]) -> list[Item]:
+    """The items of ``responses``, in order, in one query (lazy loads would cost one each)."""
+    ids = [r.item_id for r in responses]
+    found = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))}
+    return [found[i] for i in ids]
+
+
+def _estimate(session: Session, responses: list[Response], pool: Pool | None) -> Estimate:
     """EAP theta of the responses: on the pool's table while every item is still in the pool
     (as the plain answer does, so both paths agree to the bit), else on the items' own
     parameters."""
@@ -956,7 +961,7 @@ def _estimate(responses: list[Response], pool: Pool | None) -> Estimate:
         at, in_pool = pool.locate([r.item_id for r in responses])
         if in_pool.all():
             return pool.grid_table.eap(at, u)
-    items = [r.item for r in responses]
+    items = _items(session, responses)
     return estimate(u, np.array([i.a if i.a is not None else 1.0 for i in items]),
                     np.array([i.b for i in items], dtype=np.float64),
                     np.array([i.c or 0.0 for i in items], dtype=np.float64), method="eap")
@@ -974,7 +979,7 @@ def _advance(session: Session, attempt: Attempt, participant: Participant,
             _finish(session, attempt, AttemptState.SUBMITTED, now, reason="max_items")
         return
     pool = exam_pool(session, exam)
-    current = _estimate(answered, pool)
+    current = _estimate(session, answered, pool)
     theta_cut = None if pool is None else _theta_cut(pool, rules.cut_score)
     rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
                         se_target=rules.se_target, theta_cut=theta_cut)
@@ -1022,7 +1027,7 @@ def attempt_result(session: Session, *, participant_id: int, attempt_id: int,
                    now: dt.datetime | None = None) -> AttemptResult:
     """The result of the participant's attempt (score None while it is still running)."""
     _lock_participant(session, participant_id)
-    attempt = _own_attempt(session, participant_id, attempt_id, items=False)
+    attempt = _own_attempt(session, participant_id, attempt_id)
     now = _now(session, now)
     _expire_if_due(session, attempt, now)
     return _result(session, attempt, now)
@@ -1101,10 +1106,10 @@ def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules,
         return
     if graded is None:
         pool = exam_pool(session, exam)
-        graded = pool, _estimate(responses, pool)
+        graded = pool, _estimate(session, responses, pool)
     pool, result = graded
     if pool is None:  # every item retired since the start: score on the items given
-        items = [r.item for r in responses]
+        items = _items(session, responses)
         a = np.array([i.a for i in items])
         b = np.array([i.b for i in items])
         c = np.array([i.c or 0.0 for i in items])
