@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from psycopg.types.json import Json
-from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
@@ -360,13 +360,13 @@ class _Standing:
 def _standing(session: Session, participant_id: int, program: Program) -> _Standing:
     exams = list(session.scalars(select(Exam).where(Exam.program_id == program.id)
                                  .order_by(Exam.id)))
-    total = session.scalar(select(func.count(Assignment.id))
-                           .where(Assignment.program_id == program.id)) or 0
-    done = session.scalar(
+    total, done = session.execute(select(
+        select(func.count(Assignment.id))
+        .where(Assignment.program_id == program.id).scalar_subquery(),
         select(func.count(AssignmentCompletion.id))
         .join(Assignment, AssignmentCompletion.assignment_id == Assignment.id)
         .where(Assignment.program_id == program.id,
-               AssignmentCompletion.participant_id == participant_id)) or 0
+               AssignmentCompletion.participant_id == participant_id).scalar_subquery())).one()
     certificate = session.scalar(select(Certificate).where(
         Certificate.participant_id == participant_id, Certificate.program_id == program.id))
     return _Standing(program=program, settings=program.settings, exams=exams,
@@ -1068,11 +1068,6 @@ def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.dat
     ``graded``: the exam's pool and the estimate from the answered items, when the caller (a
     CAT answer that stops the test) has just computed them in this transaction.
     """
-    # Grading reads every item: one query for all of them when the caller did not load them
-    # (the views load responses without items), instead of one lazy load per item.
-    if any("item" in inspect(r).unloaded for r in attempt.responses):
-        ids = [r.item_id for r in attempt.responses]
-        session.scalars(select(Item).where(Item.id.in_(ids))).all()
     attempt.transition(state)
     attempt.finished_at = now
     attempt.stop_reason = reason if state == AttemptState.SUBMITTED else "time"
