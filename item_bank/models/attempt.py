@@ -94,7 +94,9 @@ class Response(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
+    # attempt_id leads both unique keys, which serve its lookups: no index of its own (one
+    # index entry less to write per answer).
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     position: Mapped[int]
     # shown_order[k] = index of the original option displayed at position k
@@ -119,7 +121,8 @@ class SeenItem(Base):
     __table_args__ = (UniqueConstraint("participant_id", "program_id", "item_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"), index=True)
+    # participant_id leads the unique key, which serves its lookups.
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
     program_id: Mapped[int] = mapped_column(ForeignKey("program.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"))

@@ -7,7 +7,16 @@ import enum
 import math
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
@@ -89,6 +98,11 @@ class Item(Base):
     __tablename__ = "item"
     __table_args__ = (
         UniqueConstraint("program_id", "code"),
+        # Every CAT answer checks that its cached pool is current with an aggregate over the
+        # pool's operational items (count, id sum, last update): on PostgreSQL this index
+        # answers it without reading the table (an index-only scan).
+        Index("ix_item_pool", "program_id", "status", "materi_id",
+              postgresql_include=["id", "updated_at"]),
         CheckConstraint("answer_key >= 0", name="key_nonnegative"),
         CheckConstraint("a IS NULL OR a > 0", name="a_positive"),
         CheckConstraint("c IS NULL OR (c >= 0 AND c < 1)", name="c_range"),
@@ -96,7 +110,7 @@ class Item(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"))
     code: Mapped[str] = mapped_column(String(64))
     materi_id: Mapped[int] = mapped_column(ForeignKey("materi.id"), index=True)
     content_tag_id: Mapped[int | None] = mapped_column(ForeignKey("content_tag.id"))
@@ -146,6 +160,6 @@ class ItemExposure(Base):
     __table_args__ = (UniqueConstraint("exam_id", "item_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id"))  # first column of the unique key
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     count: Mapped[int] = mapped_column(default=0)
