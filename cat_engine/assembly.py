@@ -254,7 +254,7 @@ def assemble_loft(
         if not (np.isfinite(target).all() and (target > 0).all()):
             raise ValueError("target information must be positive numbers")
     if content_shares:
-        unknown = set(content_shares) - set(bank.content.tolist())
+        unknown = set(content_shares).difference(bank.content_codes[0])
         if unknown:
             raise ValueError(f"content share tag(s) not in the bank: {', '.join(sorted(unknown))}")
         quotas = content_quotas(content_shares, length)

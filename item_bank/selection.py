@@ -110,5 +110,6 @@ def loft_form(bank: ItemBank, length: int, *, base: np.ndarray, counts: np.ndarr
 
 def content_shares(bank: ItemBank) -> dict[str, float]:
     """Share of each content tag in the bank (the content-balance targets)."""
-    tags, counts = np.unique(bank.content, return_counts=True)
-    return {str(t): float(n) / len(bank) for t, n in zip(tags, counts, strict=True)}
+    tags, codes = bank.content_codes
+    counts = np.bincount(codes, minlength=len(tags)).tolist()
+    return {t: float(n) / len(bank) for t, n in zip(tags, counts, strict=True)}
