@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import functools
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from cat_engine.estimation import GridTable
 from cat_engine.irt import ItemBank
 
-from .models import ContentTag, Exam, ExamKind, Item, ItemStatus, Materi
+from .models import ContentTag, Exam, ExamKind, Item, ItemStatus, Materi, PoolVersion
 from .selection import content_shares
 
 
@@ -77,49 +78,69 @@ class Pool:
 
 
 # Building a bank (and cat_engine's selection index on it) costs more than reading the rows,
-# so banks are reused while the pool's rows are unchanged.
-_CACHE: OrderedDict[tuple, Pool] = OrderedDict()
+# so banks are reused while the pool version (PoolVersion) is unchanged.  One cache per engine:
+# versions and ids only mean something within one database, and a process may talk to several
+# (the tests make a database per test, which would otherwise meet each other's pools here).
+_CACHES: weakref.WeakKeyDictionary[Engine, OrderedDict[tuple, Pool]] = (
+    weakref.WeakKeyDictionary())
 _CACHE_SIZE = 64
 _CACHE_LOCK = threading.Lock()
 
+_VERSION = select(PoolVersion.version).where(PoolVersion.id == 1)
 
-def pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> list[tuple]:
-    """(id, a, b, c, content) of the operational items, ascending id."""
+
+def pool_version(session: Session) -> int:
+    """The database's pool version: it moves with every committed transaction that changes an
+    item, or renames or deletes a content tag or a materi (triggers of migration 0004)."""
+    return session.execute(_VERSION).scalar_one()
+
+
+def _pool_rows(session: Session, *, program_id: int,
+               materi_id: int | None) -> tuple[int | None, list[tuple]]:
+    """(pool version, rows (id, a, b, c, content) of the operational items, ascending id).
+
+    One statement, hence one snapshot under READ COMMITTED: the rows are those of that version
+    exactly, never older.  No operational item: (None, []).
+    """
+    version = _VERSION.scalar_subquery()
     if materi_id is not None:
-        stmt = (select(Item.id, Item.a, Item.b, Item.c, ContentTag.code)
-                .outerjoin(ContentTag, Item.content_tag_id == ContentTag.id))
+        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code)
+                .outerjoin(ContentTag, Item.content_tag_id == ContentTag.id)
+                .where(Item.materi_id == materi_id))
     else:
-        stmt = (select(Item.id, Item.a, Item.b, Item.c, Materi.code)
+        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code)
                 .join(Materi, Item.materi_id == Materi.id))
-    stmt = _pool_statement(stmt, program_id=program_id, materi_id=materi_id)
-    return [tuple(r) for r in session.execute(stmt.order_by(Item.id))]
+    stmt = stmt.where(Item.program_id == program_id, Item.status == ItemStatus.OPERATIONAL)
+    rows = session.execute(stmt.order_by(Item.id)).all()
+    return (rows[0][0] if rows else None), [tuple(r[1:]) for r in rows]
 
 
-def _pool_statement(stmt, *, program_id: int, materi_id: int | None):
-    if materi_id is not None:
-        stmt = stmt.where(Item.materi_id == materi_id)
-    return stmt.where(Item.program_id == program_id, Item.status == ItemStatus.OPERATIONAL)
-
-
-def exam_pool(session: Session, exam: Exam) -> Pool | None:
+def exam_pool(session: Session, exam: Exam, *, version: int | None = None) -> Pool | None:
     """The exam's reference pool, or None when it has no operational item.
 
-    One aggregate query (count, id sum, last update) tells whether the cached bank is still
-    the pool; any edit, status change or new item changes it.
+    Cached by (program, materi, pool version).  ``version`` is the pool version as the caller
+    read it (in its own statement, so that the pool matches what else it read); by default it
+    is read here.  On a miss the pool is read with the version of its rows and cached under
+    that one, which may be newer than ``version``.
+
+    A transaction that has written items, tags or materi and not committed yet must not ask
+    for a pool: it would cache rows that belong to no committed version (PostgreSQL's triggers
+    bump at commit; a rollback on SQLite hands its version numbers to the next writer).
     """
     materi_id = exam.materi_id if exam.kind == ExamKind.MATERI else None
-    signature = session.execute(_pool_statement(
-        select(func.count(Item.id), func.sum(Item.id), func.max(Item.updated_at)),
-        program_id=exam.program_id, materi_id=materi_id)).one()
-    if not signature[0]:
-        return None
-    key = (exam.program_id, materi_id, *signature)
+    if version is None:
+        version = pool_version(session)
+    engine = session.get_bind().engine
     with _CACHE_LOCK:
-        pool = _CACHE.get(key)
+        cache = _CACHES.get(engine)
+        if cache is None:
+            cache = _CACHES[engine] = OrderedDict()
+        key = (exam.program_id, materi_id, version)
+        pool = cache.get(key)
         if pool is not None:
-            _CACHE.move_to_end(key)
+            cache.move_to_end(key)
             return pool
-    rows = pool_rows(session, program_id=exam.program_id, materi_id=materi_id)
+    version, rows = _pool_rows(session, program_id=exam.program_id, materi_id=materi_id)
     if not rows:
         return None
     ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -132,7 +153,7 @@ def exam_pool(session: Session, exam: Exam) -> Pool | None:
     )
     pool = Pool(item_ids=ids, bank=bank)
     with _CACHE_LOCK:
-        _CACHE[key] = pool
-        if len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        cache[exam.program_id, materi_id, version] = pool
+        if len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
     return pool

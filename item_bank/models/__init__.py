@@ -4,7 +4,15 @@ from .attempt import ATTEMPT_TRANSITIONS, Attempt, AttemptState, Response, SeenI
 from .base import Base, UtcDateTime
 from .certificate import AuditLog, Certificate, CertificateRoute
 from .exam import Assembly, Assignment, AssignmentCompletion, Exam, ExamKind
-from .item import ITEM_TRANSITIONS, IrtModel, Item, ItemExposure, ItemStatus, validate_item_fields
+from .item import (
+    ITEM_TRANSITIONS,
+    IrtModel,
+    Item,
+    ItemExposure,
+    ItemStatus,
+    PoolVersion,
+    validate_item_fields,
+)
 from .people import (
                      Enrolment,
                      LoginAttempt,
@@ -20,7 +28,7 @@ __all__ = [
     "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
     "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "IrtModel", "Item", "ItemExposure",
-    "ItemStatus", "LoginAttempt", "Materi", "Participant", "Program", "ProgramSettings",
-    "Response", "SeenItem", "ServiceToken", "StaffRole", "StaffUser", "UtcDateTime",
-    "validate_item_fields", "validate_nip",
+    "ItemStatus", "LoginAttempt", "Materi", "Participant", "PoolVersion", "Program",
+    "ProgramSettings", "Response", "SeenItem", "ServiceToken", "StaffRole", "StaffUser",
+    "UtcDateTime", "validate_item_fields", "validate_nip",
 ]

@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Enum,
     ForeignKey,
@@ -98,9 +99,9 @@ class Item(Base):
     __tablename__ = "item"
     __table_args__ = (
         UniqueConstraint("program_id", "code"),
-        # Every CAT answer checks that its cached pool is current with an aggregate over the
-        # pool's operational items (count, id sum, last update): on PostgreSQL this index
-        # answers it without reading the table (an index-only scan).
+        # An exam's pool is read by (program, status, materi).  The included columns served
+        # the aggregate (count, id sum, last update) that once told whether a cached pool was
+        # current, with an index-only scan; PoolVersion does that job now (migration 0004).
         Index("ix_item_pool", "program_id", "status", "materi_id",
               postgresql_include=["id", "updated_at"]),
         CheckConstraint("answer_key >= 0", name="key_nonnegative"),
@@ -163,3 +164,20 @@ class ItemExposure(Base):
     exam_id: Mapped[int] = mapped_column(ForeignKey("exam.id"))  # first column of the unique key
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+class PoolVersion(Base):
+    """A counter that moves with every committed change to what an exam's pool is made of.
+
+    One row.  Database triggers (migration 0004) bump it whenever a transaction that inserts,
+    updates or deletes an item, or renames or deletes a content tag or a materi, commits; on
+    PostgreSQL once per transaction, at commit, so the values follow the commit order.  A pool
+    read in the same statement as version V is the pool of version V, which is what the pool
+    cache (item_bank.pools) is keyed on.
+    """
+
+    __tablename__ = "pool_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
