@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, func, literal, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -109,13 +109,39 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def _clock(session: Session) -> Any:
+    if is_postgresql(session):
+        return func.clock_timestamp()
+    return func.strftime("%Y-%m-%d %H:%M:%f", "now")
+
+
+def _as_utc(value: Any) -> dt.datetime:
+    if isinstance(value, str):  # SQLite's strftime
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
 def db_now(session: Session) -> dt.datetime:
     """The database's clock as an aware UTC datetime (all hosts agree on one clock)."""
+    return _as_utc(session.execute(select(_clock(session))).scalar_one())
+
+
+def lock_with_clock(session: Session, model: type, ident: Any) -> dt.datetime | None:
+    """Lock one row by primary key (``SELECT ... FOR UPDATE``; SQLite: the transaction already
+    holds the write lock) and read the database clock after the lock, in one round trip.
+
+    None when there is no such row.  Every request that serializes on a participant needs
+    both; as two statements they cost a round trip and an ORM load more.
+    """
+    table = model.__table__
+    row = select(literal(1)).select_from(table).where(table.c.id == ident)
     if is_postgresql(session):
-        value = session.execute(text("SELECT clock_timestamp()")).scalar_one()
-        return value.astimezone(dt.UTC)
-    raw = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-    return dt.datetime.fromisoformat(raw).replace(tzinfo=dt.UTC)
+        row = row.with_for_update()
+    # The clock is read above the locked subquery: in ``SELECT clock_timestamp() FROM t ...
+    # FOR UPDATE`` PostgreSQL computes it below the lock, i.e. before waiting for it.
+    value = session.execute(select(_clock(session)).select_from(row.subquery("locked"))
+                            ).scalar_one_or_none()
+    return None if value is None else _as_utc(value)
 
 
 def lock_one(session: Session, model: type, ident: Any) -> Any:

@@ -6,6 +6,7 @@ Every thread has its own session (its own connection); a barrier releases them t
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -13,8 +14,9 @@ from item_bank_helpers import build_world, enrolled_participants, shown_position
 from sqlalchemy import func, select
 
 from item_bank import policy
+from item_bank.db import db_now, lock_with_clock
 from item_bank.errors import Locked
-from item_bank.models import Attempt, Exam, ItemExposure, Response, SeenItem
+from item_bank.models import Attempt, Exam, ItemExposure, Participant, Response, SeenItem
 
 THREADS = 20
 
@@ -114,3 +116,32 @@ def test_many_participants_start_one_exam_at_once(Session, session):  # noqa: N8
     # The exposure cap's attempt counter lost no start either.
     session.expire_all()
     assert session.get(Exam, world.pre.id).attempts_started == THREADS
+
+
+def test_the_time_of_a_request_is_read_after_waiting_for_the_participants_lock(
+        Session, session):  # noqa: N803
+    """A request that waited for the participant's lock (a double click, a retry) must not use
+    the time from before its wait: deadlines and answer times would be off by the wait."""
+    world = build_world(session)
+    (pid,) = enrolled_participants(session, world.program, 1)
+    session.commit()
+    holding, released = threading.Event(), {}
+
+    def hold() -> None:
+        with Session() as first:
+            lock_with_clock(first, Participant, pid)
+            holding.set()
+            time.sleep(0.5)
+            released["at"] = db_now(first)
+            first.commit()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait()
+    with Session() as second:
+        clock = lock_with_clock(second, Participant, pid)
+        second.commit()
+    holder.join()
+    assert clock >= released["at"]
+    with Session() as third:
+        assert lock_with_clock(third, Participant, -1) is None

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 
 import numpy as np
 from scipy import stats
 from sqlalchemy import select
 
-from server import bank
+from server import bank, create_app
 from server.extensions import Database
 
 
@@ -79,6 +80,46 @@ def test_session_changes_at_login_and_cookie_flags(app, demo):
     client.post("/login", data={"nip": nip, "password": password, "csrf_token": token})
     with client.session_transaction() as sess:
         assert sess["sid"] != sid
+
+
+def test_a_verified_cookie_is_remembered_but_never_trusted_beyond_its_signature(app, demo,
+                                                                               monkeypatch):
+    """The session interface remembers cookies it verified (a participant sends the same one
+    with every answer); that must not change what a cookie is worth."""
+    client = app.test_client()
+    nip, _, password = demo.accounts.participants[0]
+    assert _login(client, nip, password).status_code == 200
+    cookie = client.get_cookie("session").value
+    programs = client.get("/api/v1/programs")
+    assert programs.status_code == 200 and client.get("/api/v1/programs").json == programs.json
+    interface = app.session_interface
+    assert any(key[-1] == cookie for key in interface._verified)
+
+    # A forged cookie (last signature character changed) is anonymous, remembered or not.
+    forged = cookie[:-1] + ("A" if cookie[-1] != "A" else "B")
+    stranger = app.test_client()
+    stranger.set_cookie("session", forged)
+    assert stranger.get("/api/v1/programs").status_code == 401
+
+    # Another secret key does not accept the cookie remembered under this one.
+    other = create_app({"DATABASE_URL": demo.url, "TESTING": True, "SECRET_KEY": "o" * 64,
+                        "SWEEP_INTERVAL_SECONDS": 0})
+    other_client = other.test_client()
+    other_client.set_cookie("session", cookie)
+    assert other_client.get("/api/v1/programs").status_code == 401
+
+    # Changing the session in one request does not leak into the remembered copy.
+    with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
+        from flask import request
+        first = interface.open_session(app, request)
+        first["participant_id"] = -1
+        assert interface.open_session(app, request)["participant_id"] != -1
+
+    # A remembered cookie expires with the session lifetime like any other.
+    lifetime = app.permanent_session_lifetime.total_seconds()
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + lifetime + 5)
+    assert client.get("/api/v1/programs").status_code == 401
 
 
 def test_cookie_is_secure_over_https(app, demo):
