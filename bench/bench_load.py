@@ -182,8 +182,8 @@ def prepare_database(url: str, participants: int, items: int = 30) -> Prepared:
                        for p in people])
             s.commit()
         if engine.dialect.name == "postgresql":
-            # What autovacuum does to a bank that has settled (docs/operations.md): statistics,
-            # and the visibility map that lets the pool signature be an index-only scan.
+            # What autovacuum does to a bank that has settled (docs/operations.md): statistics
+            # and the visibility map (index-only scans).
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
     finally:
