@@ -845,6 +845,8 @@ def _answer_plain(session: Session, participant_id: int, attempt_id: int,
 def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id: int,
                        attempt_id: int, item_id: int, choice: int,
                        now: dt.datetime | None) -> AnswerOutcome | None:
+    """The statements and rules of :func:`_answer_plain` on ``cursor``, inside its transaction;
+    None as soon as the case turns out not to be the plain one."""
     row = cursor.execute(_PLAIN_LOCK, {"participant_id": participant_id}).fetchone()
     if row is None:
         return None
