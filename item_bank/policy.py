@@ -584,7 +584,7 @@ def _assemble_loft_form(session: Session, attempt: Attempt, exam: Exam, pool: Po
         index = loft_form(pool.bank, rules.max_items, base=base, counts=counts,
                           attempts=attempts, max_exposure=settings.max_exposure,
                           slack=settings.exposure_slack,
-                          content_shares=pool.content_shares(), rng=rng)
+                          content_shares=pool.content_shares, rng=rng)
     except ValueError as exc:
         raise BankExhausted(str(exc)) from None
     item_ids = [int(pool.item_ids[i]) for i in index]
@@ -610,7 +610,7 @@ def _present_next(session: Session, attempt: Attempt, exam: Exam, pool: Pool, se
     rng = np.random.default_rng([attempt.seed, position])
     index = next_cat_item(pool.bank, current.theta, base=base, counts=counts, attempts=attempts,
                           max_exposure=settings.max_exposure, k=settings.randomesque_k,
-                          slack=settings.exposure_slack, content_shares=pool.content_shares(),
+                          slack=settings.exposure_slack, content_shares=pool.content_shares,
                           content_counts=content_counts,
                           rng=rng)
     item = session.get(Item, int(pool.item_ids[index]))
@@ -751,27 +751,13 @@ class _PlainExam:
     se_target: float | None
 
 
-# The content shares and the texts of the items shown so far, per cached pool (by identity:
-# any change to the pool moves the pool version, and the pool is rebuilt as a new object), so
-# that the plain answer neither recounts the tags nor reads the next item per request.  The
-# entry holds its pool, so the id cannot be reused while the entry exists.
-_PLAIN_POOLS: dict[int, tuple[Pool, dict[str, float], dict[int, tuple[str, list]]]] = {}
-
-
-def _plain_pool(session: Session, exam: _PlainExam, version: int) -> tuple | None:
+def _plain_pool(session: Session, exam: _PlainExam, version: int) -> Pool | None:
     pool = exam_pool(session, exam, version=version)  # type: ignore[arg-type]
     if session.in_transaction():
         # A cache miss read the pool through the session (another connection than the
         # answer's): end that read-only transaction.
         session.commit()
-    if pool is None:
-        return None
-    found = _PLAIN_POOLS.get(id(pool))
-    if found is None:
-        if len(_PLAIN_POOLS) >= 64:
-            _PLAIN_POOLS.clear()
-        found = _PLAIN_POOLS[id(pool)] = (pool, pool.content_shares(), {})
-    return found
+    return pool
 
 
 # Program settings by their JSON text: parsing and validating them on every answer cost more
@@ -872,10 +858,9 @@ def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id:
     current = pending[0]
     original = int(current[2][choice])
     correct = original == current[5]
-    found = _plain_pool(session, exam, version)
-    if found is None:
+    pool = _plain_pool(session, exam, version)
+    if pool is None:
         return None
-    pool, shares, texts = found
     # The answers in test order, the pending one last (it is the highest position).
     graded = [r for r in rows if r[3]] + [current]
     at, in_pool = pool.locate([r[1] for r in graded])
@@ -899,12 +884,12 @@ def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id:
     rng = np.random.default_rng([seed, position])
     index = next_cat_item(pool.bank, theta.theta, base=base, counts=counts, attempts=attempts,
                           max_exposure=settings.max_exposure, k=settings.randomesque_k,
-                          slack=settings.exposure_slack, content_shares=shares,
+                          slack=settings.exposure_slack, content_shares=pool.content_shares,
                           content_counts=content_counts, rng=rng)
     next_id = int(pool.item_ids[index])
-    text = texts.get(next_id)
+    text = pool.texts.get(next_id)
     if text is None:
-        text = texts[next_id] = cursor.execute(_PLAIN_ITEM, {"item_id": next_id}).fetchone()
+        text = pool.texts[next_id] = cursor.execute(_PLAIN_ITEM, {"item_id": next_id}).fetchone()
     stem, options = text
     shown_order = _shuffle(rng, len(options))
     # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.

@@ -32,6 +32,9 @@ class Pool:
     item_ids: np.ndarray  # (n,) int database ids, ascending
     bank: ItemBank
     theta_cuts: dict[float, float | None] = field(default_factory=dict, compare=False)
+    # Stem and options of the items shown from this pool, read once per item (the plain answer
+    # of item_bank.policy): a change to an item moves the pool version, hence a new Pool.
+    texts: dict[int, tuple[str, list]] = field(default_factory=dict, compare=False)
 
     def __len__(self) -> int:
         return int(self.item_ids.size)
@@ -73,7 +76,9 @@ class Pool:
         CAT re-estimates theta from all its items, which the table makes a gather and a sum."""
         return GridTable.of(self.bank.a, self.bank.b, self.bank.c)
 
+    @functools.cached_property
     def content_shares(self) -> dict[str, float]:
+        """{tag: share of the pool}, the content-balance targets (read-only, shared)."""
         return content_shares(self.bank)
 
 

@@ -89,7 +89,7 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
         rules = exam_rules(exam, settings)
         pool = exam_pool(session, exam)
         available = 0 if pool is None else len(pool)
-        shares = {} if pool is None else pool.content_shares()
+        shares = {} if pool is None else pool.content_shares
         per_participant = rules.max_attempts * rules.max_items
         if exam.kind == ExamKind.MATERI:
             # The program-wide exams also take this materi's share of their items from it.
