@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
@@ -54,6 +54,7 @@ from .models import (
     ProgramSettings,
     Response,
     SeenItem,
+    exam_slot,
     validate_nip,
 )
 from .pools import Pool, exam_pool
@@ -233,7 +234,7 @@ def _audit(session: Session, actor: str, action: str, subject: str, **details: A
     session.add(AuditLog(actor=actor, action=action, subject=subject, details=details))
 
 
-def exam_rules(exam: Exam, settings: ProgramSettings) -> ExamRules:
+def exam_rules(exam: Exam | _ExamRow, settings: ProgramSettings) -> ExamRules:
     """The effective rules of ``exam`` (exam fields override the program settings)."""
     if exam.kind == ExamKind.PRE_ASSESSMENT:
         # RULE: SPEC.md flow 1 — the pre-assessment has exactly one attempt, never a remedial.
@@ -273,21 +274,25 @@ def _own_attempt(session: Session, participant_id: int, attempt_id: int) -> Atte
     return attempt
 
 
-def _is_due(attempt: Attempt, settings: ProgramSettings, now: dt.datetime) -> bool:
+def _is_due(deadline: dt.datetime, settings: ProgramSettings, now: dt.datetime) -> bool:
     # RULE: SPEC.md flow 5 — time runs out at the deadline; a grace of at most 5 s absorbs
     # network latency of an answer clicked just before it.
-    return now > attempt.deadline + dt.timedelta(seconds=settings.answer_grace_s)
+    return now > deadline + dt.timedelta(seconds=settings.answer_grace_s)
+
+
+def _by_slot(attempts: Iterable[Any]) -> dict[str, list[Any]]:
+    """The attempts (in number order) grouped by slot."""
+    slots: dict[str, list[Any]] = {}
+    for attempt in attempts:
+        slots.setdefault(attempt.slot, []).append(attempt)
+    return slots
 
 
 def _slot_attempts(session: Session, participant_id: int, program_id: int) -> dict[str, list]:
-    rows = session.scalars(
+    return _by_slot(session.scalars(
         select(Attempt).where(Attempt.participant_id == participant_id,
                               Attempt.program_id == program_id)
-        .order_by(Attempt.number)).all()
-    slots: dict[str, list[Attempt]] = {}
-    for attempt in rows:
-        slots.setdefault(attempt.slot, []).append(attempt)
-    return slots
+        .order_by(Attempt.number)))
 
 
 def _seen_item_ids(session: Session, participant_id: int, program_id: int) -> set[int]:
@@ -345,15 +350,15 @@ def _require_enrolment(session: Session, participant_id: int, program_id: int) -
 
 @dataclass
 class _Standing:
-    """Everything the gates need about one participant in one program."""
+    """Everything the gates need about one participant in one program: ORM objects on the
+    general path, the plain path's rows (same attribute names) on PostgreSQL's plain one."""
 
-    program: Program
     settings: ProgramSettings
-    exams: list[Exam]
-    slots: dict[str, list[Attempt]]
+    exams: list[Exam] | list[_ExamRow]
+    slots: dict[str, list[Attempt]] | dict[str, list[_AttemptRow]]
     assignments_total: int
     assignments_done: int
-    certificate: Certificate | None
+    certificate: Certificate | _CertificateRow | None
 
     def passed(self, slot: str) -> bool:
         return any(a.passed for a in self.slots.get(slot, []))
@@ -377,7 +382,7 @@ def _standing(session: Session, participant_id: int, program: Program) -> _Stand
                AssignmentCompletion.participant_id == participant_id).scalar_subquery())).one()
     certificate = session.scalar(select(Certificate).where(
         Certificate.participant_id == participant_id, Certificate.program_id == program.id))
-    return _Standing(program=program, settings=program.settings, exams=exams,
+    return _Standing(settings=program.settings, exams=exams,
                      slots=_slot_attempts(session, participant_id, program.id),
                      assignments_total=total, assignments_done=done, certificate=certificate)
 
@@ -456,7 +461,7 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
         Attempt.participant_id == participant_id, Attempt.program_id == exam.program_id,
         Attempt.slot == exam.slot, Attempt.state == AttemptState.STARTED))
     if running is not None:
-        if not _is_due(running, settings, now):
+        if not _is_due(running.deadline, settings, now):
             # RULE: SPEC.md flow 1 — a dropped connection resumes the same attempt.
             return _view(running, now, resumed=True)
         _finish(session, running, AttemptState.EXPIRED, now)
@@ -674,8 +679,8 @@ def current_item(session: Session, *, participant_id: int, attempt_id: int,
 
 
 def _expire_if_due(session: Session, attempt: Attempt, now: dt.datetime) -> bool:
-    if attempt.state == AttemptState.STARTED and _is_due(attempt, attempt.exam.program.settings,
-                                                         now):
+    if attempt.state == AttemptState.STARTED and _is_due(attempt.deadline,
+                                                         attempt.exam.program.settings, now):
         _finish(session, attempt, AttemptState.EXPIRED, now)
         return True
     return False
@@ -690,14 +695,26 @@ def _expire_if_due(session: Session, attempt: Attempt, now: dt.datetime) -> bool
 # rules, the pool version, the participant's seen items and the exposure counts, and one
 # writes the answer, the next response, the seen item and the exposure count together (the
 # next item's text comes from the worker's cache of the pool, read once per pool version).
+# When the answer ends the test, one statement writes the answer, the grade and the audit
+# entry instead, and one reads the participant's standing in the program for the result
+# (_PLAIN_RESULT, which also serves a result request on its own).
 # Same rules, locks and constraints as the general path.
 # The clock is read above the lock (see item_bank.db.lock_with_clock): after any wait for it.
 _PLAIN_LOCK = """SELECT clock_timestamp() FROM (
     SELECT 1 FROM participant WHERE id = %(participant_id)s FOR UPDATE) AS locked"""
-_PLAIN_STATE = """
-SELECT a.participant_id, a.program_id, a.state, a.deadline, a.seed,
-       e.id, e.program_id, e.kind, e.assembly, e.materi_id, e.cut_score, e.max_attempts,
-       e.duration_s, e.waiting_period_s, e.min_items, e.max_items, e.se_target, p.settings::text,
+
+
+def _exam_json(alias: str) -> str:
+    """The columns of exam ``alias`` that the rules read, as the JSON array of _ExamRow."""
+    columns = ("id", "program_id", "kind", "materi_id", "code", "cut_score", "max_attempts",
+               "duration_s", "waiting_period_s", "min_items", "max_items", "se_target",
+               "window_opens_at", "window_closes_at")
+    return f"json_build_array({', '.join(f'{alias}.{c}' for c in columns)})"
+
+
+_PLAIN_STATE = f"""
+SELECT a.participant_id, a.program_id, a.state, a.deadline, a.seed, e.assembly,
+       {_exam_json('e')}, p.settings::text,
        (SELECT v.version FROM pool_version v WHERE v.id = 1),
        (SELECT string_agg(int4send(s.item_id), ''::bytea) FROM seen_item s
          WHERE s.participant_id = a.participant_id AND s.program_id = a.program_id),
@@ -717,11 +734,12 @@ CROSS JOIN LATERAL (
     FROM item_exposure x WHERE x.exam_id = e.id) ex
 WHERE a.id = %(attempt_id)s"""
 _PLAIN_ITEM = "SELECT stem, options FROM item WHERE id = %(item_id)s"
-_PLAIN_WRITE = """
+_PLAIN_ANSWERED = """
 WITH answered AS (
     UPDATE response SET shown_choice = %(shown_choice)s, choice = %(choice)s,
                         correct = %(correct)s, answered_at = %(now)s
-    WHERE id = %(response_id)s AND answered_at IS NULL RETURNING id),
+    WHERE id = %(response_id)s AND answered_at IS NULL RETURNING id)"""
+_PLAIN_WRITE = _PLAIN_ANSWERED + """,
 presented AS (
     INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at)
     VALUES (%(attempt_id)s, %(item_id)s, %(position)s, %(shown_order)s, %(now)s) RETURNING id),
@@ -732,16 +750,58 @@ seen AS (
 INSERT INTO item_exposure (exam_id, item_id, count) VALUES (%(exam_id)s, %(item_id)s, 1)
 ON CONFLICT (exam_id, item_id) DO UPDATE SET count = item_exposure.count + 1
 RETURNING (SELECT count(*) FROM answered)"""
+_PLAIN_FINISH = _PLAIN_ANSWERED + f""",
+finished AS (
+    UPDATE attempt SET state = '{AttemptState.SUBMITTED.value}', finished_at = %(now)s,
+                       stop_reason = %(reason)s, theta = %(theta)s, se = %(se)s,
+                       score = %(score)s, passed = %(passed)s
+    WHERE id = %(attempt_id)s AND state = '{AttemptState.STARTED.value}' RETURNING id),
+audited AS (
+    INSERT INTO audit_log (actor, action, subject, details)
+    VALUES (%(actor)s, 'attempt_finished', %(subject)s, %(details)s) RETURNING id)
+SELECT (SELECT count(*) FROM answered), (SELECT count(*) FROM finished)"""
+# The attempt and everything _standing() reads of its participant in its program.
+_PLAIN_RESULT = f"""
+SELECT a.participant_id, a.exam_id, a.state, a.deadline, p.settings::text,
+       (SELECT count(*) FROM response r WHERE r.attempt_id = a.id AND r.answered_at IS NOT NULL),
+       (SELECT json_agg({_exam_json('x')} ORDER BY x.id) FROM exam x
+         WHERE x.program_id = a.program_id),
+       (SELECT json_agg(json_build_array(t.id, t.slot, t.number, t.state, t.passed,
+                                         t.finished_at, t.theta, t.se, t.score, t.stop_reason)
+                        ORDER BY t.number)
+          FROM attempt t WHERE t.participant_id = a.participant_id
+                           AND t.program_id = a.program_id),
+       (SELECT count(*) FROM assignment s WHERE s.program_id = a.program_id),
+       (SELECT count(*) FROM assignment_completion c
+          JOIN assignment s ON s.id = c.assignment_id
+         WHERE s.program_id = a.program_id AND c.participant_id = a.participant_id),
+       (SELECT json_build_array(c.number, c.route, c.attempt_id) FROM certificate c
+         WHERE c.participant_id = a.participant_id AND c.program_id = a.program_id)
+FROM attempt a
+JOIN program p ON p.id = a.program_id
+WHERE a.id = %(attempt_id)s"""
+
+
+def _timestamp(text: str | None) -> dt.datetime | None:
+    """A timestamp of a JSON row (ISO 8601 with the offset), as the ORM gives it: in UTC."""
+    return None if text is None else dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+
+
+def _float(value: float | None) -> float | None:
+    # JSON writes 85.0 as 85: the ORM's columns are floats.
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
-class _PlainExam:
-    """What exam_rules() and exam_pool() read of an exam, from one row of _PLAIN_STATE."""
+class _ExamRow:
+    """What the rules read of an exam (exam_rules, the gates, exam_pool): the plain path's
+    stand-in for an Exam, from the JSON array of _exam_json()."""
 
     id: int
     program_id: int
     kind: ExamKind
     materi_id: int | None
+    code: str
     cut_score: float | None
     max_attempts: int | None
     duration_s: int | None
@@ -749,9 +809,52 @@ class _PlainExam:
     min_items: int | None
     max_items: int | None
     se_target: float | None
+    window_opens_at: dt.datetime | None
+    window_closes_at: dt.datetime | None
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> _ExamRow:
+        (id_, program_id, kind, materi_id, code, cut_score, max_attempts, duration_s,
+         waiting_period_s, min_items, max_items, se_target, opens, closes) = row
+        return cls(id_, program_id, ExamKind(kind), materi_id, code, _float(cut_score),
+                   max_attempts, duration_s, waiting_period_s, min_items, max_items,
+                   _float(se_target), _timestamp(opens), _timestamp(closes))
+
+    @property
+    def slot(self) -> str:
+        return exam_slot(self.kind, self.materi_id)
 
 
-def _plain_pool(session: Session, exam: _PlainExam, version: int) -> Pool | None:
+@dataclass(frozen=True)
+class _AttemptRow:
+    """What a result and the gates read of an attempt, from a JSON row of _PLAIN_RESULT."""
+
+    id: int
+    slot: str
+    number: int
+    state: AttemptState
+    passed: bool | None
+    finished_at: dt.datetime | None
+    theta: float | None
+    se: float | None
+    score: float | None
+    stop_reason: str | None
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> _AttemptRow:
+        id_, slot, number, state, passed, finished_at, theta, se, score, stop_reason = row
+        return cls(id_, slot, number, AttemptState(state), passed, _timestamp(finished_at),
+                   _float(theta), _float(se), _float(score), stop_reason)
+
+
+@dataclass(frozen=True)
+class _CertificateRow:
+    number: str
+    route: CertificateRoute
+    attempt_id: int
+
+
+def _plain_pool(session: Session, exam: _ExamRow, version: int) -> Pool | None:
     pool = exam_pool(session, exam, version=version)  # type: ignore[arg-type]
     if session.in_transaction():
         # A cache miss read the pool through the session (another connection than the
@@ -781,24 +884,16 @@ def _int4s(packed: bytes | None) -> np.ndarray:
     return np.frombuffer(packed or b"", dtype=">i4")
 
 
-def _answer_plain(session: Session, participant_id: int, attempt_id: int,
-                  item_id: int | str, choice: int, now: dt.datetime | None) -> AnswerOutcome | None:
-    """The answer of nearly every request on PostgreSQL: the current item of a running CAT
-    attempt answered in time with a valid option, and the test goes on.
+def _on_raw_connection(session: Session, case: Callable[..., R | None], *args: Any) -> R | None:
+    """``case(session, cursor, *args)`` in a transaction of a pooled connection of its own,
+    without the ORM session, on PostgreSQL (None elsewhere): for the requests of nearly every
+    participant, whose unit of work, flushes and commit would cost more CPU than everything
+    else they do.
 
-    It applies exactly the rules of the general path (same lock, same checks, estimate,
-    stopping rule, selection and random stream) in three statements on a pooled connection
-    of its own, without the ORM session: its unit of work, flushes and commit cost more CPU
-    than everything else such an answer does.  For any other case it returns None having
-    written nothing (its transaction, which only locked the participant, is committed) and
-    the general path handles and reports it.
+    A case returns None having written nothing when the request is not its plain case; its
+    transaction, which only locked the participant, is committed all the same (a rollback
+    would deallocate psycopg's prepared statements) and the general path handles the request.
     """
-    if isinstance(choice, bool) or not isinstance(choice, int):
-        return None
-    try:
-        item_id = int(item_id)
-    except (TypeError, ValueError):
-        return None
     engine = session.get_bind()
     if engine.dialect.name != "postgresql":
         return None
@@ -812,10 +907,7 @@ def _answer_plain(session: Session, participant_id: int, attempt_id: int,
     try:
         connection = pooled.driver_connection
         try:
-            outcome = _answer_plain_case(session, connection.cursor(), participant_id,
-                                         attempt_id, item_id, choice, now)
-            # Also when declined: a commit keeps psycopg's prepared statements, which a
-            # rollback would deallocate.
+            outcome = case(session, connection.cursor(), *args)
             connection.commit()
         except psycopg.OperationalError as exc:
             pooled.invalidate(exc)
@@ -828,28 +920,53 @@ def _answer_plain(session: Session, participant_id: int, attempt_id: int,
     return outcome
 
 
+def _plain_lock(cursor: psycopg.Cursor, participant_id: int,
+                now: dt.datetime | None) -> dt.datetime | None:
+    """Lock the participant (as _lock_participant); the time of the request, None if unknown."""
+    row = cursor.execute(_PLAIN_LOCK, {"participant_id": participant_id}).fetchone()
+    if row is None:
+        return None
+    return row[0].astimezone(dt.UTC) if now is None else _frozen(now)
+
+
+def _answer_plain(session: Session, participant_id: int, attempt_id: int,
+                  item_id: int | str, choice: int, now: dt.datetime | None) -> AnswerOutcome | None:
+    """The answer of nearly every request on PostgreSQL: the current item of a running CAT
+    attempt answered in time with a valid option.
+
+    It applies exactly the rules of the general path (same lock, same checks, estimate,
+    stopping rule, selection, random stream and grading) in a few statements on a connection
+    of its own (see :func:`_on_raw_connection`).  The general path handles and reports every
+    other case, and the end of a test that issues a certificate.
+    """
+    if isinstance(choice, bool) or not isinstance(choice, int):
+        return None
+    try:
+        item_id = int(item_id)
+    except (TypeError, ValueError):
+        return None
+    return _on_raw_connection(session, _answer_plain_case, participant_id, attempt_id, item_id,
+                              choice, now)
+
+
 def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id: int,
                        attempt_id: int, item_id: int, choice: int,
                        now: dt.datetime | None) -> AnswerOutcome | None:
     """The statements and rules of :func:`_answer_plain` on ``cursor``, inside its transaction;
     None as soon as the case turns out not to be the plain one."""
-    row = cursor.execute(_PLAIN_LOCK, {"participant_id": participant_id}).fetchone()
-    if row is None:
+    now = _plain_lock(cursor, participant_id, now)
+    if now is None:
         return None
-    now = row[0].astimezone(dt.UTC) if now is None else _frozen(now)
     row = cursor.execute(_PLAIN_STATE, {"attempt_id": attempt_id}).fetchone()
     if (row is None or row[0] != participant_id or row[2] != AttemptState.STARTED
-            or row[8] != Assembly.CAT):
+            or row[5] != Assembly.CAT):
         return None
-    (_, program_id, _, deadline, seed, *exam_fields) = row[:17]
-    settings_json, version, seen, attempts, exposed, rows = row[17:]
+    (_, program_id, _, deadline, seed, _, exam_json, settings_json, version, seen, attempts,
+     exposed, rows) = row
     deadline = deadline.astimezone(dt.UTC)
-    exam_fields[2] = ExamKind(exam_fields[2])
-    del exam_fields[3]  # the assembly, checked above
-    exam = _PlainExam(*exam_fields)
+    exam = _ExamRow.from_json(exam_json)
     settings = _plain_settings(settings_json)
-    # RULE: SPEC.md flow 5 — the same deadline and grace as _is_due().
-    if now > deadline + dt.timedelta(seconds=settings.answer_grace_s):
+    if _is_due(deadline, settings, now):
         return None
     rows = rows or []
     pending = [r for r in rows if not r[3]]
@@ -868,11 +985,18 @@ def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id:
         return None  # an item of this attempt left the pool since: the general path grades
     theta = pool.grid_table.eap(
         at, np.array([1 if r[4] else 0 for r in graded[:-1]] + [int(correct)], dtype=np.int64))
-    rules = exam_rules(exam, settings)  # type: ignore[arg-type]
+    rules = exam_rules(exam, settings)
     rule = StoppingRule(min_items=rules.min_items, max_items=rules.max_items,
                         se_target=rules.se_target, theta_cut=_theta_cut(pool, rules.cut_score))
-    if rule.reason(len(graded), theta) is not None:
-        return None  # the attempt ends: grading and certificates are the general path's
+    answer = {"shown_choice": choice, "choice": original, "correct": correct, "now": now,
+              "response_id": current[0], "attempt_id": attempt_id}
+    reason = rule.reason(len(graded), theta)
+    if reason is not None:
+        result = _plain_finish(cursor, participant_id, exam, rules, pool, theta, reason, answer)
+        if result is None:
+            return None
+        return AnswerOutcome(attempt_id=attempt_id, item_id=item_id, stored=True, finished=True,
+                             next_item=None, result=result)
     base = np.zeros(len(pool), dtype=bool)
     base[pool.positions(_int4s(seen))] = True
     if base.all():
@@ -894,9 +1018,7 @@ def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id:
     shown_order = _shuffle(rng, len(options))
     # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.
     written = cursor.execute(_PLAIN_WRITE, {
-        "shown_choice": choice, "choice": original, "correct": correct, "now": now,
-        "response_id": current[0], "attempt_id": attempt_id, "item_id": next_id,
-        "position": position, "shown_order": Json(shown_order),
+        **answer, "item_id": next_id, "position": position, "shown_order": Json(shown_order),
         "participant_id": participant_id, "program_id": program_id,
         "exam_id": exam.id}).fetchone()
     if written[0] != 1:  # cannot happen under the participant's lock; never store half
@@ -908,6 +1030,56 @@ def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id:
         max_items=rules.max_items)
     return AnswerOutcome(attempt_id=attempt_id, item_id=item_id, stored=True, finished=False,
                          next_item=presentation, result=None)
+
+
+def _plain_finish(cursor: psycopg.Cursor, participant_id: int, exam: _ExamRow,
+                  rules: ExamRules, pool: Pool, final: Estimate, reason: str,
+                  answer: dict[str, Any]) -> AttemptResult | None:
+    """Store the last answer of a CAT attempt and submit it graded, as _finish() does; None
+    (nothing written) when the grade earns a certificate, which the general path issues."""
+    theta, se, score, passed = _marks(final, pool.bank.a, pool.bank.b, pool.bank.c,
+                                      rules.cut_score)
+    if passed and exam.kind in _CERTIFYING:
+        return None
+    attempt_id = answer["attempt_id"]
+    written = cursor.execute(_PLAIN_FINISH, {
+        **answer, "reason": reason, "theta": theta, "se": se, "score": score, "passed": passed,
+        "actor": f"participant:{participant_id}", "subject": f"attempt:{attempt_id}",
+        "details": Json({"state": AttemptState.SUBMITTED.value, "score": score,
+                         "passed": passed})}).fetchone()
+    if written != (1, 1):  # cannot happen under the participant's lock; never store half
+        raise Conflict("This item was answered by another request.")
+    return _plain_result(cursor, participant_id, attempt_id, answer["now"])
+
+
+def _plain_result(cursor: psycopg.Cursor, participant_id: int, attempt_id: int,
+                  now: dt.datetime) -> AttemptResult | None:
+    """The result of the attempt as _result() makes it, from one statement; None when the
+    attempt is not the participant's or its time ran out while it is running (the general
+    path refuses or expires it)."""
+    row = cursor.execute(_PLAIN_RESULT, {"attempt_id": attempt_id}).fetchone()
+    if row is None or row[0] != participant_id:
+        return None
+    _, exam_id, state, deadline, settings_json, answered, exams, attempts, total, done, cert = row
+    settings = _plain_settings(settings_json)
+    if state == AttemptState.STARTED and _is_due(deadline, settings, now):
+        return None
+    exam_rows = [_ExamRow.from_json(e) for e in exams]
+    attempt_rows = [_AttemptRow.from_json(a) for a in attempts]
+    standing = _Standing(
+        settings=settings, exams=exam_rows, slots=_by_slot(attempt_rows),
+        assignments_total=total, assignments_done=done,
+        certificate=None if cert is None else _CertificateRow(cert[0], CertificateRoute(cert[1]),
+                                                              cert[2]))
+    return _attempt_result(next(a for a in attempt_rows if a.id == attempt_id),
+                           next(e for e in exam_rows if e.id == exam_id), standing, answered, now)
+
+
+def _result_plain_case(session: Session, cursor: psycopg.Cursor, participant_id: int,
+                       attempt_id: int, now: dt.datetime | None) -> AttemptResult | None:
+    """A result request on PostgreSQL's plain path: the participant's lock and _PLAIN_RESULT."""
+    now = _plain_lock(cursor, participant_id, now)
+    return None if now is None else _plain_result(cursor, participant_id, attempt_id, now)
 
 
 def record_answer(session: Session, *, participant_id: int, attempt_id: int, item_id: int | str,
@@ -1056,10 +1228,20 @@ def finish_attempt(session: Session, *, participant_id: int, attempt_id: int,
     return _result(session, attempt, now)
 
 
-@_transaction
 def attempt_result(session: Session, *, participant_id: int, attempt_id: int,
                    now: dt.datetime | None = None) -> AttemptResult:
     """The result of the participant's attempt (score None while it is still running)."""
+    fast = _on_raw_connection(session, _result_plain_case, participant_id, attempt_id, now)
+    if fast is not None:
+        return fast
+    # Not PostgreSQL, not the participant's attempt, or its time ran out: expire it if due.
+    return _attempt_result_general(session, participant_id=participant_id,
+                                   attempt_id=attempt_id, now=now)
+
+
+@_transaction
+def _attempt_result_general(session: Session, *, participant_id: int, attempt_id: int,
+                            now: dt.datetime | None) -> AttemptResult:
     now = _lock_participant(session, participant_id, now)
     attempt = _own_attempt(session, participant_id, attempt_id)
     _expire_if_due(session, attempt, now)
@@ -1093,6 +1275,11 @@ def _expire_one(session: Session, *, participant_id: int, attempt_id: int,
     return int(_expire_if_due(session, attempt, now))
 
 
+# RULE: SPEC.md flow 1 and 3 — a certificate at >= 85 in the pre-assessment (no training) or
+# for kompeten in the ujikom; exactly one per participant and program.
+_CERTIFYING = (ExamKind.PRE_ASSESSMENT, ExamKind.UJIKOM)
+
+
 def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.datetime,
             reason: str | None = None, *,
             graded: tuple[Pool | None, Estimate] | None = None) -> None:
@@ -1111,9 +1298,7 @@ def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.dat
     _audit(session, f"participant:{attempt.participant_id}", "attempt_finished",
            f"attempt:{attempt.id}", state=state.value, score=attempt.score,
            passed=attempt.passed)
-    # RULE: SPEC.md flow 1 and 3 — a certificate at >= 85 in the pre-assessment (no training)
-    # or for kompeten in the ujikom; exactly one per participant and program.
-    if attempt.passed and exam.kind in (ExamKind.PRE_ASSESSMENT, ExamKind.UJIKOM):
+    if attempt.passed and exam.kind in _CERTIFYING:
         _issue_certificate(session, attempt, program, CertificateRoute(exam.kind.value), now)
     session.flush()
 
@@ -1143,9 +1328,15 @@ def _grade(session: Session, attempt: Attempt, exam: Exam, rules: ExamRules,
         c = np.array([i.c or 0.0 for i in items])
     else:
         a, b, c = pool.bank.a, pool.bank.b, pool.bank.c
-    attempt.theta, attempt.se = float(result.theta), float(result.se)
-    attempt.score = float(domain_score(result.theta, a, b, c))
-    attempt.passed = bool(attempt.score >= rules.cut_score)
+    attempt.theta, attempt.se, attempt.score, attempt.passed = _marks(result, a, b, c,
+                                                                      rules.cut_score)
+
+
+def _marks(result: Estimate, a: np.ndarray, b: np.ndarray, c: np.ndarray,
+           cut_score: float) -> tuple[float, float, float, bool]:
+    """(theta, se, score, passed) of a final estimate, scored over the items (a, b, c)."""
+    score = float(domain_score(result.theta, a, b, c))
+    return float(result.theta), float(result.se), score, bool(score >= cut_score)
 
 
 def _issue_certificate(session: Session, attempt: Attempt, program: Program,
@@ -1167,10 +1358,13 @@ def _issue_certificate(session: Session, attempt: Attempt, program: Program,
 
 
 def _result(session: Session, attempt: Attempt, now: dt.datetime) -> AttemptResult:
-    exam = attempt.exam
-    program = exam.program
-    rules = exam_rules(exam, program.settings)
-    standing = _standing(session, attempt.participant_id, program)
+    standing = _standing(session, attempt.participant_id, attempt.exam.program)
+    return _attempt_result(attempt, attempt.exam, standing, len(_answered(attempt)), now)
+
+
+def _attempt_result(attempt: Attempt | _AttemptRow, exam: Exam | _ExamRow, standing: _Standing,
+                    answered: int, now: dt.datetime) -> AttemptResult:
+    rules = exam_rules(exam, standing.settings)
     used = len(standing.slots.get(exam.slot, []))
     final = attempt.state != AttemptState.STARTED
     category = None
@@ -1178,7 +1372,7 @@ def _result(session: Session, attempt: Attempt, now: dt.datetime) -> AttemptResu
         category = KOMPETEN if attempt.passed else BELUM_KOMPETEN
     return AttemptResult(
         attempt_id=attempt.id, exam_id=exam.id, kind=exam.kind.value, number=attempt.number,
-        state=attempt.state.value, answered=len(_answered(attempt)),
+        state=attempt.state.value, answered=answered,
         score=attempt.score if final else None, passed=attempt.passed if final else None,
         cut_score=rules.cut_score, theta=attempt.theta, se=attempt.se,
         stop_reason=attempt.stop_reason, category=category,

@@ -3,7 +3,7 @@
 from .attempt import ATTEMPT_TRANSITIONS, Attempt, AttemptState, Response, SeenItem
 from .base import Base, UtcDateTime
 from .certificate import AuditLog, Certificate, CertificateRoute
-from .exam import Assembly, Assignment, AssignmentCompletion, Exam, ExamKind
+from .exam import Assembly, Assignment, AssignmentCompletion, Exam, ExamKind, exam_slot
 from .item import (
     ITEM_TRANSITIONS,
     IrtModel,
@@ -30,5 +30,5 @@ __all__ = [
     "ContentTag", "Enrolment", "Exam", "ExamKind", "IrtModel", "Item", "ItemExposure",
     "ItemStatus", "LoginAttempt", "Materi", "Participant", "PoolVersion", "Program",
     "ProgramSettings", "Response", "SeenItem", "ServiceToken", "StaffRole", "StaffUser",
-    "UtcDateTime", "validate_item_fields", "validate_nip",
+    "UtcDateTime", "exam_slot", "validate_item_fields", "validate_nip",
 ]

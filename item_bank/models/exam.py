@@ -28,6 +28,12 @@ class Assembly(enum.StrEnum):
     LOFT = "loft"
 
 
+def exam_slot(kind: ExamKind, materi_id: int | None) -> str:
+    """Attempts are counted per slot (pre_assessment, materi:<id>, ujikom), so several windows
+    of one exam share the limit."""
+    return f"materi:{materi_id}" if kind == ExamKind.MATERI else kind.value
+
+
 class Exam(Base):
     """One exam window.  Unset numbers fall back to the program settings."""
 
@@ -72,8 +78,7 @@ class Exam(Base):
 
     @property
     def slot(self) -> str:
-        """Attempts are counted per slot, so several windows of one exam share the limit."""
-        return f"materi:{self.materi_id}" if self.kind == ExamKind.MATERI else self.kind.value
+        return exam_slot(self.kind, self.materi_id)
 
 
 class Assignment(Base):
