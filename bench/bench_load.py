@@ -19,8 +19,9 @@ prepared with ``--prepare-only`` instead.
 
 All participants log in (argon2, a few at a time), start and get their first item before the
 measured phase; then all answer at once.  The JSON adds the window while all of them are
-still answering (``all_in_exam``) and the CPU per answer of generator, gunicorn and
-PostgreSQL (see docs/operations.md).
+still answering (``all_in_exam``), the CPU per answer of generator, gunicorn and
+PostgreSQL, the machine's steal time meanwhile and the worst 10 s of the tail with the steal
+in them (see docs/operations.md).
 
 Examples
 --------
@@ -46,6 +47,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -644,14 +646,35 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
+def _steal_and_total() -> tuple[int, int]:
+    """Steal and total CPU ticks of the whole machine so far (the ``cpu`` line of /proc/stat:
+    user nice system idle iowait irq softirq steal; guest time is inside user)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return ticks[7], sum(ticks)
+
+
 class CpuMeter:
     """CPU seconds spent by the load generator, the gunicorn workers and PostgreSQL's
-    processes between :meth:`start` and :meth:`stop` (all share this machine's cores)."""
+    processes between :meth:`start` and :meth:`stop` (all share this machine's cores), and
+    the machine's steal time meanwhile, sampled every second: the share of the CPU the
+    hypervisor gave to other guests.  Steal stalls every process at once, so a latency
+    percentile says little about the code where it was high."""
 
     def __init__(self, pg: ThrowawayPostgres, server: Gunicorn) -> None:
         self.pg, self.server = pg, server
         self.before: dict[str, float] = {}
         self.spent: dict[str, float] = {}
+        self.ticks: list[tuple[float, int, int]] = []  # (perf_counter, steal, total)
+        self._stopped = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+
+    def _tick(self) -> None:
+        self.ticks.append((time.perf_counter(), *_steal_and_total()))
+
+    def _sample(self) -> None:
+        self._tick()
+        while not self._stopped.wait(1.0):
+            self._tick()
 
     def _now(self) -> dict[str, float]:
         postmaster = int((self.pg.data / "postmaster.pid").read_text().split()[0])
@@ -661,15 +684,52 @@ class CpuMeter:
 
     def start(self) -> None:
         self.before = self._now()
+        self._sampler.start()
 
     def stop(self) -> None:
         after = self._now()
         self.spent = {k: after[k] - self.before[k] for k in after}
+        self._stopped.set()
+        self._sampler.join()
+        self._tick()
+
+    def steal_pct(self, start: float | None = None, end: float | None = None) -> dict[str, float]:
+        """Steal as a percentage of the CPU between two perf_counter times (default: the
+        whole phase; the one-second samples that span them): its mean and its worst 10 s."""
+        at, steal, total = np.array(self.ticks, dtype=np.float64).T
+        inside = (at >= (at[0] if start is None else start) - 1) & (
+            at <= (at[-1] if end is None else end) + 1)
+        steal, total = steal[inside], total[inside]
+        if len(steal) < 2:
+            return {"mean": 0.0, "worst_10s": 0.0}
+
+        def pct(lag: int) -> np.ndarray:
+            return 100 * (steal[lag:] - steal[:-lag]) / np.maximum(total[lag:] - total[:-lag], 1)
+
+        return {"mean": round(float(pct(len(steal) - 1)[0]), 1),
+                "worst_10s": round(float(pct(min(10, len(steal) - 1)).max()), 1)}
 
     def per_answer_ms(self, answers: int) -> dict[str, float]:
         per = {k: round(v * 1000 / max(answers, 1), 2) for k, v in self.spent.items()}
         per["total"] = round(sum(self.spent.values()) * 1000 / max(answers, 1), 2)
         return per
+
+
+def worst_window(stats: Stats, meter: CpuMeter, width_s: float = 10.0) -> dict[str, float]:
+    """The ``width_s`` seconds of the answering phase with the highest p99 answer latency (by
+    reply time), with the machine's steal time then: a tail set by the host shows there."""
+    done = np.array(stats.answered_at) - stats.exam_started
+    latency = np.array(stats.latencies_ms)
+    bins = (done // width_s).astype(int)
+    worst, p99 = 0, -1.0
+    for b in np.unique(bins[bins >= 0]):
+        value = float(np.percentile(latency[bins == b], 99))
+        if value > p99:
+            worst, p99 = int(b), value
+    start = stats.exam_started + worst * width_s
+    return {"from_s": worst * width_s, "answers": int((bins == worst).sum()),
+            "p99_ms": round(p99, 1),
+            "steal_pct": meter.steal_pct(start, start + width_s)["mean"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -733,6 +793,8 @@ def main(argv: list[str] | None = None) -> int:
         meter.stop()
         result = summary(stats, elapsed, stored_answers(db, prepared.nips), args.participants)
         result["cpu_ms_per_answer"] = meter.per_answer_ms(len(stats.acknowledged))
+        result["cpu_steal_pct"] = meter.steal_pct()
+        result["worst_10s"] = worst_window(stats, meter)
         result.update(setup, postgresql="durable: fsync and synchronous_commit on (defaults)")
         print(json.dumps(result))
     finally:
