@@ -16,13 +16,6 @@ from item_bank import admin, policy
 from item_bank.models import Attempt
 
 
-@pytest.fixture
-def pg_session(session):
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the plain path is PostgreSQL's")
-    return session
-
-
 def _results_both_ways(session, monkeypatch, pid: int,
                        now: dt.datetime | None = None) -> list[policy.AttemptResult]:
     """Every attempt's result of participant ``pid`` by both paths; asserts they are equal
@@ -49,8 +42,10 @@ def _results_both_ways(session, monkeypatch, pid: int,
     return plain
 
 
-def test_plain_results_equal_general_results_through_a_program(pg_session, monkeypatch):
-    session = pg_session
+# The plain path is PostgreSQL's: the database fixture runs on it only.
+@pytest.mark.parametrize("db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+def test_plain_results_equal_general_results_through_a_program(session, monkeypatch):
     world = build_world(session, n_assignments=2,
                         settings={"ujikom_waiting_period_s": 3600, "timezone": "Asia/Makassar"})
     pid, certified = enrolled_participants(session, world.program, 2)
