@@ -1042,11 +1042,11 @@ def _plain_finish(cursor: psycopg.Cursor, participant_id: int, exam: _ExamRow,
     if passed and exam.kind in _CERTIFYING:
         return None
     attempt_id = answer["attempt_id"]
+    actor, subject, details = _finished_entry(participant_id, attempt_id,
+                                              AttemptState.SUBMITTED, score, passed)
     written = cursor.execute(_PLAIN_FINISH, {
         **answer, "reason": reason, "theta": theta, "se": se, "score": score, "passed": passed,
-        "actor": f"participant:{participant_id}", "subject": f"attempt:{attempt_id}",
-        "details": Json({"state": AttemptState.SUBMITTED.value, "score": score,
-                         "passed": passed})}).fetchone()
+        "actor": actor, "subject": subject, "details": Json(details)}).fetchone()
     if written != (1, 1):  # cannot happen under the participant's lock; never store half
         raise Conflict("This item was answered by another request.")
     return _plain_result(cursor, participant_id, attempt_id, answer["now"])
@@ -1275,6 +1275,13 @@ def _expire_one(session: Session, *, participant_id: int, attempt_id: int,
     return int(_expire_if_due(session, attempt, now))
 
 
+def _finished_entry(participant_id: int, attempt_id: int, state: AttemptState,
+                    score: float | None, passed: bool | None) -> tuple[str, str, dict[str, Any]]:
+    """Actor, subject and details of the audit entry "attempt_finished" (both paths)."""
+    return (f"participant:{participant_id}", f"attempt:{attempt_id}",
+            {"state": state.value, "score": score, "passed": passed})
+
+
 # RULE: SPEC.md flow 1 and 3 — a certificate at >= 85 in the pre-assessment (no training) or
 # for kompeten in the ujikom; exactly one per participant and program.
 _CERTIFYING = (ExamKind.PRE_ASSESSMENT, ExamKind.UJIKOM)
@@ -1295,9 +1302,9 @@ def _finish(session: Session, attempt: Attempt, state: AttemptState, now: dt.dat
     program = exam.program
     rules = exam_rules(exam, program.settings)
     _grade(session, attempt, exam, rules, graded)
-    _audit(session, f"participant:{attempt.participant_id}", "attempt_finished",
-           f"attempt:{attempt.id}", state=state.value, score=attempt.score,
-           passed=attempt.passed)
+    actor, subject, details = _finished_entry(attempt.participant_id, attempt.id, state,
+                                              attempt.score, attempt.passed)
+    _audit(session, actor, "attempt_finished", subject, **details)
     if attempt.passed and exam.kind in _CERTIFYING:
         _issue_certificate(session, attempt, program, CertificateRoute(exam.kind.value), now)
     session.flush()
