@@ -62,7 +62,7 @@ def logged_responses(session: Session, *, program_id: int,
     """The answers given in submitted or expired attempts of a program (optionally only to
     the items of one materi) to its pretest and operational items."""
     if session.get(Program, program_id) is None:
-        raise NotFound(f"No program {program_id}.")
+        raise NotFound("program_not_found")
     stmt = (select(Attempt.participant_id, Response.item_id, Response.correct)
             .join(Attempt, Attempt.id == Response.attempt_id)
             .join(Item, Item.id == Response.item_id)
@@ -71,7 +71,7 @@ def logged_responses(session: Session, *, program_id: int,
     if materi_id is not None:
         materi = session.get(Materi, materi_id)
         if materi is None or materi.program_id != program_id:
-            raise NotFound(f"No materi {materi_id} in this program.")
+            raise NotFound("materi_not_found", materi=materi_id)
         stmt = stmt.where(Item.materi_id == materi_id)
     rows = session.execute(stmt.order_by(Response.id)).all()
     persons = np.array([r[0] for r in rows], dtype=np.int64)
@@ -101,7 +101,7 @@ def calibration_run(session: Session, run_id: int) -> dict[str, Any]:
     """A stored run: ``details`` of :func:`record_run` plus ``id``, ``at`` and ``actor``."""
     row = session.get(AuditLog, run_id)
     if row is None or row.action != RUN_ACTION:
-        raise NotFound(f"No calibration run {run_id}.")
+        raise NotFound("calibration_run_not_found", run=run_id)
     return {"id": row.id, "at": row.at, "actor": row.actor, **row.details}
 
 
@@ -131,10 +131,10 @@ def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
     for item_id in sorted(set(item_ids)):
         record = estimates.get(str(item_id))
         if record is None:
-            raise InvalidInput(f"Item {item_id} was not estimated in calibration run {run_id}.")
+            raise InvalidInput("item_not_estimated", item=item_id, run=run_id)
         item = lock_one(session, Item, item_id)
         if item is None:
-            raise NotFound(f"No item {item_id}.")
+            raise NotFound("item_not_found", item=item_id)
         if item.status != ItemStatus.PRETEST:
             skipped[item.code] = item.status.value
             continue
@@ -145,7 +145,8 @@ def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
                                  a=record["a"], b=record["b"], c=c,
                                  status=ItemStatus.OPERATIONAL.value)
         except ValueError as exc:
-            raise InvalidInput(f"Item {item.code}: {exc}.") from exc
+            raise InvalidInput("item_parameters_refused", item=item.code,
+                               detail=str(exc)) from exc
         item.model, item.a, item.b, item.c = model, record["a"], record["b"], c
         item.se_a, item.se_b, item.se_c = record["se_a"], record["se_b"], record["se_c"]
         item.transition(ItemStatus.OPERATIONAL)

@@ -1,69 +1,72 @@
 """Domain errors of the item bank and exam policy.
 
-The server maps these to HTTP status codes in one place: every error carries a machine
-readable ``code`` and the HTTP ``status`` it stands for; the message is human readable
-English and never reveals another participant's data (someone else's attempt is simply
-"not found").
+Each error is a refusal with a reason: ``error`` names its kind (``not_found``, ``locked``,
+...), for which the server has one HTTP status each (:mod:`server.errors`); ``code`` and
+``params`` say exactly why, as a :class:`item_bank.messages.Notice` that the server
+translates through its message catalog.  ``str(exc)`` is the English text (logs, the CLI).
+A refusal never reveals another participant's data: someone else's attempt is simply
+"not found".
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from .messages import Notice
+
 
 class DomainError(Exception):
-    """Base class: ``code`` for programs, ``status`` for HTTP, ``str(exc)`` for people."""
+    """Base class: ``error`` (kind), ``notice`` (code and parameters), ``str(exc)`` English."""
 
-    code: str = "domain_error"
-    status: int = 400
+    error: str = "domain_error"
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        if code is not None:
-            self.code = code
+    def __init__(self, code: str, /, **params: Any) -> None:
+        self.notice = Notice(code, params)
+        super().__init__(self.notice.text())
 
     @property
-    def message(self) -> str:
-        return str(self)
+    def code(self) -> str:
+        return self.notice.code
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.notice.params)
 
 
 class NotFound(DomainError):
     """Unknown, or not yours (no IDOR: another participant's attempt is "not found")."""
 
-    code = "not_found"
-    status = 404
+    error = "not_found"
 
 
 class Forbidden(DomainError):
     """Known but not allowed (e.g. NIP not on the register, program closed to enrolment)."""
 
-    code = "forbidden"
-    status = 403
+    error = "forbidden"
 
 
 class InvalidInput(DomainError, ValueError):
     """Malformed input: a NIP that is not 18 digits, a choice outside the options, ..."""
 
-    code = "invalid_input"
-    status = 422
+    error = "invalid_input"
 
 
 class Conflict(DomainError):
     """The request contradicts the current state: item already answered with another
-    choice, not the current item, attempt finished, deadline passed."""
+    choice, not the current item, attempt finished, deadline passed, a short finish not
+    confirmed."""
 
-    code = "conflict"
-    status = 409
+    error = "conflict"
 
 
 class Locked(DomainError):
     """The exam cannot be started now: prerequisites missing, waiting period running,
     attempts exhausted, window closed, already certified."""
 
-    code = "locked"
-    status = 409
+    error = "locked"
 
 
 class BankExhausted(DomainError):
     """Refused at start: the bank has too few unseen operational items for this attempt."""
 
-    code = "bank_exhausted"
-    status = 409
+    error = "bank_exhausted"

@@ -117,6 +117,9 @@ class Notice:
         if self.code not in MESSAGES:
             raise KeyError(f"no message {self.code!r} in item_bank.messages.MESSAGES")
 
+    def __hash__(self) -> int:
+        return hash((self.code, tuple(sorted(self.params.items()))))
+
     @property
     def template(self) -> str:
         """The English source text, with ``%(name)s`` placeholders."""

@@ -35,6 +35,7 @@ from cat_engine.stopping import StoppingRule
 
 from .db import db_now, lock_with_clock
 from .errors import BankExhausted, Conflict, Forbidden, InvalidInput, Locked, NotFound
+from .messages import Notice
 from .models import (
     Assembly,
     Assignment,
@@ -132,7 +133,7 @@ class AttemptResult:
     category: str | None  # ujikom: "kompeten" / "belum kompeten"
     certificate_number: str | None
     attempts_left: int
-    next_step: str
+    next_step: Notice
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class ExamStatus:
     best_score: float | None
     running_attempt_id: int | None
     available: bool
-    locked_reason: str | None
+    locked_reason: Notice | None
     available_from: dt.datetime | None
 
 
@@ -172,7 +173,7 @@ class ProgramStatus:
     assignments_total: int = 0
     category: str | None = None
     certificate_number: str | None = None
-    next_step: str = ""
+    next_step: Notice = field(default_factory=lambda: Notice("next_nothing"))
 
 
 # --------------------------------------------------------------------------- plumbing
@@ -226,7 +227,7 @@ def _lock_participant(session: Session, participant_id: int,
     session.expire_all()
     clock = lock_with_clock(session, Participant, participant_id)
     if clock is None:
-        raise NotFound("Participant not found.")
+        raise NotFound("participant_not_found")
     return clock if now is None else _frozen(now)
 
 
@@ -270,7 +271,7 @@ def _own_attempt(session: Session, participant_id: int, attempt_id: int) -> Atte
         .execution_options(populate_existing=True))
     # No IDOR: someone else's attempt is indistinguishable from a missing one.
     if attempt is None or attempt.participant_id != participant_id:
-        raise NotFound("Attempt not found.")
+        raise NotFound("attempt_not_found")
     return attempt
 
 
@@ -315,22 +316,22 @@ def enrol(session: Session, *, program_code: str, nip: str) -> Enrolment:
     """
     try:
         nip = validate_nip(nip)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from None
+    except ValueError:
+        raise InvalidInput("invalid_nip") from None
     program = session.scalar(select(Program).where(Program.code == program_code))
     if program is None:
-        raise NotFound(f"Unknown program {program_code!r}.")
+        raise NotFound("unknown_program", program=program_code)
     participant_id = session.scalar(select(Participant.id).where(Participant.nip == nip))
     # RULE: SPEC.md flow 7 — only a NIP on the register may enrol, only in an open program.
     if participant_id is None:
-        raise Forbidden(f"NIP {nip} is not on the register.")
+        raise Forbidden("not_registered", nip=nip)
     _lock_participant(session, participant_id)
     existing = session.scalar(select(Enrolment).where(
         Enrolment.participant_id == participant_id, Enrolment.program_id == program.id))
     if existing is not None:
         return existing
     if not program.is_open:
-        raise Forbidden(f"Program {program.code} is not open for enrolment.")
+        raise Forbidden("program_closed", program=program.code)
     enrolment = Enrolment(participant_id=participant_id, program_id=program.id)
     session.add(enrolment)
     _audit(session, f"participant:{nip}", "enrol", f"program:{program.code}")
@@ -342,7 +343,7 @@ def _require_enrolment(session: Session, participant_id: int, program_id: int) -
     enrolled = session.scalar(select(Enrolment.id).where(
         Enrolment.participant_id == participant_id, Enrolment.program_id == program_id))
     if enrolled is None:
-        raise Forbidden("You are not enrolled in this program.")
+        raise Forbidden("not_enrolled")
 
 
 # --------------------------------------------------------------------------- gates
@@ -388,52 +389,54 @@ def _standing(session: Session, participant_id: int, program: Program) -> _Stand
 
 
 def _gate(standing: _Standing, exam: Exam, rules: ExamRules,
-          now: dt.datetime) -> tuple[str | None, dt.datetime | None]:
+          now: dt.datetime) -> tuple[Notice | None, dt.datetime | None]:
     """Why ``exam`` cannot be started now (None when it can) and when it opens if waiting."""
     attempts = standing.slots.get(exam.slot, [])
     finished = [a for a in attempts if a.state != AttemptState.STARTED]
     if standing.certificate is not None:
-        return "You already hold the certificate of this program.", None
+        return Notice("certified"), None
     if exam.window_opens_at is not None and now < exam.window_opens_at:
-        return "This exam window is not open yet.", exam.window_opens_at
+        return (Notice("window_not_open", {"opens_at": exam.window_opens_at,
+                                           "timezone": standing.settings.timezone}),
+                exam.window_opens_at)
     if exam.window_closes_at is not None and now >= exam.window_closes_at:
-        return "This exam window has closed.", None
+        return Notice("window_closed"), None
     if exam.kind == ExamKind.PRE_ASSESSMENT:
         # RULE: SPEC.md flow 1 — exactly one pre-assessment attempt, ever; and it comes
         # before the training, so not after any materi exam was taken.
         if attempts:
-            return "The pre-assessment is taken exactly once; it cannot be repeated.", None
+            return Notice("pre_assessment_once"), None
         if any(standing.slots.get(s) for s in standing.materi_slots()):
-            return "The pre-assessment comes before the training.", None
+            return Notice("pre_assessment_before_training"), None
         return None, None
     # RULE: SPEC.md flow 1-2 — the training starts after the pre-assessment (when there is one).
     if standing.pre_assessment_exists() and not any(
             a.state != AttemptState.STARTED
             for a in standing.slots.get(ExamKind.PRE_ASSESSMENT.value, [])):
-        return "Take the pre-assessment first.", None
+        return Notice("pre_assessment_first"), None
     if standing.passed(exam.slot):
-        return "You have already passed this exam.", None
+        return Notice("already_passed"), None
     if len(attempts) >= rules.max_attempts:
         # RULE: SPEC.md flow 2-3 — at most 5 materi / 3 ujikom attempts.
-        verdict = " (belum kompeten)" if exam.kind == ExamKind.UJIKOM else ""
-        return f"No attempts left: all {rules.max_attempts} attempts are used{verdict}.", None
+        code = ("ujikom_attempts_exhausted" if exam.kind == ExamKind.UJIKOM
+                else "attempts_exhausted")
+        return Notice(code, {"max_attempts": rules.max_attempts}), None
     if exam.kind == ExamKind.UJIKOM:
         # RULE: SPEC.md flow 3 — ujikom unlocked when every materi exam is passed and every
         # assignment is marked done.
         missing = [s for s in standing.materi_slots() if not standing.passed(s)]
         if missing:
-            return (f"Pass every materi exam first ({len(missing)} not passed yet).", None)
+            return Notice("materi_not_passed", {"count": len(missing)}), None
         if standing.assignments_done < standing.assignments_total:
             left = standing.assignments_total - standing.assignments_done
-            return f"Complete every assignment first ({left} not marked done).", None
+            return Notice("assignments_not_done", {"count": left}), None
     if finished and rules.waiting_period_s > 0:
         # RULE: SPEC.md flow 3 — a waiting period for remedial study between attempts.
         until = max(a.finished_at for a in finished) + dt.timedelta(seconds=rules.waiting_period_s)
         if now < until:
             # Written in the program's local time (WIB by default), as participants read it.
-            local = until.astimezone(standing.settings.zone())
-            return (f"Waiting period for remedial study until {local:%Y-%m-%d %H:%M} "
-                    f"{local:%Z}.", until)
+            return (Notice("waiting_period", {"until": until,
+                                              "timezone": standing.settings.timezone}), until)
     return None, None
 
 
@@ -451,7 +454,7 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
     now = _lock_participant(session, participant_id, now)
     exam = session.get(Exam, exam_id)
     if exam is None:
-        raise NotFound("Exam not found.")
+        raise NotFound("exam_not_found")
     _require_enrolment(session, participant_id, exam.program_id)
     program = session.get(Program, exam.program_id)
     settings = program.settings
@@ -469,17 +472,15 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
     standing = _standing(session, participant_id, program)
     reason, _until = _gate(standing, exam, rules, now)
     if reason is not None:
-        raise Locked(reason)
+        raise Locked(reason.code, **reason.params)
 
     pool = exam_pool(session, exam)
     seen = _seen_item_ids(session, participant_id, exam.program_id)
     unseen = 0 if pool is None else len(pool) - len(pool.positions(seen))
     if unseen < rules.max_items:
         # RULE: SPEC.md flow 4 / issue "bank capacity" — never fail mid-way: refuse at start.
-        raise BankExhausted(
-            f"Not enough items for {exam.code}: this attempt needs {rules.max_items} operational "
-            f"items you have not seen, the bank has {unseen}. Ask the administrator to add items "
-            f"(smartcat bank check --program {program.code}).")
+        raise BankExhausted("bank_exhausted", exam=exam.code, needed=rules.max_items,
+                            available=unseen)
 
     number = len(standing.slots.get(exam.slot, [])) + 1
     deadline = now + dt.timedelta(seconds=rules.duration_s)
@@ -494,7 +495,7 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
     except IntegrityError:
         # The unique (slot, number) / one-running-attempt constraints caught a race the lock
         # should have prevented; report it as the conflict it is.
-        raise Conflict("Another start of this exam is in progress.") from None
+        raise Conflict("start_in_progress") from None
     assert pool is not None
     if exam.assembly == Assembly.LOFT:
         _assemble_loft_form(session, attempt, exam, pool, seen, rules, settings, now)
@@ -591,7 +592,8 @@ def _assemble_loft_form(session: Session, attempt: Attempt, exam: Exam, pool: Po
                           slack=settings.exposure_slack,
                           content_shares=pool.content_shares, rng=rng)
     except ValueError as exc:
-        raise BankExhausted(str(exc)) from None
+        raise BankExhausted("bank_exhausted", exam=exam.code, needed=rules.max_items,
+                            available=int((~base).sum())) from exc
     item_ids = [int(pool.item_ids[i]) for i in index]
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(item_ids)))}
     _add_responses(session, attempt, [items[i] for i in item_ids], 1, rng, now)
@@ -1022,7 +1024,7 @@ def _answer_plain_case(session: Session, cursor: psycopg.Cursor, participant_id:
         "participant_id": participant_id, "program_id": program_id,
         "exam_id": exam.id}).fetchone()
     if written[0] != 1:  # cannot happen under the participant's lock; never store half
-        raise Conflict("This item was answered by another request.")
+        raise Conflict("answered_with_other_option")
     presentation = ItemPresentation(
         attempt_id=attempt_id, item_id=next_id, position=position, stem=stem,
         options=[options[i] for i in shown_order], deadline=deadline,
@@ -1048,7 +1050,7 @@ def _plain_finish(cursor: psycopg.Cursor, participant_id: int, exam: _ExamRow,
         **answer, "reason": reason, "theta": theta, "se": se, "score": score, "passed": passed,
         "actor": actor, "subject": subject, "details": Json(details)}).fetchone()
     if written != (1, 1):  # cannot happen under the participant's lock; never store half
-        raise Conflict("This item was answered by another request.")
+        raise Conflict("answered_with_other_option")
     return _plain_result(cursor, participant_id, attempt_id, answer["now"])
 
 
@@ -1107,27 +1109,27 @@ def _record_answer(session: Session, *, participant_id: int, attempt_id: int,
     try:
         item_id = int(item_id)
     except (TypeError, ValueError):
-        raise InvalidInput(f"item_id must be an integer, got {item_id!r}") from None
+        raise InvalidInput("item_id_not_integer") from None
     if isinstance(choice, bool) or not isinstance(choice, int):
-        raise InvalidInput(f"choice must be an integer option position, got {choice!r}")
+        raise InvalidInput("choice_not_integer")
     response = next((r for r in attempt.responses if r.item_id == item_id), None)
     if response is None:
-        raise Conflict("This item is not part of this attempt.")
+        raise Conflict("item_not_in_attempt")
     if response.answered_at is not None:
         if response.shown_choice == choice:
             return AnswerOutcome(attempt_id=attempt.id, item_id=item_id, stored=False,
                                  finished=attempt.state != AttemptState.STARTED,
                                  next_item=_next_presentation(attempt, now),
                                  result=_result_if_final(session, attempt, now))
-        raise Conflict("This item was already answered with another option.")
+        raise Conflict("answered_with_other_option")
     if attempt.state != AttemptState.STARTED:
-        raise Conflict("This attempt is finished.")
+        raise Conflict("attempt_finished")
     if _expire_if_due(session, attempt, now):
-        raise _CommitThenRaise(Conflict("The time of this attempt has run out."))
+        raise _CommitThenRaise(Conflict("time_up"))
     if response is not _current_response(attempt):
-        raise Conflict("This is not the current item of the attempt.")
+        raise Conflict("not_current_item")
     if not 0 <= choice < len(response.shown_order):
-        raise InvalidInput(f"choice {choice} is not an option (0..{len(response.shown_order) - 1})")
+        raise InvalidInput("choice_out_of_range", choice=choice, last=len(response.shown_order) - 1)
     item = response.item
     response.shown_choice = choice
     response.choice = int(response.shown_order[choice])
@@ -1390,18 +1392,18 @@ def _attempt_result(attempt: Attempt | _AttemptRow, exam: Exam | _ExamRow, stand
         next_step=_next_step(standing, now))
 
 
-def _next_step(standing: _Standing, now: dt.datetime) -> str:
-    """One line telling the participant what comes next in the program."""
+def _next_step(standing: _Standing, now: dt.datetime) -> Notice:
+    """What comes next for the participant in the program."""
     if standing.certificate is not None:
         route = standing.certificate.route
         if route == CertificateRoute.PRE_ASSESSMENT:
-            return "Certified through the pre-assessment: no training needed."
-        return "Kompeten: certificate issued. Recommended: the follow-up training."
+            return Notice("next_certified_pre_assessment")
+        return Notice("next_certified_ujikom")
     exams = {e.slot: e for e in standing.exams}
     for exam in standing.exams:
         if standing.slots.get(exam.slot) and any(
                 a.state == AttemptState.STARTED for a in standing.slots[exam.slot]):
-            return f"Continue your running attempt of {exam.code}."
+            return Notice("next_continue", {"exam": exam.code})
     order = [ExamKind.PRE_ASSESSMENT.value, *standing.materi_slots(), ExamKind.UJIKOM.value]
     for slot in order:
         exam = exams.get(slot)
@@ -1409,22 +1411,22 @@ def _next_step(standing: _Standing, now: dt.datetime) -> str:
             continue
         if slot == ExamKind.PRE_ASSESSMENT.value:
             if not standing.slots.get(slot):
-                return f"Take the pre-assessment {exam.code}."
+                return Notice("next_take_pre_assessment", {"exam": exam.code})
             continue
         rules = exam_rules(exam, standing.settings)
         reason, until = _gate(standing, exam, rules, now)
         if reason is None:
-            return f"Take {exam.code}."
+            return Notice("next_take", {"exam": exam.code})
         if until is not None:
             return reason
         used = len(standing.slots.get(slot, []))
         if used >= rules.max_attempts:
             if exam.kind == ExamKind.UJIKOM:
-                return "Belum kompeten: every ujikom attempt is used."
-            return f"No attempts left for {exam.code}: contact the administrator."
+                return Notice("next_belum_kompeten")
+            return Notice("next_no_attempts", {"exam": exam.code})
         if exam.kind == ExamKind.UJIKOM:
             return reason
-    return "Nothing to do right now."
+    return Notice("next_nothing")
 
 
 @_transaction
@@ -1434,11 +1436,11 @@ def program_status(session: Session, *, participant_id: int, program_id: int,
     now = _lock_participant(session, participant_id, now)
     program = session.get(Program, program_id)
     if program is None:
-        raise NotFound("Program not found.")
+        raise NotFound("program_not_found")
     try:
         _require_enrolment(session, participant_id, program_id)
     except Forbidden:
-        raise NotFound("Program not found.") from None
+        raise NotFound("program_not_found") from None
     standing = _standing(session, participant_id, program)
     exams = []
     for exam in standing.exams:

@@ -124,7 +124,7 @@ def mark_login_success(session: Session, row_ids: list[int]) -> None:
 def get_participant(session: Session, participant_id: int) -> Participant:
     participant = session.get(Participant, participant_id)
     if participant is None:
-        raise NotFound("Participant not found.")
+        raise NotFound("participant_not_found")
     return participant
 
 
@@ -177,7 +177,7 @@ def find_certificate(session: Session, number: str) -> dict[str, Any] | None:
 def certificate_json(session: Session, number: str) -> dict[str, Any]:
     record = find_certificate(session, number)
     if record is None:
-        raise NotFound(f"No certificate numbered {number!r}.")
+        raise NotFound("certificate_not_found", number=number)
     return record
 
 
@@ -305,12 +305,12 @@ def mark_assignment_done(session: Session, *, program_id: int, assignment_id: in
     """Mark the assignment done for an enrolled NIP (item_bank.admin does the write)."""
     assignment = session.get(Assignment, assignment_id)
     if assignment is None or assignment.program_id != program_id:
-        raise NotFound(f"No assignment {assignment_id} in this program.")
+        raise NotFound("assignment_not_found", assignment=assignment_id)
     participant = session.scalar(
         select(Participant).join(Enrolment, Enrolment.participant_id == Participant.id)
         .where(Participant.nip == nip, Enrolment.program_id == program_id))
     if participant is None:
-        raise NotFound(f"NIP {nip} is not enrolled in this program.")
+        raise NotFound("nip_not_enrolled", nip=nip)
     ib_admin.mark_assignment_done(session, assignment_id=assignment_id,
                                   participant_id=participant.id, marked_by=marked_by)
 
@@ -356,18 +356,17 @@ def run_calibration(session: Session, *, program_id: int, materi_id: int | None,
     data the calibration cannot use.  Returns the run id.
     """
     if model not in CALIBRATION_MODELS:
-        raise InvalidInput(f"Unknown model {model!r}: choose one of "
-                           f"{', '.join(CALIBRATION_MODELS)}.")
+        raise InvalidInput("unknown_model", model=model,
+                           models=", ".join(CALIBRATION_MODELS))
     logged = calibration_source.logged_responses(session, program_id=program_id,
                                                  materi_id=materi_id)
     if not logged.pretest_ids:
-        raise InvalidInput("No pretest item was answered in a finished attempt here: "
-                           "nothing to calibrate.")
+        raise InvalidInput("nothing_to_calibrate")
     try:
         result = calibrate(ResponseData.from_long(logged.persons, logged.items, logged.correct),
                            model, anchors=logged.anchors or None)
     except ValueError as exc:
-        raise InvalidInput(f"Calibration failed: {exc}") from exc
+        raise InvalidInput("calibration_failed", detail=str(exc)) from exc
     return calibration_source.record_run(
         session, actor=actor, program_id=program_id, materi_id=materi_id, model=model,
         records=result.to_records(), summary=result.summary())

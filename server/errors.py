@@ -75,7 +75,7 @@ def domain_status(exc: Exception) -> int:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(bank.DomainError)
     def _domain(exc: Exception) -> Response:
-        return error_response(domain_status(exc), getattr(exc, "code", "error"), str(exc))
+        return error_response(domain_status(exc), exc.error, str(exc))
 
     @app.errorhandler(BadInput)
     def _bad_input(exc: BadInput) -> Response:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, request, session
 
+from item_bank.messages import Notice
+
 LOCALES = ("id", "en")
 
 ID: dict[str, str] = {
@@ -166,6 +168,9 @@ ID_PATTERNS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] 
     (re.compile(r"Complete every assignment first \((?P<n>\d+) not marked done\)\."),
      lambda m: "Uji kompetensi terkunci sampai semua materi lulus dan tugas selesai: "
                f"{m['n']} tugas belum dinyatakan selesai."),
+    (re.compile(r"This exam window opens at (?P<year>\d{4})-(?P<month>\d\d)-"
+                r"(?P<day>\d\d) (?P<hour>\d\d):(?P<minute>\d\d) (?P<zone>[\w+-]+)\."),
+     lambda m: f"Jadwal ujian ini dibuka pada {_date_id(m)} {m['zone']}."),
     (re.compile(r"Waiting period for remedial study until (?P<year>\d{4})-(?P<month>\d\d)-"
                 r"(?P<day>\d\d) (?P<hour>\d\d):(?P<minute>\d\d) (?P<zone>[\w+-]+)\."),
      lambda m: f"Masa tunggu untuk belajar kembali: ujian dapat diikuti lagi pada {_date_id(m)} "
@@ -212,7 +217,9 @@ def _translate(text: str, locale: str) -> str | None:
     return None
 
 
-def gettext(text: str, **values: object) -> str:
+def gettext(text: str | Notice, **values: object) -> str:
+    if isinstance(text, Notice):
+        text = text.text()
     translated = _translate(text, get_locale())
     if translated is None:
         translated = text

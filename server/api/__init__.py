@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, request
 
+from item_bank.messages import Notice
 from server.errors import BadInput
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,6 +24,8 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 def to_json(value: Any) -> Any:
     """Dataclasses, enums, dates and containers to plain JSON values."""
+    if isinstance(value, Notice):
+        return value.text()
     names = _FIELDS.get(type(value))
     if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))

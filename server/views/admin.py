@@ -39,7 +39,7 @@ def create_program():
 def _program_or_404(program_id: int):
     program = db.session.get(bank.Program, program_id)
     if program is None:
-        raise bank.NotFound(f"No program {program_id}.")
+        raise bank.NotFound("program_not_found")
     return program
 
 

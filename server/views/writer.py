@@ -105,7 +105,7 @@ def new_item():
 def _item_or_404(item_id: int):
     item = db.session.get(bank.Item, item_id)
     if item is None:
-        raise bank.NotFound(f"No item {item_id}.")
+        raise bank.NotFound("item_not_found", item=item_id)
     return item
 
 

@@ -48,7 +48,8 @@ def test_pass_pre_assessment_gives_certificate_and_no_training(session):
         with pytest.raises(Locked, match="certificate"):
             policy.start_attempt(session, participant_id=pid, exam_id=exam.id)
     status = policy.program_status(session, participant_id=pid, program_id=world.program.id)
-    assert status.certificate_number == cert.number and "no training" in status.next_step
+    assert status.certificate_number == cert.number
+    assert status.next_step.code == "next_certified_pre_assessment"
 
 
 def test_failed_pre_assessment_is_never_taken_again(session):
@@ -185,7 +186,7 @@ def test_pass_ujikom_is_kompeten_with_exactly_one_certificate(session):
         policy.start_attempt(session, participant_id=pid, exam_id=world.ujikom.id)
     certs = session.scalars(select(Certificate)).all()
     assert len(certs) == 1 and certs[0].route.value == "ujikom"
-    assert "follow-up training" in result.next_step
+    assert result.next_step.code == "next_certified_ujikom"
 
 
 def test_dropped_connection_resumes_the_same_attempt(session):

@@ -112,6 +112,15 @@ def _far(days: int) -> dt.datetime:
     return dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
 
 
+def _date_id(at: dt.datetime) -> str:
+    local = at + WIB
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} WIB"
+
+
+# A window that opens in 30 days, on a whole minute (the page shows minutes).
+OPENS = _far(30).replace(second=0, microsecond=0)
+
+
 # case -> (set the state up, the locked exam, Indonesian text, English text); the texts are
 # functions of the world because the waiting period's end depends on the time of the test.
 CASES = {
@@ -156,9 +165,9 @@ CASES = {
         lambda w: f"Waiting period for remedial study until "
                   f"{w.finished_at + WAIT + WIB:%Y-%m-%d %H:%M} WIB."),
     "window not open": (
-        lambda w: w.set_exam("PRA", window_opens_at=_far(30)), lambda w: "PRA",
-        lambda w: "Jadwal ujian ini belum dibuka.",
-        lambda w: "This exam window is not open yet."),
+        lambda w: w.set_exam("PRA", window_opens_at=OPENS), lambda w: "PRA",
+        lambda w: f"Jadwal ujian ini dibuka pada {_date_id(OPENS)}.",
+        lambda w: f"This exam window opens at {OPENS + WIB:%Y-%m-%d %H:%M} WIB."),
     "window closed": (
         lambda w: w.set_exam("PRA", window_opens_at=_far(-30), window_closes_at=_far(-1)),
         lambda w: "PRA",
