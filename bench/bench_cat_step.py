@@ -3,23 +3,34 @@
 One step = take the response to the last item, update theta, select the next item by maximum
 Fisher information among the items not yet given.
 
-* this engine: ``record_response`` (EAP from the running log-likelihood on the 121-point grid,
-  O(Q)) then ``next_item`` (exact maximum information from the theta cell's list of 256 items,
-  block upper bounds when the list cannot prove the answer);
+* this engine: ``record_response`` (EAP from the running log-likelihood on the 121-point grid:
+  one row of the bank's cached ``grid_table`` added, O(Q)) then ``next_item`` (exact maximum
+  information from the theta cell's list of 256 items, block upper bounds when the list cannot
+  prove the answer), with ``step_rng(seed, position)`` as the step's generator, as in live
+  exams and ``simulate``;
 * catsim 0.21.0: ``NumericalSearchEstimator`` (its ability estimator; catsim has no EAP)
   then ``MaxInfoSelector.select``.
 
 Both start each timed step from the same state: 10 items already given with mixed responses.
-Run: ``.venv/bin/pip install catsim==0.21.0 && .venv/bin/python bench/bench_cat_step.py``.
+Run: ``.venv/bin/pip install catsim==0.21.0 && .venv/bin/python bench/bench_cat_step.py``
+(``--sizes 500 5000`` for fewer banks, ``--reps N`` for fewer timed steps).
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from cat_engine.assembly import CatConfig, next_item, record_response, start_attempt
+# The checkout this file is in, not whichever copy of the package is installed (an editable
+# install may point at another worktree).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cat_engine.assembly import next_item, record_response, start_attempt, step_rng
+from cat_engine.config import CatConfig
 from cat_engine.simulation import generate_bank
 from cat_engine.stopping import StoppingRule
 
@@ -41,18 +52,18 @@ def _prior_history(bank, rng, config):
     return state
 
 
-def bench_engine(bank, histories, config, rng) -> np.ndarray:
+def bench_engine(bank, histories, config, reps: int) -> np.ndarray:
     times = []
-    for i in range(REPS_ENGINE):
+    for i in range(reps):
         state, item, u = histories[i % len(histories)]
         t0 = time.perf_counter()
         new = record_response(state, bank, item, u, config)
-        next_item(new, bank, config, rng=rng)
+        next_item(new, bank, config, rng=step_rng(i, len(new.items) + 1))
         times.append(time.perf_counter() - t0)
     return np.array(times)
 
 
-def bench_catsim(bank, histories) -> np.ndarray | None:
+def bench_catsim(bank, histories, reps: int) -> np.ndarray | None:
     try:
         from catsim.estimation import NumericalSearchEstimator
         from catsim.item_bank import ItemBank as CatsimBank
@@ -64,7 +75,7 @@ def bench_catsim(bank, histories) -> np.ndarray | None:
     times = []
     deadline = time.perf_counter() + CATSIM_BUDGET_S
     i = 0
-    while (i < 20 or time.perf_counter() < deadline) and i < REPS_ENGINE:
+    while (i < 20 or time.perf_counter() < deadline) and i < reps:
         state, item, u = histories[i % len(histories)]
         given = [*state.items, item]
         answers = [bool(r) for r in (*state.responses, u)]
@@ -78,19 +89,23 @@ def bench_catsim(bank, histories) -> np.ndarray | None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=SIZES, help="bank sizes")
+    parser.add_argument("--reps", type=int, default=REPS_ENGINE, help="timed steps per bank")
+    args = parser.parse_args()
     rng = np.random.default_rng(20240601)
     config = CatConfig(stopping=StoppingRule(max_items=50))
     rows = []
-    for n in SIZES:
+    for n in args.sizes:
         bank = generate_bank(n, "3pl", rng=rng)
         histories = []
         for _ in range(50):
             state = _prior_history(bank, rng, config)
             item = next_item(state, bank, config, rng=rng)
             histories.append((state, item, int(rng.integers(2))))
-        bench_engine(bank, histories[:5], config, rng)  # warm-up
-        ours = bench_engine(bank, histories, config, rng)
-        theirs = bench_catsim(bank, histories)
+        bench_engine(bank, histories[:5], config, 5)  # warm-up
+        ours = bench_engine(bank, histories, config, args.reps)
+        theirs = bench_catsim(bank, histories, args.reps)
         rows.append((n, np.median(ours), None if theirs is None else np.median(theirs),
                      None if theirs is None else theirs.size))
     print(f"{'items':>7} {'engine median':>14} {'catsim median':>14} {'ratio':>8}  (catsim steps)")

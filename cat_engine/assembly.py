@@ -1,81 +1,53 @@
-"""Test assembly: an adaptive session step (CAT) and linear-on-the-fly forms (LOFT).
+"""Test assembly: an adaptive test step (CAT) and linear-on-the-fly forms (LOFT).
 
 **CAT.**  An attempt is an immutable :class:`AttemptState`; :func:`record_response` returns the
 next state and :func:`next_item` chooses the next item (or None when a stopping rule fires).
-The EAP posterior is kept as a running log-likelihood on the quadrature grid, so a response
-costs one ``O(Q)`` update, ``log L_k(x) = log L_{k-1}(x) + u log P(x) + (1 - u) log Q(x)``.
-MAP, WLE re-estimate from the whole pattern; MLE uses EAP until the pattern holds both a correct
-and a wrong answer (its estimate is a bound before that).
+The log-likelihood on the quadrature grid is kept as a running sum: a response adds one row of
+the bank's :class:`cat_engine.irt.GridTable`,
+``log L_k(x) = log L_{k-1}(x) + u log P(x) + (1 - u) log Q(x)``, and the EAP estimate is read
+from it.  MAP and WLE re-estimate from the whole pattern; MLE uses EAP until the pattern holds
+both a correct and a wrong answer (its estimate is a bound before that).  :func:`replay`
+rebuilds the state of a stored response pattern in one call, bit for bit the state the answers
+one by one gave.
+
+**Randomness.**  The item at position ``p`` (1-based) of an attempt with seed ``s`` is chosen
+with the generator :func:`step_rng` ``(s, p)`` and nothing else, so an attempt's item sequence
+is a function of its seed, its answers and the exam window's exposure: a live exam (which may
+draw more from the same generator after the choice, e.g. to shuffle the options) and
+:func:`cat_engine.simulation.simulate` give the same items for the same seed and answers.
 
 **LOFT.**  :func:`assemble_loft` draws a random form with the exact content quotas, then swaps
 items (within a content tag) until the form's information is within ``tolerance`` of the target
 at every target ability; the swap is drawn at random among those that reach the tolerance, so
 forms differ from each other (van der Linden, 2005, ch. 9, on randomized assembly).
+:func:`assemble_form` builds one participant's form by a :class:`cat_engine.config.
+SelectionRule` on it: the rule's exposure steps decide the eligible items, and the goals are
+relaxed in turn rather than refuse an attempt.
 
 Reference: van der Linden, W. J. (2005). *Linear Models for Optimal Test Design*. Springer.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .estimation import (
-    GRID,
-    METHODS,
-    Estimate,
-    _check_prior,
-    eap_from_log_likelihood,
-    estimate,
-)
-from .exposure import DEFAULT_CAP_RAMP, check_cap_ramp
-from .irt import ItemBank, _information, _item_log_likelihood
-from .selection import SELECTORS, check_sh_params, content_quotas, select_item
-from .stopping import StoppingRule
+from .config import CatConfig, ExposureWindow, SelectionRule, check_sh_params
+from .estimation import estimate
+from .grid import GRID, Estimate, eap_from_log_likelihood
+from .irt import ItemBank, _information
+from .selection import content_quotas, exposure_exclusion, select_item
 
-__all__ = ["CatConfig", "AttemptState", "start_attempt", "record_response", "next_item",
-           "assemble_loft", "loft_target_information"]
+__all__ = ["AttemptState", "start_attempt", "record_response", "replay", "next_item",
+           "step_rng", "assemble_form", "assemble_loft", "loft_target_information"]
 
 _LOFT_MAX_SWAPS = 400
 _LOFT_POOL = 2000  # candidate items considered per swap (a random subset on large banks)
-
-
-@dataclass(frozen=True)
-class CatConfig:
-    """How a CAT runs: stopping rule, selector, estimator, exposure and content control."""
-
-    stopping: StoppingRule = field(default_factory=StoppingRule)
-    selector: str = "mfi"
-    k: int = 5
-    estimator: str = "eap"
-    prior_mean: float = 0.0
-    prior_sd: float = 1.0
-    content_targets: Mapping[str, float] | None = None
-    sh_params: np.ndarray | None = None
-    max_exposure: float = 1.0  # running exposure cap r_max; 1 = off (see selection.select_item)
-    # progressive cap (f, S) under max_exposure; None = the same cap at every position
-    cap_ramp: tuple[float, int] | None = DEFAULT_CAP_RAMP
-
-    def __post_init__(self) -> None:
-        if self.selector not in SELECTORS:
-            raise ValueError(
-                f"unknown selection method {self.selector!r} (choose from {', '.join(SELECTORS)})"
-            )
-        if self.estimator not in METHODS:
-            raise ValueError(
-                f"unknown estimation method {self.estimator!r} (choose from {', '.join(METHODS)})"
-            )
-        if self.k < 1:
-            raise ValueError(f"randomesque k must be >= 1 (got {self.k})")
-        _check_prior(self.prior_mean, self.prior_sd)
-        if not (0 < self.max_exposure <= 1):
-            raise ValueError(f"max_exposure must be in (0, 1] (got {self.max_exposure})")
-        object.__setattr__(self, "cap_ramp", check_cap_ramp(self.cap_ramp))
-        if self.selector == "sympson-hetter" and self.sh_params is None:
-            raise ValueError("sympson-hetter selection needs sh_params (exposure parameters)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,7 +58,7 @@ class AttemptState:
     ----------
     items : bank indices administered, in order
     responses : their 0/1 responses
-    log_likelihood : (Q,) log-likelihood of the responses on ``estimation.GRID``
+    log_likelihood : (Q,) log-likelihood of the responses on ``cat_engine.grid.GRID``
     estimate : current ability estimate
     stop_reason : why the test ended ("se", "classified", "max_items") or None
     """
@@ -106,21 +78,20 @@ def start_attempt(config: CatConfig) -> AttemptState:
     return AttemptState((), (), ll, est, config.stopping.reason(0, est))
 
 
-def record_response(
-    state: AttemptState, bank: ItemBank, item: int, response: int, config: CatConfig
-) -> AttemptState:
-    """Add the response to ``item`` (a bank index): update the estimate and the stop reason."""
+def _check_response(bank: ItemBank, items: Sequence[int], item, response) -> None:
+    """``response`` to ``item`` may follow ``items`` (ValueError naming the problem)."""
     if response not in (0, 1):
         raise ValueError(f"responses must be 0 or 1 (got {response!r})")
     if not 0 <= item < len(bank):
         raise ValueError(f"item index {item} is outside the bank of {len(bank)} items")
-    if item in state.items:
+    if item in items:
         raise ValueError(f"item {bank.ids[item]} was already administered in this attempt")
-    ll = state.log_likelihood + _item_log_likelihood(
-        GRID, response, float(bank.a[item]), float(bank.b[item]), float(bank.c[item])
-    )
+
+
+def _state(bank: ItemBank, items: tuple[int, ...], responses: tuple[int, ...], ll: np.ndarray,
+           config: CatConfig) -> AttemptState:
+    """The state of ``items`` answered ``responses`` with log-likelihood ``ll`` on the grid."""
     ll.setflags(write=False)
-    items, responses = (*state.items, int(item)), (*state.responses, int(response))
     method = config.estimator
     if method == "mle" and len(set(responses)) < 2:
         method = "eap"  # the MLE is a bound until the pattern is mixed
@@ -133,6 +104,71 @@ def record_response(
     return AttemptState(items, responses, ll, est, config.stopping.reason(len(items), est))
 
 
+def record_response(
+    state: AttemptState, bank: ItemBank, item: int, response: int, config: CatConfig
+) -> AttemptState:
+    """Add the response to ``item`` (a bank index): update the estimate and the stop reason.
+
+    The log-likelihood gains the bank's grid-table row of the answer,
+    ``ll = state.log_likelihood + bank.grid_table.rows[item + n * response]``.
+    """
+    _check_response(bank, state.items, item, response)
+    item, response = int(item), int(response)
+    ll = state.log_likelihood + bank.grid_table.rows[item + len(bank) * response]
+    return _state(bank, (*state.items, item), (*state.responses, response), ll, config)
+
+
+def replay(
+    config: CatConfig, bank: ItemBank, items: Sequence[int], responses: Sequence[int]
+) -> AttemptState:
+    """The state after ``responses`` (0/1) to ``items`` (bank indices, in the order given).
+
+    Identical to folding :func:`record_response` over the pairs from
+    :func:`start_attempt` ``(config)``, log-likelihood and estimate bit for bit: one gather of
+    the answers' grid-table rows, summed in the order of the answers starting from zeros (the
+    fold's additions), and one estimate at the end.  A live exam that stores only its answers
+    rebuilds the engine's state with it.
+
+    Raises
+    ------
+    ValueError
+        Lengths differ, or the first bad pair as :func:`record_response` names it.
+    """
+    if len(items) != len(responses):
+        raise ValueError(f"mismatched lengths: {len(responses)} responses for {len(items)} "
+                         "items")
+    for k, (item, response) in enumerate(zip(items, responses, strict=True)):
+        _check_response(bank, items[:k], item, response)
+    items = tuple(int(i) for i in items)
+    responses = tuple(int(u) for u in responses)
+    rows = bank.grid_table.rows[np.array(items, dtype=np.intp)
+                                + len(bank) * np.array(responses, dtype=np.intp)]
+    ll = np.zeros(GRID.size)
+    for row in rows:  # one addition per answer, in order: the fold's rounding exactly
+        ll += row
+    return _state(bank, items, responses, ll, config)
+
+
+def step_rng(seed: int, position: int) -> np.random.Generator:
+    """THE random stream of the item at ``position`` (1-based: the first item of an attempt is
+    position 1) of the attempt with ``seed``: ``np.random.default_rng([seed, position])``.
+
+    Live exams choose the item at position ``p`` with ``next_item(..., rng=step_rng(seed, p))``
+    and may draw more from the same generator afterwards (e.g. to shuffle the options); the
+    simulator uses the same convention, so both give the same items for the same seed.
+    """
+    try:
+        seed, position = operator.index(seed), operator.index(position)
+    except TypeError:
+        raise ValueError(f"seed and position must be integers (got {seed!r}, {position!r})") \
+            from None
+    if seed < 0:
+        raise ValueError(f"an attempt seed must be >= 0 (got {seed})")
+    if position < 1:
+        raise ValueError(f"item positions start at 1 (got {position})")
+    return np.random.default_rng([seed, position])
+
+
 def next_item(
     state: AttemptState,
     bank: ItemBank,
@@ -140,19 +176,15 @@ def next_item(
     *,
     rng: np.random.Generator,
     excluded=None,
-    exposure_counts=None,
-    n_tests: int = 0,
-    prices=None,
+    window: ExposureWindow | None = None,
 ) -> int | None:
-    """The next item's bank index, or None when the attempt has stopped.
+    """The next item's bank index by ``config.selection``, or None when the attempt has stopped.
 
     ``excluded`` (``(n,)`` bool) marks items never to give (seen before, retired); items of this
-    attempt are excluded as well.  With ``config.max_exposure < 1``, ``exposure_counts``
-    (``(n,)`` int, tests of the window that contained each item) and ``n_tests`` (tests started
-    before this one) drive the running exposure cap, tightened for the early items of the test by
-    ``config.cap_ramp``.  ``prices`` (``(n,)`` exposure prices of the exam window, from
-    :func:`cat_engine.exposure.calibrate_exposure_prices`) rank items by ``I_i(theta) -
-    prices_i``.  Raises ValueError when no item is eligible.
+    attempt are excluded as well.  ``window`` is the exam window's exposure before this attempt
+    (needed by the running cap and the least-exposed rule); the item's position for the
+    progressive cap is ``len(state.items)``.  Content balance counts the attempt's items per
+    tag.  Raises ValueError when no item is eligible.
     """
     if state.stop_reason is not None:
         return None
@@ -164,14 +196,10 @@ def next_item(
         )
     if state.items:
         mask[list(state.items)] = True
-    counts = Counter(bank.content[list(state.items)].tolist()) if config.content_targets else None
-    return select_item(
-        bank, state.estimate.theta, excluded=mask, rng=rng, method=config.selector, k=config.k,
-        sh_params=config.sh_params, content_targets=config.content_targets,
-        content_counts=counts, max_exposure=config.max_exposure,
-        exposure_counts=exposure_counts, n_tests=n_tests, position=len(state.items),
-        cap_ramp=config.cap_ramp, prices=prices,
-    )
+    rule = config.selection
+    counts = Counter(bank.content[list(state.items)].tolist()) if rule.content_targets else None
+    return select_item(bank, state.estimate.theta, rule, excluded=mask, rng=rng,
+                       content_counts=counts, window=window, position=len(state.items))
 
 
 def loft_target_information(bank: ItemBank, length: int, target_thetas=(-1, 0, 1)) -> np.ndarray:
@@ -182,6 +210,11 @@ def loft_target_information(bank: ItemBank, length: int, target_thetas=(-1, 0, 1
     """
     thetas = np.asarray(target_thetas, dtype=np.float64)
     return length * _information(thetas[:, None], bank.a, bank.b, bank.c).mean(axis=1)
+
+
+def _check_tolerance(tolerance: float | None) -> None:
+    if tolerance is not None and not (0 < tolerance < 1):
+        raise ValueError(f"tolerance must be in (0, 1) (got {tolerance})")
 
 
 def _relative_gap(form_info: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -198,7 +231,7 @@ def assemble_loft(
     target_thetas: Sequence[float] = (-1, 0, 1),
     target_information=None,
     content_shares: Mapping[str, float] | None = None,
-    tolerance: float = 0.10,
+    tolerance: float | None = 0.10,
     sh_params=None,
 ) -> np.ndarray:
     """Assemble one fixed-length form for one participant.
@@ -214,7 +247,8 @@ def assemble_loft(
         :func:`loft_target_information`
     content_shares : {tag: share}; the form holds exactly ``content_quotas(shares, length)``
         items of each tag (largest-remainder rounding); None = no content constraint
-    tolerance : allowed relative deviation ``|I_form(theta_j) / T_j - 1|`` at every ``theta_j``
+    tolerance : allowed relative deviation ``|I_form(theta_j) / T_j - 1|`` at every
+        ``theta_j``; None = no information target (the random draw with the quotas)
     sh_params : (n,) Sympson-Hetter parameters; item ``i`` takes part in this form's draw with
         probability ``K_i`` (all eligible items are used if the lottery leaves too few)
 
@@ -230,8 +264,7 @@ def assemble_loft(
     n = len(bank)
     if length < 1:
         raise ValueError(f"form length must be >= 1 (got {length})")
-    if not (0 < tolerance < 1):
-        raise ValueError(f"tolerance must be in (0, 1) (got {tolerance})")
+    _check_tolerance(tolerance)
     eligible = np.ones(n, dtype=bool) if excluded is None else ~np.asarray(excluded, dtype=bool)
     if eligible.shape != (n,):
         raise ValueError(
@@ -280,6 +313,8 @@ def assemble_loft(
         pool = drawn if drawn.size >= quota else pool
         form_parts.append(rng.choice(pool, size=quota, replace=False))
     form = np.concatenate(form_parts)
+    if tolerance is None:
+        return form
     info = _information(thetas[:, None], bank.a, bank.b, bank.c).T  # (n, T)
     current = info[form].sum(axis=0)
     usable = eligible & lottery
@@ -309,3 +344,79 @@ def assemble_loft(
         f"cannot assemble a LOFT form within ±{tolerance:.0%} of the target information "
         f"{np.round(target, 3).tolist()} at theta {thetas.tolist()} from the eligible items"
     )
+
+
+def assemble_form(
+    bank: ItemBank,
+    length: int,
+    rule: SelectionRule,
+    *,
+    rng: np.random.Generator,
+    excluded=None,
+    window: ExposureWindow | None = None,
+    target_thetas: Sequence[float] = (-1, 0, 1),
+    target_information=None,
+    tolerance: float = 0.10,
+) -> np.ndarray:
+    """One participant's LOFT form of ``length`` items by ``rule``, on :func:`assemble_loft`.
+
+    The eligible items are those :func:`cat_engine.selection.select_item` would leave: the
+    hard exclusions ``excluded`` (never relaxed), the running cap of ``rule.max_exposure``
+    over ``window`` (flat: a form has no positions), and least exposed first with slack
+    ``rule.exposure_slack``.  The least-exposed set may be smaller than a form, so it is
+    widened (slack ``s``, ``s + 1``, ``s + 2``, then off) until at least ``2 length`` items are
+    eligible, room for the information target; when the cap leaves fewer than ``length``,
+    only ``excluded`` holds.  The content quotas (``rule.content_targets``) and the information
+    target are goals: when a participant has seen too much of one tag for exact quotas, they
+    are relaxed in turn (quotas and ``tolerance``; no quotas and ``tolerance``; no quotas and no
+    information target) rather than refuse an attempt.  With ``"sympson-hetter"`` the rule's
+    ``sh_params`` drive the draw's lottery; the other methods and the prices play no part in a
+    fixed form.
+
+    Parameters
+    ----------
+    bank, length : the bank and the form length
+    rule : the selection rule (its exposure steps, content targets, Sympson-Hetter parameters)
+    rng : numpy Generator, the form's randomness
+    excluded : (n,) bool, True = never use (seen before, retired); None = none
+    window : the exam window's exposure before this form; needed by the cap and the
+        least-exposed rule
+    target_thetas, target_information, tolerance : the information target, as
+        :func:`assemble_loft`
+
+    Returns
+    -------
+    (length,) int array of bank indices, no repeats, never an item of ``excluded``.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or no form at all (``"cannot assemble a form of ..."`` with the last
+        reason).
+    """
+    n = len(bank)
+    base = np.zeros(n, dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
+    if base.shape != (n,):
+        raise ValueError(f"mismatched lengths: excluded mask has {base.size} entries for {n} "
+                         "items")
+    _check_tolerance(tolerance)
+    slack = rule.exposure_slack
+    widen = [None] if slack is None else [slack, slack + 1, slack + 2, None]
+    for step in widen:
+        eligible_by = dataclasses.replace(rule, cap_ramp=None, exposure_slack=step)
+        mask = exposure_exclusion(bank, eligible_by, excluded=base, window=window)
+        if (~mask).sum() >= 2 * length:
+            break
+    if (~mask).sum() < length:
+        mask = base
+    last_error: ValueError | None = None
+    # Without content targets the second try is a fresh random draw of the same kind.
+    for shares, tol in ((rule.content_targets, tolerance), (None, tolerance), (None, None)):
+        try:
+            return assemble_loft(bank, length, rng=rng, excluded=mask,
+                                 target_thetas=target_thetas,
+                                 target_information=target_information, content_shares=shares,
+                                 tolerance=tol, sh_params=rule.sh_params)
+        except ValueError as exc:
+            last_error = exc
+    raise ValueError(f"cannot assemble a form of {length} items: {last_error}")

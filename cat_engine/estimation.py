@@ -1,11 +1,12 @@
 """Ability estimation: EAP (default), MAP, MLE and WLE, each with a standard error.
 
 All estimators work on the administered items' parameters ``a, b, c`` (each ``(k,)``) and the
-0/1 responses ``u`` (``(k,)``).  Abilities are bounded to ``[THETA_MIN, THETA_MAX]`` so that every
-response pattern, all-correct and all-wrong included, has a defined answer.
+0/1 responses ``u`` (``(k,)``).  Abilities are bounded to ``[THETA_MIN, THETA_MAX]``
+(:mod:`cat_engine.grid`) so that every response pattern, all-correct and all-wrong included,
+has a defined answer.
 
 * **EAP** (Bock & Mislevy, 1982): posterior mean and SD under a normal prior, by quadrature on
-  ``GRID`` (121 equally spaced points on [-6, 6]):
+  ``GRID`` (121 equally spaced points on [-6, 6], :mod:`cat_engine.grid`):
   ``theta = sum_q x_q L(x_q) phi(x_q) / sum_q L(x_q) phi(x_q)``.
 * **MAP**: the mode of ``log L(theta) + log phi(theta)``; ``SE = 1 / sqrt(I(theta) + 1/sd^2)``.
 * **MLE**: the maximum of ``log L(theta)`` on the bounds (a bound for all-correct / all-wrong);
@@ -29,143 +30,34 @@ Warm, T. A. (1989). Weighted likelihood estimation of ability in item response t
 
 from __future__ import annotations
 
-import functools
-import math
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import optimize
 
+from .grid import (
+    GRID,
+    THETA_MAX,
+    THETA_MIN,
+    Estimate,
+    _log_prior,
+    check_prior,
+    eap_from_log_likelihood,
+)
+
+# GridTable lives with the ItemBank that caches it (cat_engine.irt); item_bank/pools.py still
+# imports it from here: drop it from this import once pools.py takes ``bank.grid_table``.
 from .irt import (
+    GridTable,  # noqa: F401
     _information,
     _log_likelihood,
-    _log_probabilities,
     _probability,
     check_params,
     check_responses,
 )
 
-__all__ = [
-    "Estimate",
-    "estimate",
-    "METHODS",
-    "THETA_MIN",
-    "THETA_MAX",
-    "GRID",
-    "grid_log_likelihood",
-    "eap_from_log_likelihood",
-    "GridTable",
-]
+__all__ = ["estimate", "METHODS"]
 
 METHODS = ("eap", "map", "mle", "wle")
-THETA_MIN, THETA_MAX = -6.0, 6.0
-#: EAP quadrature: 121 points, step 0.1; the posterior is smooth, so the rectangle rule on this
-#: grid agrees with a 10,001-point computation to < 1e-4 (see tests/cat_engine).
-GRID = np.linspace(THETA_MIN, THETA_MAX, 121)
-GRID.setflags(write=False)
-_GRID_MOMENTS = np.column_stack([np.ones_like(GRID), GRID, GRID * GRID])  # (Q, 3)
 _XATOL = 1e-7
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """An ability estimate ``theta`` and its standard error ``se``."""
-
-    theta: float
-    se: float
-
-
-def _check_prior(prior_mean: float, prior_sd: float) -> None:
-    if not np.isfinite(prior_mean):
-        raise ValueError("prior_mean must be finite")
-    if not (np.isfinite(prior_sd) and prior_sd > 0):
-        raise ValueError(f"prior_sd must be a positive number (got {prior_sd})")
-
-
-def _log_prior(x, prior_mean: float, prior_sd: float):
-    """Normal log density up to a constant."""
-    return -0.5 * ((x - prior_mean) / prior_sd) ** 2
-
-
-def grid_log_likelihood(responses, a, b, c) -> np.ndarray:
-    """Log-likelihood of the responses at every point of ``GRID``: shape ``(Q,)``.
-
-    In a CAT this is kept as a running sum, so one response costs one ``O(Q)`` update.
-    """
-    a, b, c = check_params(a, b, c)
-    u = check_responses(responses, a.size)
-    return _log_likelihood(GRID[:, None], u, a, b, c)
-
-
-def eap_from_log_likelihood(
-    log_likelihood: np.ndarray, prior_mean: float = 0.0, prior_sd: float = 1.0
-) -> Estimate:
-    """EAP estimate from a log-likelihood tabulated on ``GRID`` (shape ``(Q,)``).
-
-    ``theta = sum_q x_q w_q / sum_q w_q`` and ``SE^2 = sum_q x_q^2 w_q / sum_q w_q - theta^2``
-    with ``w_q = exp(log L(x_q) + log phi(x_q) - max)`` (shifted to avoid underflow).  The three
-    sums are one product with the ``(Q, 3)`` matrix of ``1, x_q, x_q^2``; the variance formula
-    loses at most ``36 eps / SE^2`` relative accuracy, below 1e-12 for any SE the grid resolves.
-    """
-    log_post = log_likelihood + _prior_on_grid(float(prior_mean), float(prior_sd))
-    w = np.exp(log_post - log_post.max())
-    total, first, second = w @ _GRID_MOMENTS
-    theta = first / total
-    var = max(second / total - theta * theta, 0.0)
-    return Estimate(theta=float(theta), se=math.sqrt(var))
-
-
-@functools.lru_cache(maxsize=64)
-def _prior_on_grid(prior_mean: float, prior_sd: float) -> np.ndarray:
-    """The normal log prior on ``GRID``, cached: a CAT reuses one prior for every answer."""
-    prior = _log_prior(GRID, prior_mean, prior_sd)
-    prior.setflags(write=False)
-    return prior
-
-
-@dataclass(frozen=True, eq=False)
-class GridTable:
-    """Log-probabilities of a wrong and of a right answer to every item of a bank on ``GRID``.
-
-    A CAT re-estimates EAP after every answer from all the items given so far.  With the table
-    of a bank, the log-likelihood of ``k`` responses is a gather of ``k`` rows and a sum,
-    ``log L(x_q) = sum_i [u_i log P_i(x_q) + (1 - u_i) log Q_i(x_q)]``, instead of ``k * Q``
-    log-sigmoids; :meth:`eap` equals :func:`estimate` ``(method="eap")`` on the same items up
-    to the order of the ``k`` additions (a few ulp).
-
-    Attributes
-    ----------
-    rows : (2 n, Q) float64; row ``i`` is ``log Q_i`` on ``GRID`` and row ``n + i`` is
-        ``log P_i``, so the row of response ``u`` to item ``i`` is ``i + n u``.  ``2 Q`` floats
-        per item (about 1.9 kB).
-    """
-
-    rows: np.ndarray
-
-    @classmethod
-    def of(cls, a, b, c) -> GridTable:
-        """The table of the items ``a, b, c`` (each ``(n,)``, checked like everywhere)."""
-        a, b, c = check_params(a, b, c)
-        right, wrong = _log_probabilities(GRID[:, None], a, b, c)  # (Q, n) each
-        rows = np.concatenate([wrong.T, right.T])
-        rows.setflags(write=False)
-        return cls(rows=rows)
-
-    def __len__(self) -> int:
-        return self.rows.shape[0] // 2
-
-    def eap(self, positions, responses, prior_mean: float = 0.0,
-            prior_sd: float = 1.0) -> Estimate:
-        """EAP estimate from ``responses`` (``(k,)`` 0/1) to the items at ``positions``
-        (``(k,)`` indices into the table's bank); see :func:`eap_from_log_likelihood`."""
-        n = len(self)
-        pos = np.asarray(positions, dtype=np.intp)
-        if pos.ndim != 1 or (pos.size and not (0 <= pos.min() and pos.max() < n)):
-            raise ValueError(f"positions must be a (k,) array of item indices in [0, {n})")
-        u = check_responses(responses, pos.size)
-        _check_prior(prior_mean, prior_sd)
-        rows = self.rows[pos + n * u.astype(np.intp)]
-        return eap_from_log_likelihood(rows.sum(axis=0), prior_mean, prior_sd)
 
 
 def _maximize(objective, values_on_grid: np.ndarray) -> float:
@@ -248,7 +140,7 @@ def estimate(
         raise ValueError(f"unknown estimation method {method!r} (choose from {', '.join(METHODS)})")
     a, b, c = check_params(a, b, c)
     u = check_responses(responses, a.size)
-    _check_prior(prior_mean, prior_sd)
+    check_prior(prior_mean, prior_sd)
     if method == "eap":
         return eap_from_log_likelihood(_log_likelihood(GRID[:, None], u, a, b, c), prior_mean,
                                        prior_sd)

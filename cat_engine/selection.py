@@ -26,10 +26,18 @@ h))``.  A selection at theta in cell ``j`` evaluates the ``M`` listed items exac
 best eligible value ``v`` exceeds ``T_j`` no item left out can reach it, and that is the exact
 top-k.  Otherwise (most of the list excluded or priced away) the block search above runs.
 
-Priced selection (exposure prices ``lambda_i >= 0``, :func:`cat_engine.exposure.
+Priced selection (exposure prices ``lambda_i >= 0``, :func:`cat_engine.exposure_calibration.
 calibrate_exposure_prices`) ranks items by ``I_i(theta) - lambda_i`` instead of ``I_i(theta)``.
 Since ``I_i - lambda_i <= I_i``, the block bound above still bounds the priced value, so the
 same pruning gives the exact priced top-k.
+
+:func:`select_item` applies a :class:`cat_engine.config.SelectionRule` in a fixed order, each
+step only narrowing the eligible items: the hard exclusions (seen before, retired, already in
+this test; never relaxed), the running exposure cap of the exam window (progressive over the
+test's positions when the rule has a ramp), least exposed first per content tag, then content
+balance (the tag of largest deficit that still has an eligible item, the whole bank as the
+fallback) and finally the method among what is left (:mod:`cat_engine.exposure` defines the
+exposure rules).
 
 References
 ----------
@@ -50,20 +58,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .estimation import THETA_MAX, THETA_MIN
-from .exposure import capped_exclusion, check_cap_ramp, check_prices, progressive_cap
+from .config import ExposureWindow, SelectionRule, check_prices
+from .exposure import capped_exclusion, least_exposed_exclusion, progressive_cap
+from .grid import THETA_MAX, THETA_MIN
 from .irt import ItemBank, _information, max_information
 
 __all__ = [
     "select_item",
+    "exposure_exclusion",
     "most_informative",
-    "SELECTORS",
+    "content_shares",
     "content_quotas",
     "choose_tag_order",
-    "check_sh_params",
 ]
 
-SELECTORS = ("mfi", "randomesque", "sympson-hetter")
 BLOCK = 64
 _X_STAR = 1.1996786402577337  # root of x tanh(x) = 1: the a maximizing a^2 / cosh^2(a d / 2)
 _SEED_BLOCKS = 4  # blocks evaluated first to find a good lower bound v
@@ -365,52 +373,79 @@ def _select_in(
         seen[top] = True
 
 
+def exposure_exclusion(
+    bank: ItemBank,
+    rule: SelectionRule,
+    *,
+    excluded: np.ndarray,
+    window: ExposureWindow | None,
+    position: int = 0,
+) -> np.ndarray:
+    """``(n,)`` bool: ``excluded`` plus the items the exposure rules of ``rule`` hold back.
+
+    In order: the running cap ``capped_exclusion(excluded, window.counts, window.n_tests,
+    progressive_cap(rule.max_exposure, position, rule.cap_ramp))`` when ``max_exposure < 1``
+    (falling back to the least exposed items outside ``excluded`` when none meets the cap),
+    then, when ``rule.exposure_slack`` is set, :func:`cat_engine.exposure.
+    least_exposed_exclusion` per content tag among the items the cap left.  ``excluded`` (a
+    checked ``(n,)`` bool mask) is never relaxed.
+
+    Raises
+    ------
+    ValueError
+        ``window`` missing while a rule needs it, or of another length than the bank.
+    """
+    if rule.max_exposure == 1 and rule.exposure_slack is None:
+        return excluded
+    if window is None:
+        raise ValueError("the running exposure cap and the least-exposed rule need the exam "
+                         "window's exposure (window=ExposureWindow(counts, n_tests))")
+    if window.counts.size != len(bank):
+        raise ValueError(f"mismatched lengths: {window.counts.size} exposure counts for "
+                         f"{len(bank)} items")
+    if rule.max_exposure < 1:
+        excluded = capped_exclusion(excluded, window.counts, window.n_tests,
+                                    progressive_cap(rule.max_exposure, position, rule.cap_ramp))
+    if rule.exposure_slack is not None:
+        excluded = least_exposed_exclusion(excluded, window.counts, bank.content_codes[1],
+                                           rule.exposure_slack)
+    return excluded
+
+
+def _check_lengths(bank: ItemBank, rule: SelectionRule) -> None:
+    """The rule's per-item arrays (values checked by the rule) must fit the bank."""
+    for values, what in ((rule.sh_params, "Sympson-Hetter parameters"),
+                         (rule.prices, "exposure prices")):
+        if values is not None and values.size != len(bank):
+            raise ValueError(f"mismatched lengths: {values.size} {what} for {len(bank)} items")
+
+
 def select_item(
     bank: ItemBank,
     theta: float,
+    rule: SelectionRule,
     *,
     excluded,
     rng: np.random.Generator,
-    method: str = "mfi",
-    k: int = 5,
-    sh_params=None,
-    content_targets: Mapping[str, float] | None = None,
     content_counts: Mapping[str, int] | None = None,
-    max_exposure: float = 1.0,
-    exposure_counts=None,
-    n_tests: int = 0,
+    window: ExposureWindow | None = None,
     position: int = 0,
-    cap_ramp: tuple[float, int] | None = None,
-    prices=None,
 ) -> int:
-    """Choose the next item.
+    """Choose the next item by ``rule`` (see module doc for the order of the steps).
 
     Parameters
     ----------
     bank : ItemBank
     theta : current ability estimate
-    excluded : (n,) bool; True = never choose (seen before, retired, already in this test)
+    rule : the selection method, its exposure control and content balance
+    excluded : (n,) bool or None; True = never choose (seen before, retired, already in this
+        test)
     rng : numpy Generator for the random parts (randomesque, Sympson-Hetter)
-    method : ``"mfi"`` (maximum Fisher information), ``"randomesque"`` (uniform among the ``k``
-        most informative) or ``"sympson-hetter"`` (exposure parameters ``sh_params``, (n,) in
-        [0, 1])
-    content_targets : {tag: share}; when given, the next item comes from the tag with the largest
-        deficit ``share * (n + 1) - count`` that still has an eligible item
     content_counts : {tag: items of that tag given so far in this test}
-    max_exposure : running exposure cap ``r_max`` in (0, 1] (restricted maximum information,
-        Revuelta & Ponsoda, 1998): below 1, items with ``(count + 1) / (n_tests + 1) > r_max``
-        are not eligible, see :func:`cat_engine.exposure.capped_exclusion`; combines with any
-        ``method``
-    exposure_counts : (n,) int, tests of the exam window so far that contained each item
-        (needed when ``max_exposure < 1``)
-    n_tests : tests started in the window before this one
-    position : items already given in this test (0 for the first item)
-    cap_ramp : ``(f, S)``: progressive cap, the item at ``position`` ``s`` may use only
-        ``r_max * min(1, f + (1 - f) s / S)`` of the window (see
-        :func:`cat_engine.exposure.progressive_cap`); None = ``r_max`` at every position
-    prices : (n,) exposure prices ``lambda_i >= 0`` (from
-        :func:`cat_engine.exposure.calibrate_exposure_prices`) or None: every method then ranks
-        eligible items by the priced information ``I_i(theta) - lambda_i``
+    window : the exam window's exposure before this test; needed when ``rule.max_exposure < 1``
+        or ``rule.exposure_slack`` is set
+    position : items already given in this test (0 for the first item): the position of the
+        progressive cap
 
     Returns
     -------
@@ -420,53 +455,34 @@ def select_item(
     Raises
     ------
     ValueError
-        Unknown method, bad ``k``, ``sh_params`` or exposure counts, mismatched mask, or no
-        eligible item.
+        Mismatched mask, window or per-item arrays, a content tag not in the bank, a
+        non-finite theta, a negative position, or no eligible item.
     """
-    if method not in SELECTORS:
-        raise ValueError(
-            f"unknown selection method {method!r} (choose from {', '.join(SELECTORS)})"
-        )
     excluded = _check_excluded(bank, excluded)
-    if not (0 < max_exposure <= 1):
-        raise ValueError(f"max_exposure must be in (0, 1] (got {max_exposure})")
-    if max_exposure < 1:
-        if exposure_counts is None:
-            raise ValueError("an exposure cap (max_exposure < 1) needs exposure_counts")
-        r_now = progressive_cap(max_exposure, position, check_cap_ramp(cap_ramp))
-        excluded = capped_exclusion(excluded, exposure_counts, n_tests, r_now)
-    if method == "randomesque" and k < 1:
-        raise ValueError(f"randomesque k must be >= 1 (got {k})")
-    if method == "sympson-hetter":
-        sh_params = check_sh_params(sh_params, len(bank))
-    if prices is not None:
-        prices = check_prices(prices, len(bank))
+    _check_lengths(bank, rule)
     if not math.isfinite(theta):
         raise ValueError("theta must be finite")
+    if position < 0:
+        raise ValueError(f"the item position must be >= 0 (got {position})")
+    excluded = exposure_exclusion(bank, rule, excluded=excluded, window=window,
+                                  position=position)
     tags: list[str | None] = []
-    if content_targets:
-        unknown = set(content_targets).difference(bank.content_codes[0])
+    if rule.content_targets:
+        unknown = set(rule.content_targets).difference(bank.content_codes[0])
         if unknown:
             raise ValueError(f"content target tag(s) not in the bank: {', '.join(sorted(unknown))}")
-        tags = list(choose_tag_order(content_targets, content_counts))
+        tags = list(choose_tag_order(rule.content_targets, content_counts))
     for tag in [*tags, None]:  # the whole bank is the fallback when every tag is exhausted
-        chosen = _select_in(bank, float(theta), excluded, rng, method, k, sh_params, tag,
-                            prices)
+        chosen = _select_in(bank, float(theta), excluded, rng, rule.method, rule.k,
+                            rule.sh_params, tag, rule.prices)
         if chosen is not None:
             return chosen
     raise ValueError("no eligible item: the bank is fully excluded")
 
 
-def check_sh_params(sh_params, n_items: int) -> np.ndarray:
-    """Validate Sympson-Hetter exposure parameters: ``(n,)`` floats in ``[0, 1]``."""
-    if sh_params is None:
-        raise ValueError("sympson-hetter selection needs sh_params (exposure parameters)")
-    k = np.asarray(sh_params, dtype=np.float64)
-    if k.shape != (n_items,):
-        raise ValueError(
-            f"mismatched lengths: {k.size} Sympson-Hetter parameters for {n_items} items"
-        )
-    if np.isnan(k).any() or (k < 0).any() or (k > 1).any():
-        raise ValueError("Sympson-Hetter parameters must be in [0, 1]")
-    return k
-
+def content_shares(bank: ItemBank) -> dict[str, float]:
+    """Share of each content tag in the bank, ``{tag: n_tag / n}``, tags sorted (the order of
+    ``bank.content_codes``): the content-balance targets that keep the bank's proportions."""
+    tags, codes = bank.content_codes
+    counts = np.bincount(codes, minlength=len(tags)).tolist()
+    return {t: float(n) / len(bank) for t, n in zip(tags, counts, strict=True)}

@@ -1,33 +1,47 @@
-"""Simulated examinees: known abilities answer by the IRT model; recovery and exposure figures.
+"""Simulated examinees through the engine's CAT step or LOFT assembly; recovery and exposure.
 
-Examinee ``j`` with true ability ``theta_j`` answers item ``i`` correctly when a uniform draw is
-below ``P_i(theta_j)``.  The summary figures over ``N`` examinees are
+The examinees take their tests one after another in one exam window: examinee ``j``
+(0-based) sees the window's exposure of the ``j`` tests before it
+(:class:`cat_engine.config.ExposureWindow`), so the running cap and the least-exposed rule act
+as in a live exam.  Each examinee has an attempt seed; the item at position ``p`` of its CAT is
+chosen by :func:`cat_engine.assembly.next_item` with :func:`cat_engine.assembly.step_rng`
+``(seed, p)``, a LOFT form by :func:`cat_engine.assembly.assemble_form` with
+``np.random.default_rng(seed)``, so the tests are those a live exam gives for the same seeds,
+answers and window.
 
-* ``rmse = sqrt(mean (theta_hat - theta)^2)``, ``bias = mean (theta_hat - theta)``;
+Answers are given (``responses``: what participants answered) or drawn: examinee ``j`` with
+true ability ``theta_j`` answers item ``i`` correctly when a uniform draw is below
+``P_i(theta_j)``.  The summary figures over ``N`` examinees are
+
+* ``rmse = sqrt(mean (theta_hat - theta)^2)``, ``bias = mean (theta_hat - theta)`` (with true
+  abilities);
 * ``mean_length``: mean number of items given;
 * ``max_exposure`` and ``mean_overlap`` (see :mod:`cat_engine.exposure`);
-* ``classification_accuracy`` (with ``theta_cut``): share with
+* ``classification_accuracy`` (with ``theta_cut`` and true abilities): share with
   ``(theta_hat >= theta_cut) == (theta >= theta_cut)``.
 """
 
 from __future__ import annotations
 
+import operator
 import time
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .assembly import CatConfig, assemble_loft, next_item, record_response, start_attempt
+from .assembly import assemble_form, next_item, record_response, start_attempt, step_rng
+from .config import CatConfig, ExposureWindow
 from .estimation import estimate
-from .exposure import DEFAULT_CAP_RAMP, capped_exclusion, exposure_rates, mean_overlap
+from .exposure import exposure_rates, mean_overlap
 from .irt import ItemBank, _probability
-from .stopping import StoppingRule
 
 __all__ = ["SimulationResult", "simulate", "generate_bank", "MODES", "MODELS"]
 
 MODES = ("cat", "loft")
 MODELS = ("1pl", "2pl", "3pl")
+#: Attempt seeds drawn when none are given: ``rng.integers(0, SEED_BOUND, size=N)``.
+SEED_BOUND = 2**31
 
 
 def generate_bank(
@@ -52,9 +66,14 @@ def generate_bank(
 
 @dataclass(frozen=True, eq=False)
 class SimulationResult:
-    """Per-examinee outcomes (arrays of shape ``(N,)``) and the tests given."""
+    """Per-examinee outcomes (arrays of shape ``(N,)``) and the tests given.
 
-    true_theta: np.ndarray
+    ``true_theta`` is None when the answers were given without true abilities; the figures
+    that need them (``rmse``, ``bias``, ``classification_accuracy``) are None then.
+    ``tests`` holds each examinee's items (bank indices) in the order given.
+    """
+
+    true_theta: np.ndarray | None
     theta: np.ndarray
     se: np.ndarray
     lengths: np.ndarray
@@ -64,16 +83,20 @@ class SimulationResult:
     seconds: float
 
     @property
-    def rmse(self) -> float:
+    def rmse(self) -> float | None:
+        if self.true_theta is None:
+            return None
         return float(np.sqrt(np.mean((self.theta - self.true_theta) ** 2)))
 
     @property
-    def bias(self) -> float:
+    def bias(self) -> float | None:
+        if self.true_theta is None:
+            return None
         return float(np.mean(self.theta - self.true_theta))
 
     @property
     def classification_accuracy(self) -> float | None:
-        if self.theta_cut is None:
+        if self.theta_cut is None or self.true_theta is None:
             return None
         return float(np.mean((self.theta >= self.theta_cut) == (self.true_theta >= self.theta_cut)))
 
@@ -94,93 +117,136 @@ class SimulationResult:
         }
 
 
+def _examinees(thetas, responses, attempt_seeds, rng: np.random.Generator):
+    """Checked ``(true thetas or None, responses or None, attempt seeds)`` of ``N`` examinees."""
+    if thetas is None and responses is None:
+        raise ValueError("give the true abilities (thetas), the responses, or both")
+    if thetas is not None:
+        thetas = np.atleast_1d(np.asarray(thetas, dtype=np.float64))
+        if thetas.ndim != 1 or thetas.size == 0:
+            raise ValueError("thetas must be a non-empty list of abilities")
+        if not np.isfinite(thetas).all():
+            raise ValueError("true abilities must be finite numbers")
+    if responses is not None:
+        responses = list(responses)
+        if not responses:
+            raise ValueError("responses must hold one list of answers per examinee")
+        if thetas is not None and thetas.size != len(responses):
+            raise ValueError(f"mismatched lengths: {len(responses)} response lists for "
+                             f"{thetas.size} true abilities")
+    n = thetas.size if thetas is not None else len(responses)
+    if attempt_seeds is None:
+        seeds = rng.integers(0, SEED_BOUND, size=n).tolist()
+    else:
+        try:
+            seeds = [operator.index(x) for x in attempt_seeds]
+        except TypeError:
+            raise ValueError("attempt seeds must be integers") from None
+        if len(seeds) != n:
+            raise ValueError(f"mismatched lengths: {len(seeds)} attempt seeds for {n} "
+                             "examinees")
+        if min(seeds) < 0:
+            raise ValueError("attempt seeds must be >= 0")
+    return thetas, responses, seeds
+
+
+def _given_answer(responses, j: int, k: int) -> int:
+    """Examinee ``j``'s answer to the ``k``-th item (0-based) given."""
+    answers = responses[j]
+    if k >= len(answers):
+        raise ValueError(f"the responses of examinee {j} ran out: {len(answers)} given, "
+                         f"the test needs item {k + 1}")
+    u = answers[k]
+    if u not in (0, 1):
+        raise ValueError(f"responses must be 0 or 1 (examinee {j}, item {k + 1}: {u!r})")
+    return int(u)
+
+
 def simulate(
     bank: ItemBank,
     thetas,
     *,
+    config: CatConfig,
     rng: np.random.Generator,
     mode: str = "cat",
-    max_items: int = 30,
-    min_items: int = 1,
-    se_target: float | None = None,
-    theta_cut: float | None = None,
-    selector: str = "mfi",
-    estimator: str = "eap",
-    k: int = 5,
-    sh_params=None,
-    content_targets: Mapping[str, float] | None = None,
+    responses: Sequence[Sequence[int]] | None = None,
+    attempt_seeds: Sequence[int] | None = None,
     target_information=None,
     tolerance: float = 0.10,
-    max_exposure: float = 1.0,
-    cap_ramp: tuple[float, int] | None = DEFAULT_CAP_RAMP,
-    prices=None,
 ) -> SimulationResult:
-    """Simulate one test per true ability in ``thetas`` (``(N,)``).
+    """Simulate one test per examinee through the engine (see module doc).
 
-    ``mode="cat"`` runs an adaptive test with the stopping rule (``min_items``, ``max_items``,
-    ``se_target``, ``theta_cut``), the ``selector`` (mfi | randomesque with ``k`` |
-    sympson-hetter with ``sh_params``) and the ``estimator`` (eap | map | mle | wle).
-    ``mode="loft"`` assembles a ``max_items`` form per examinee (:func:`assemble_loft` with
-    ``content_targets`` as content shares, ``target_information``, ``tolerance`` and
-    ``sh_params``) and estimates ability from the whole pattern.
+    Parameters
+    ----------
+    bank : ItemBank
+    thetas : (N,) true abilities, or None when ``responses`` are given
+    config : the CAT (stopping rule, selection rule, estimator, prior); in LOFT mode the form
+        length is ``config.stopping.max_items`` and ``config.selection`` decides the eligible
+        items and content quotas (:func:`cat_engine.assembly.assemble_form`)
+    rng : numpy Generator: the attempt seeds when none are given (drawn first,
+        ``rng.integers(0, 2**31, size=N)``), then the answers when none are given
+    mode : ``"cat"`` (adaptive, :func:`cat_engine.assembly.next_item`) or ``"loft"`` (a fixed
+        form per examinee, ability estimated from the whole pattern)
+    responses : ``responses[j][k]`` (0/1) is examinee ``j``'s answer to the ``k``-th item given
+        (items past the test's end are ignored); None = drawn by the 3PL model at ``thetas[j]``
+    attempt_seeds : (N,) ints >= 0, examinee ``j``'s attempt seed; None = drawn from ``rng``
+    target_information, tolerance : LOFT information target (:func:`assemble_form`)
 
-    ``max_exposure`` (``r_max`` < 1) adds the running exposure cap of
-    :mod:`cat_engine.exposure` to either mode, with the examinees simulated so far as the exam
-    window: examinee ``j`` (0-based) sees only items with ``(count + 1) / (j + 1) <= r_max``, so
-    every item ends with an exposure rate of at most ``r_max`` (after the first ``1 / r_max``
-    examinees, whose tests fall back to the least exposed items).  In CAT mode ``cap_ramp``
-    ``(f, S)`` tightens it for the early items of each test (progressive cap,
-    :func:`cat_engine.exposure.progressive_cap`; None = off).  In LOFT mode, when fewer than
-    ``max_items`` items are under the cap, the cap is dropped for that form.
+    Returns
+    -------
+    SimulationResult
+        ``tests`` are the item sequences (bank indices, in order); ``exposure`` the share of
+        the ``N`` tests each item appeared in.
 
-    ``prices`` (``(n,)`` exposure prices, :func:`cat_engine.exposure.calibrate_exposure_prices`)
-    make the CAT selector rank items by ``I_i(theta_hat) - prices_i``; None = plain information.
+    Raises
+    ------
+    ValueError
+        Unknown mode, bad abilities, seeds or responses (a list that runs out, an answer other
+        than 0/1), a test longer than the bank, or no eligible item.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
-    thetas = np.atleast_1d(np.asarray(thetas, dtype=np.float64))
-    if thetas.ndim != 1 or thetas.size == 0:
-        raise ValueError("thetas must be a non-empty list of abilities")
-    if not np.isfinite(thetas).all():
-        raise ValueError("true abilities must be finite numbers")
+    max_items = config.stopping.max_items
     if max_items > len(bank):
         raise ValueError(f"max_items ({max_items}) exceeds the bank size ({len(bank)})")
-    config = CatConfig(
-        stopping=StoppingRule(min_items=min_items, max_items=max_items, se_target=se_target,
-                              theta_cut=theta_cut),
-        selector=selector, k=k, estimator=estimator, content_targets=content_targets,
-        sh_params=sh_params, max_exposure=max_exposure, cap_ramp=cap_ramp,
-    )
+    thetas, responses, seeds = _examinees(thetas, responses, attempt_seeds, rng)
     start = time.perf_counter()
-    n = thetas.size
+    n = len(seeds)
     est_theta, est_se, tests = np.empty(n), np.empty(n), []
     counts = np.zeros(len(bank), dtype=np.intp)  # tests so far that contained each item
-    # One examinee at a time: each test depends on that examinee's own answers; the work inside
-    # a step is vectorized over the bank.
-    for j, true_theta in enumerate(thetas):
+    # One examinee at a time: each test depends on the window's exposure before it and on the
+    # examinee's own answers; the work inside a step is vectorized over the bank.
+    for j, seed in enumerate(seeds):
+        window = ExposureWindow(counts, j)
         if mode == "cat":
             state = start_attempt(config)
-            while (item := next_item(state, bank, config, rng=rng, exposure_counts=counts,
-                                     n_tests=j, prices=prices)) is not None:
-                u = int(rng.random() < _probability(true_theta, bank.a[item], bank.b[item],
-                                                     bank.c[item]))
+            while (item := next_item(state, bank, config, rng=step_rng(seed, len(state.items) + 1),
+                                     window=window)) is not None:
+                if responses is not None:
+                    u = _given_answer(responses, j, len(state.items))
+                else:
+                    u = int(rng.random() < _probability(thetas[j], bank.a[item], bank.b[item],
+                                                        bank.c[item]))
                 state = record_response(state, bank, item, u, config)
             form, result = np.array(state.items, dtype=np.intp), state.estimate
         else:
-            capped = capped_exclusion(np.zeros(len(bank), dtype=bool), counts, j, max_exposure)
-            form = assemble_loft(bank, max_items, rng=rng, target_information=target_information,
-                                 content_shares=content_targets, tolerance=tolerance,
-                                 sh_params=sh_params,
-                                 excluded=capped if (~capped).sum() >= max_items else None)
-            p = _probability(true_theta, bank.a[form], bank.b[form], bank.c[form])
-            u = (rng.random(form.size) < p).astype(float)
-            result = estimate(u, bank.a[form], bank.b[form], bank.c[form], estimator)
+            form = assemble_form(bank, max_items, config.selection,
+                                 rng=np.random.default_rng(seed), window=window,
+                                 target_information=target_information, tolerance=tolerance)
+            if responses is not None:
+                u = np.array([_given_answer(responses, j, k) for k in range(form.size)],
+                             dtype=float)
+            else:
+                p = _probability(thetas[j], bank.a[form], bank.b[form], bank.c[form])
+                u = (rng.random(form.size) < p).astype(float)
+            result = estimate(u, bank.a[form], bank.b[form], bank.c[form], config.estimator,
+                              prior_mean=config.prior_mean, prior_sd=config.prior_sd)
         est_theta[j], est_se[j] = result.theta, result.se
         tests.append(form)
         counts[form] += 1
     return SimulationResult(
         true_theta=thetas, theta=est_theta, se=est_se,
         lengths=np.array([t.size for t in tests]), tests=tests,
-        exposure=exposure_rates(tests, len(bank)), theta_cut=theta_cut,
+        exposure=exposure_rates(tests, len(bank)), theta_cut=config.stopping.theta_cut,
         seconds=time.perf_counter() - start,
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .estimation import Estimate
+from .grid import Estimate
 
 __all__ = ["StoppingRule"]
 

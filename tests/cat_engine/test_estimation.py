@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 from helpers import FINE, loglik, p3, random_items
 
-from cat_engine.estimation import THETA_MAX, THETA_MIN, GridTable, estimate
+from cat_engine.estimation import estimate
+from cat_engine.grid import THETA_MAX, THETA_MIN
+from cat_engine.irt import GridTable
 
 PATTERNS = 25
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from helpers import p3
 
-from cat_engine.estimation import Estimate
+from cat_engine.grid import Estimate
 from cat_engine.scoring import domain_score, theta_for_score
 from cat_engine.simulation import generate_bank
 from cat_engine.stopping import StoppingRule

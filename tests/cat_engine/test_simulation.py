@@ -8,13 +8,12 @@ import pytest
 from helpers import info_fd
 
 from cat_engine.assembly import assemble_loft, loft_target_information
-from cat_engine.exposure import (
-    calibrate_exposure_prices,
-    calibrate_sympson_hetter,
-    mean_overlap,
-)
+from cat_engine.config import CatConfig, SelectionRule
+from cat_engine.exposure import DEFAULT_CAP_RAMP, mean_overlap
+from cat_engine.exposure_calibration import calibrate_exposure_prices, calibrate_sympson_hetter
 from cat_engine.scoring import theta_for_score
 from cat_engine.simulation import generate_bank, simulate
+from cat_engine.stopping import StoppingRule
 from smartcat.cli import main
 
 
@@ -23,12 +22,13 @@ def test_cat_2pl_recovers_known_abilities_and_classifies():
     rng = np.random.default_rng(2024)
     bank = generate_bank(500, "2pl", rng=rng)
     thetas = rng.standard_normal(2000)
-    result = simulate(bank, thetas, rng=rng, max_items=30)
+    result = simulate(bank, thetas, config=CatConfig(), rng=rng)
     # acceptance: RMSE < 0.35 and |bias| < 0.05 over 2,000 examinees (bias SE ~ 0.005)
     assert result.rmse < 0.35 and abs(result.bias) < 0.05
     assert (result.lengths == 30).all()
     theta_cut = theta_for_score(70, bank.a, bank.b, bank.c)
-    classified = simulate(bank, thetas, rng=rng, max_items=30, theta_cut=theta_cut)
+    classified = simulate(bank, thetas, rng=rng,
+                          config=CatConfig(stopping=StoppingRule(theta_cut=theta_cut)))
     far = np.abs(thetas - theta_cut) > 0.3
     right = (classified.theta >= theta_cut) == (thetas >= theta_cut)
     # acceptance: >= 95% right among examinees more than 0.3 from the cut (measured 98.9%)
@@ -45,10 +45,12 @@ def test_randomesque_with_exposure_cap_bounds_exposure_at_near_equal_precision()
     rng = np.random.default_rng(99)
     bank = generate_bank(1000, "3pl", rng=rng)
     thetas = rng.standard_normal(2000)
-    mfi = simulate(bank, thetas, rng=rng, max_items=30)
-    prices = calibrate_exposure_prices(bank, target=0.25, rng=rng)
-    rq = simulate(bank, thetas, rng=rng, max_items=30, selector="randomesque", k=5,
-                  max_exposure=0.25, cap_ramp=None, prices=prices)
+    mfi = simulate(bank, thetas, config=CatConfig(), rng=rng)
+    config = CatConfig(selection=SelectionRule(method="randomesque", k=5, max_exposure=0.25))
+    prices = calibrate_exposure_prices(bank, config, target=0.25, rng=rng)
+    priced = CatConfig(selection=SelectionRule(method="randomesque", k=5, max_exposure=0.25,
+                                               prices=prices))
+    rq = simulate(bank, thetas, config=priced, rng=rng)
     # Independent recount of exposure from the tests given; the cap is a hard bound.
     rates = np.bincount(np.concatenate(rq.tests), minlength=1000) / 2000
     assert rates.max() <= 0.25 < mfi.exposure.max()
@@ -68,7 +70,8 @@ def test_randomesque_with_exposure_cap_bounds_exposure_at_near_equal_precision()
     assert 0.03 < overlap < 0.6 * overlap_mfi
 
 
-def test_running_cap_holds_for_every_prefix_of_examinees():
+@pytest.mark.parametrize("cap_ramp", [None, DEFAULT_CAP_RAMP])
+def test_running_cap_holds_for_every_prefix_of_examinees(cap_ramp):
     # Brute force: before examinee j (0-based) an item given to j must have had
     # count + 1 <= r_max (j + 1), counted from the earlier tests; after the first 1 / r_max
     # examinees (whose tests use the least exposed items) no item is over the cap.
@@ -77,9 +80,10 @@ def test_running_cap_holds_for_every_prefix_of_examinees():
     r_max = 0.2
     for selector, extra in (("mfi", {}), ("randomesque", {"k": 3}),
                             ("sympson-hetter", {"sh_params": np.full(120, 0.8)})):
-        result = simulate(bank, rng.standard_normal(150), rng=rng, max_items=12,
-                          selector=selector, max_exposure=r_max,
-                          content_targets={"A": 0.5, "B": 0.5}, **extra)
+        rule = SelectionRule(method=selector, max_exposure=r_max, cap_ramp=cap_ramp,
+                             content_targets={"A": 0.5, "B": 0.5}, **extra)
+        result = simulate(bank, rng.standard_normal(150), rng=rng,
+                          config=CatConfig(stopping=StoppingRule(max_items=12), selection=rule))
         seen = np.zeros(120, dtype=int)
         for j, test in enumerate(result.tests):
             assert np.unique(test).size == 12
@@ -94,8 +98,10 @@ def test_running_cap_holds_for_every_prefix_of_examinees():
 def test_loft_with_exposure_cap():
     rng = np.random.default_rng(8)
     bank = generate_bank(400, "3pl", rng=rng)
-    result = simulate(bank, rng.standard_normal(200), rng=rng, mode="loft", max_items=20,
-                      max_exposure=0.1, tolerance=0.3)
+    config = CatConfig(stopping=StoppingRule(max_items=20),
+                       selection=SelectionRule(max_exposure=0.1))
+    result = simulate(bank, rng.standard_normal(200), config=config, rng=rng, mode="loft",
+                      tolerance=0.3)
     counts = np.bincount(np.concatenate(result.tests), minlength=400)
     assert counts.max() <= 0.1 * 200
 
@@ -104,12 +110,15 @@ def test_loft_with_exposure_cap():
 def test_sympson_hetter_calibration_bounds_exposure():
     rng = np.random.default_rng(5)
     bank = generate_bank(300, "3pl", rng=rng)
-    k = calibrate_sympson_hetter(bank, r_max=0.3, n_examinees=400, iterations=10, rng=rng,
-                                 max_items=20)
+    config = CatConfig(stopping=StoppingRule(max_items=20))
+    k = calibrate_sympson_hetter(bank, config, r_max=0.3, n_examinees=400, iterations=10,
+                                 rng=rng)
     assert k.shape == (300,) and ((k > 0) & (k <= 1)).all() and (k < 1).any()
     thetas = rng.standard_normal(1000)
-    mfi = simulate(bank, thetas, rng=rng, max_items=20)
-    sh = simulate(bank, thetas, rng=rng, max_items=20, selector="sympson-hetter", sh_params=k)
+    mfi = simulate(bank, thetas, config=config, rng=rng)
+    sh_config = CatConfig(stopping=config.stopping,
+                          selection=SelectionRule(method="sympson-hetter", sh_params=k))
+    sh = simulate(bank, thetas, config=sh_config, rng=rng)
     # 10 rounds do not fully converge (SH is slow to); measured 0.40 against 1.0 for MFI
     assert sh.exposure.max() <= 0.45 < mfi.exposure.max()
     assert sh.rmse <= 1.15 * mfi.rmse
