@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint clean chromium
+.PHONY: demo test bench lint clean chromium messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet ruff
 	$(BIN)/ruff check .
+
+# The message catalog (docs/server.md, "Languages"): extract the texts named in babel.cfg into
+# messages.pot, merge it into each language's messages.po (new texts come in untranslated,
+# vanished ones are kept as obsolete), compile the .mo files the server reads.
+TRANSLATIONS := server/translations
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -o $(TRANSLATIONS)/messages.pot -w 100 \
+	  --project "SMART CAT" --version 0.1.0 --copyright-holder "SMART CAT contributors" .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -w 100
+	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

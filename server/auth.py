@@ -14,10 +14,12 @@ from flask import current_app, request
 from server import bank
 from server.errors import BadInput
 from server.extensions import db
+from server.i18n import N_
 
 
 class LoginRefused(BadInput):
-    """Unknown NIP and wrong password look the same (no account enumeration)."""
+    """Unknown NIP and wrong password look the same (no account enumeration); ``message``
+    is an English source text of the catalog."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, 401, "login_failed")
@@ -25,7 +27,7 @@ class LoginRefused(BadInput):
 
 class Throttled(BadInput):
     def __init__(self) -> None:
-        super().__init__("Too many failed logins; wait a minute and try again.", 429,
+        super().__init__(N_("Too many failed logins; wait a minute and try again."), 429,
                          "too_many_attempts")
 
 
@@ -53,21 +55,21 @@ def _throttled_check(identity: str, check) -> object:
 def login_participant(nip: str, password: str):
     """The participant whose NIP and password match, else :class:`LoginRefused` / 429."""
     if not isinstance(nip, str) or not isinstance(password, str):
-        raise BadInput("NIP and password must be strings.", 422, "invalid_input")
+        raise BadInput(N_("NIP and password must be strings."), 422, "invalid_input")
     nip = nip.strip()
     principal = _throttled_check(
         f"nip:{nip}", lambda: bank.authenticate_participant(db.session, nip, password))
     if principal is None:
-        raise LoginRefused("Invalid NIP or password.")
+        raise LoginRefused(N_("Invalid NIP or password."))
     return principal
 
 
 def login_staff(username: str, password: str):
     if not isinstance(username, str) or not isinstance(password, str):
-        raise BadInput("Username and password must be strings.", 422, "invalid_input")
+        raise BadInput(N_("Username and password must be strings."), 422, "invalid_input")
     username = username.strip()
     principal = _throttled_check(
         f"staff:{username}", lambda: bank.authenticate_staff(db.session, username, password))
     if principal is None:
-        raise LoginRefused("Invalid username or password.")
+        raise LoginRefused(N_("Invalid username or password."))
     return principal

@@ -22,6 +22,7 @@ from itsdangerous import BadSignature
 from server import bank
 from server.errors import error_response
 from server.extensions import db
+from server.i18n import gettext
 
 ROLES = ("anonymous", "participant", "writer", "admin", "service")
 
@@ -59,11 +60,12 @@ def access(*roles: str) -> Callable:
                 return view(*args, **kwargs)
             if role == "anonymous":
                 if request.path.startswith("/api/"):
-                    return error_response(401, "unauthorized", "Log in first.")
+                    return error_response(401, "unauthorized", gettext("Log in first."))
                 target = "writer" if allowed & {"writer", "admin"} else "participant"
                 return Response(render_template("login.html", audience=target,
                                                 next=request.full_path), status=401)
-            return error_response(403, "forbidden", "Your role may not use this page.")
+            return error_response(403, "forbidden",
+                                  gettext("Your role may not use this page."))
 
         wrapper.access = allowed  # type: ignore[attr-defined]
         return wrapper

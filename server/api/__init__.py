@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Blueprint, request
 
-from item_bank.messages import Notice
 from server.errors import BadInput
+from server.i18n import N_, Notice, notice_json
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -23,9 +23,10 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def to_json(value: Any) -> Any:
-    """Dataclasses, enums, dates and containers to plain JSON values."""
+    """Dataclasses, enums, dates and containers to plain JSON values; a Notice as
+    ``{"code", "params", "message"}`` with the message in the request's language."""
     if isinstance(value, Notice):
-        return value.text()
+        return notice_json(value)
     names = _FIELDS.get(type(value))
     if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
@@ -47,13 +48,13 @@ def to_json(value: Any) -> Any:
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or :class:`BadInput` saying what is wrong with it."""
     if not request.is_json:
-        raise BadInput("Send the body as JSON with Content-Type: application/json.", 415,
+        raise BadInput(N_("Send the body as JSON with Content-Type: application/json."), 415,
                        "unsupported_media_type")
     data = request.get_json(silent=True)
     if data is None:
-        raise BadInput("The body is not valid JSON.", code="malformed_json")
+        raise BadInput(N_("The body is not valid JSON."), code="malformed_json")
     if not isinstance(data, dict):
-        raise BadInput("The body must be a JSON object.", code="malformed_json")
+        raise BadInput(N_("The body must be a JSON object."), code="malformed_json")
     return data
 
 
@@ -63,14 +64,14 @@ def field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], *,
     """``data[name]`` checked to be of ``kind`` (bool is never an int here)."""
     if name not in data or data[name] is None:
         if required:
-            raise BadInput(f"Field {name!r} is required.", 422, "invalid_input")
+            raise BadInput(N_("Field %(name)s is required."), 422, "invalid_input", name=name)
         return default
     value = data[name]
     if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
         kinds = kind if isinstance(kind, tuple) else (kind,)
         expected = " or ".join(k.__name__ for k in kinds)
-        raise BadInput(f"Field {name!r} must be {expected}, got {type(value).__name__}.",
-                       422, "invalid_input")
+        raise BadInput(N_("Field %(name)s must be %(expected)s, got %(got)s."), 422,
+                       "invalid_input", name=name, expected=expected, got=type(value).__name__)
     return value
 
 
@@ -83,7 +84,7 @@ def _require_json_for_changes():
     """Cookie-authenticated changes must be JSON: a cross-site form cannot send that
     without a CORS preflight, which is how the API is safe from CSRF without tokens."""
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.is_json:
-        raise BadInput("Send the request with Content-Type: application/json.", 415,
+        raise BadInput(N_("Send the request with Content-Type: application/json."), 415,
                        "unsupported_media_type")
 
 

@@ -18,6 +18,7 @@ from server import bank
 from server.api import api
 from server.errors import BadInput
 from server.extensions import db
+from server.i18n import N_
 from server.security import access
 
 
@@ -35,7 +36,8 @@ def decode_cursor(cursor: str) -> tuple[str, int] | None:
             raise ValueError
         return issued_at, row_id
     except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise BadInput("The cursor is not one this server gave out.", code="bad_cursor") from exc
+        raise BadInput(N_("The cursor is not one this server gave out."),
+                       code="bad_cursor") from exc
 
 
 @api.get("/certificates")
@@ -45,9 +47,9 @@ def list_certificates():
     try:
         limit = int(request.args.get("limit", current_app.config["CERTIFICATE_PAGE_SIZE"]))
     except ValueError as exc:
-        raise BadInput("limit must be a whole number.", code="invalid_input") from exc
+        raise BadInput(N_("limit must be a whole number."), code="invalid_input") from exc
     if not 1 <= limit <= 1000:
-        raise BadInput("limit must be within 1..1000.", code="invalid_input")
+        raise BadInput(N_("limit must be within 1..1000."), code="invalid_input")
     rows, last = bank.certificates_page(
         db.session, since=since, limit=limit,
         settle_seconds=current_app.config["CERTIFICATE_SETTLE_SECONDS"])

@@ -50,12 +50,30 @@ def _fields(properties: dict) -> dict:
     """Every listed property is required; the server may add more (additionalProperties)."""
     return {"required": list(properties), "properties": properties}
 
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _null_ref(name: str) -> dict:
+    return {"nullable": True, "allOf": [_ref(name)]}
+
+
+# The parameters of a message: numbers, exam codes, datetimes (ISO 8601 text), the program's
+# time zone ("timezone", an IANA name) when the message has a date in it.
+PARAMS = {"type": "object", "additionalProperties": True,
+          "description": "The message's parameters by name; datetimes in ISO 8601"}
+
 SPEC = {
     "openapi": "3.0.3",
     "info": {"title": "SMART CAT exam server", "version": "1",
              "description": "Participants take timed exams; the certification service pulls "
-                            "certificates. Errors are {error, message} with a 4xx status. "
-                            "Keys and item parameters are never part of any response."},
+                            "certificates. Errors are {error, code, params, message} with a "
+                            "4xx or 5xx status. What the exam policy says (a refusal, why an "
+                            "exam is locked, the next step) is a code with parameters and the "
+                            "message in the session's language (Bahasa Indonesia unless "
+                            "?lang=en was chosen). Keys and item parameters are never part of "
+                            "any response."},
     "servers": [{"url": "/api/v1"}],
     "components": {
         "securitySchemes": {
@@ -65,8 +83,17 @@ SPEC = {
                              "description": "Token created by an administrator."},
         },
         "schemas": {
-            "Error": {"type": "object", "required": ["error", "message"], "properties": {
-                "error": {"type": "string"}, "message": {"type": "string"}}},
+            "Error": {"type": "object", "description": "error: the kind (not_found, "
+                      "forbidden, invalid_input, conflict, locked, bank_exhausted, or one of "
+                      "the server's own: bad_request, unauthorized, ...); code: exactly why "
+                      "(the exam policy's message code, else the kind again); params: the "
+                      "message's parameters; message: the text in the session's language.",
+                      **_fields({"error": STR, "code": STR, "params": PARAMS,
+                                 "message": STR})},
+            "Notice": {"type": "object", "description": "A message of the exam policy: its "
+                       "code (stable, for programs), parameters, and the text in the "
+                       "session's language.", **_fields({
+                           "code": STR, "params": PARAMS, "message": STR})},
             "Login": {"type": "object", "required": ["nip", "password"], "properties": {
                 "nip": {"type": "string", "pattern": "^[0-9]{18}$"},
                 "password": {"type": "string"}}},
@@ -94,7 +121,23 @@ SPEC = {
                            "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
                            "passed": _null(BOOL), "category": _null(STR),
                            "attempts_left": _null(INT), "certificate_number": _null(STR),
-                           "cut_score": _null(NUM), "next_step": _null(STR)})},
+                           "cut_score": _null(NUM), "next_step": _ref("Notice")})},
+            "ExamStatus": {"type": "object", "description": "One exam of a program for this "
+                           "participant: open or locked (and why), attempts used, best score.",
+                           **_fields({
+                               "exam_id": INT, "code": STR, "title": STR, "kind": STR,
+                               "materi_code": _null(STR), "attempts_used": INT,
+                               "max_attempts": INT, "passed": BOOL, "best_score": _null(NUM),
+                               "running_attempt_id": _null(INT), "available": BOOL,
+                               "locked_reason": _null_ref("Notice"),
+                               "available_from": _null(TIME)})},
+            "ProgramStatus": {"type": "object", "description": "Where the participant stands "
+                              "in a program, with the next step.", **_fields({
+                                  "program_id": INT, "program_code": STR, "program_name": STR,
+                                  "exams": {"type": "array", "items": _ref("ExamStatus")},
+                                  "assignments_done": INT, "assignments_total": INT,
+                                  "category": _null(STR), "certificate_number": _null(STR),
+                                  "next_step": _ref("Notice")})},
             "AnswerOutcome": {"type": "object", **_fields({
                 "attempt_id": INT, "item_id": INT,
                 "stored": {"type": "boolean", "description": "false when this exact answer "
@@ -122,10 +165,14 @@ SPEC = {
             "get": _op("Who is logged in", _json("The participant")),
         },
         "/programs": {"get": _op("The participant's programs, each with its status",
-                                 _json("Programs"))},
+                                 _json("Programs", {"type": "object", "required": ["programs"],
+                                                    "properties": {"programs": {
+                                                        "type": "array",
+                                                        "items": _ref("ProgramStatus")}}}))},
         "/programs/{program_id}": {"get": _op(
             "Where the participant stands in one program: each exam locked or open, attempts "
-            "used and left, results, certificate", _json("Program status"),
+            "used and left, results, certificate",
+            _json("Program status", _ref("ProgramStatus")),
             params=[_path_id("program_id")])},
         "/exams/{exam_id}/attempts": {"post": {**_op(
             "Start an attempt, or resume the one in progress", _json(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from server import bank
 from server.errors import BadInput
 from server.extensions import db
+from server.i18n import N_
 from server.security import access
 from server.views.staff import commit, form_float, form_int, form_text
 
@@ -67,8 +68,8 @@ def _when(name: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(raw)
     except ValueError as exc:
-        raise BadInput(f"{name} must be a date and time like 2025-01-31T08:00.", 422,
-                       "invalid_input") from exc
+        raise BadInput(N_("%(name)s must be a date and time like 2025-01-31T08:00."), 422,
+                       "invalid_input", name=name) from exc
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
@@ -78,7 +79,8 @@ def create_exam(program_id: int):
     program = _program_or_404(program_id)
     kind = request.form.get("kind", "")
     if kind not in {k.value for k in bank.ExamKind}:
-        raise BadInput(f"Unknown exam kind {kind!r}.", 422, "invalid_input")
+        raise BadInput(N_("Unknown exam kind %(kind)s."), 422, "invalid_input",
+                       kind=repr(kind))
 
     def create():
         exam = bank.Exam(
@@ -113,11 +115,13 @@ def import_roster(program_id: int):
     program = _program_or_404(program_id)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise BadInput("Choose a CSV file (nip,name,unit,password).", 422, "invalid_input")
+        raise BadInput(N_("Choose a CSV file (nip,name,unit,password)."), 422,
+                       "invalid_input")
     try:
         text = upload.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise BadInput(f"The file is not a UTF-8 CSV: {exc}", 422, "invalid_input") from exc
+        raise BadInput(N_("The file is not a UTF-8 CSV: %(detail)s"), 422, "invalid_input",
+                       detail=str(exc)) from exc
     count = commit(lambda: bank.import_roster(db.session, program.id, text))
     flash(f"{count} participants enrolled.")
     return redirect(url_for("admin.program", program_id=program.id))

@@ -8,10 +8,13 @@ from server import bank
 from server.auth import login_participant
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import gettext
+from server.i18n import N_
 from server.security import access, start_session
 
 bp = Blueprint("participant", __name__)
+
+# The ujikom categories of a result, shown translated (``_(result.category)`` in templates).
+CATEGORIES = (N_("kompeten"), N_("belum kompeten"))
 
 
 def _me() -> dict:
@@ -39,7 +42,7 @@ def login():
             participant = login_participant(request.form.get("nip", ""),
                                             request.form.get("password", ""))
         except BadInput as exc:
-            error, status = gettext(str(exc)), exc.status
+            error, status = exc.text(), exc.status
         else:
             start_session(participant_id=participant.id)
             target = request.form.get("next", "")
@@ -100,18 +103,19 @@ def result(attempt_id: int):
 
 
 def next_step(res) -> str:
-    """The next step in words the catalog translates (the policy's own line is English)."""
+    """What the participant does after this result, as an English source text of the
+    catalog (the page translates it)."""
     if res.certificate_number:
-        return "Certificate issued: you are recognised as competent."
+        return N_("Certificate issued: you are recognised as competent.")
     if res.kind == "pre_assessment":
-        return "Follow the training: study each materi and pass its exam."
+        return N_("Follow the training: study each materi and pass its exam.")
     if res.passed:
-        return "Continue with the next materi exam or the competency test when it opens."
+        return N_("Continue with the next materi exam or the competency test when it opens.")
     if res.attempts_left <= 0:
-        return "No attempts left; contact the organiser."
+        return N_("No attempts left; contact the organiser.")
     if res.kind == "ujikom":
-        return "Study again and retake the competency test after the waiting period."
-    return "Study the materi again and retake its exam."
+        return N_("Study again and retake the competency test after the waiting period.")
+    return N_("Study the materi again and retake its exam.")
 
 
 @bp.get("/certificate/<number>")

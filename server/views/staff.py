@@ -10,19 +10,20 @@ from sqlalchemy.exc import IntegrityError
 
 from server.errors import BadInput
 from server.extensions import db
+from server.i18n import N_
 
 
 def form_int(name: str, *, required: bool = True, default: int | None = None) -> int | None:
     raw = request.form.get(name, "").strip()
     if not raw:
         if required:
-            raise BadInput(f"{name} is required.", 422, "invalid_input")
+            raise BadInput(N_("%(name)s is required."), 422, "invalid_input", name=name)
         return default
     try:
         return int(raw)
     except ValueError as exc:
-        raise BadInput(f"{name} must be a whole number, not {raw!r}.", 422,
-                       "invalid_input") from exc
+        raise BadInput(N_("%(name)s must be a whole number, not %(value)s."), 422,
+                       "invalid_input", name=name, value=repr(raw)) from exc
 
 
 def form_float(name: str) -> float | None:
@@ -32,13 +33,14 @@ def form_float(name: str) -> float | None:
     try:
         return float(raw)
     except ValueError as exc:
-        raise BadInput(f"{name} must be a number, not {raw!r}.", 422, "invalid_input") from exc
+        raise BadInput(N_("%(name)s must be a number, not %(value)s."), 422, "invalid_input",
+                       name=name, value=repr(raw)) from exc
 
 
 def form_text(name: str, *, required: bool = True) -> str:
     value = request.form.get(name, "").strip()
     if required and not value:
-        raise BadInput(f"{name} is required.", 422, "invalid_input")
+        raise BadInput(N_("%(name)s is required."), 422, "invalid_input", name=name)
     return value
 
 
@@ -52,4 +54,5 @@ def commit(change: Callable[[], Any]) -> Any:
     except (ValueError, IntegrityError) as exc:
         session.rollback()
         message = str(exc.orig) if isinstance(exc, IntegrityError) else str(exc)
-        raise BadInput(f"Not saved: {message}", 422, "invalid_input") from exc
+        raise BadInput(N_("Not saved: %(detail)s"), 422, "invalid_input",
+                       detail=message) from exc

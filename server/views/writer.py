@@ -21,6 +21,7 @@ from server import bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
+from server.i18n import N_
 from server.security import access, start_session
 from server.views.staff import commit, form_float, form_int, form_text
 
@@ -37,7 +38,7 @@ def login():
         try:
             user = login_staff(request.form.get("username", ""), request.form.get("password", ""))
         except BadInput as exc:
-            error, status = str(exc), exc.status
+            error, status = exc.text(), exc.status
         else:
             start_session(staff_id=user.id, staff_role=user.role.value, staff_name=user.username)
             return redirect(url_for("admin.index" if user.role.value == "admin"
@@ -85,7 +86,7 @@ def new_item():
     if request.method == "POST":
         materi = db.session.get(bank.Materi, form_int("materi_id"))
         if materi is None:
-            raise BadInput("Unknown materi.", 422, "invalid_input")
+            raise BadInput(N_("Unknown materi."), 422, "invalid_input")
 
         def create():
             item = bank.Item(program_id=materi.program_id, materi_id=materi.id,
@@ -147,13 +148,15 @@ def export_items():
 def import_items():
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise BadInput("Choose a JSON file exported from this page.", 422, "invalid_input")
+        raise BadInput(N_("Choose a JSON file exported from this page."), 422,
+                       "invalid_input")
     try:
         records = json.loads(upload.read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(f"The file is not UTF-8 JSON: {exc}", 422, "invalid_input") from exc
+        raise BadInput(N_("The file is not UTF-8 JSON: %(detail)s"), 422, "invalid_input",
+                       detail=str(exc)) from exc
     if not isinstance(records, list):
-        raise BadInput("The file must hold a JSON list of items.", 422, "invalid_input")
+        raise BadInput(N_("The file must hold a JSON list of items."), 422, "invalid_input")
     count = commit(lambda: bank.import_item_records(db.session, records))
     flash(f"Imported {count} items.")
     return redirect(url_for("writer.items"))
@@ -204,7 +207,7 @@ def calibration_run(run_id: int):
 def accept_calibration(run_id: int):
     chosen = request.form.getlist("item_id")
     if not chosen or not all(x.isdigit() for x in chosen):
-        raise BadInput("Choose at least one estimated pretest item to accept.", 422,
+        raise BadInput(N_("Choose at least one estimated pretest item to accept."), 422,
                        "invalid_input")
     accepted, skipped = commit(lambda: bank.accept_calibration(
         db.session, run_id=run_id, item_ids=[int(x) for x in chosen], actor=_actor()))

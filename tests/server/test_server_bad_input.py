@@ -14,7 +14,8 @@ def started(demo, driver):
 
 def _json_error(r, status):
     assert r.status_code == status, (r.status_code, r.get_data(as_text=True))
-    assert r.is_json and set(r.json) == {"error", "message"} and r.json["message"]
+    assert r.is_json and set(r.json) == {"error", "code", "params", "message"}, r.json
+    assert r.json["message"] and r.json["code"] and isinstance(r.json["params"], dict)
 
 
 def test_api_bad_input(driver, started):
@@ -26,7 +27,11 @@ def test_api_bad_input(driver, started):
     _json_error(c.post(answer, data="item_id=1", content_type="application/x-www-form-urlencoded"),
                 415)
     _json_error(c.post(answer, json={"item_id": item["item_id"]}), 422)
-    _json_error(c.post(answer, json={"item_id": item["item_id"], "choice": "A"}), 422)
+    r = c.post(answer, json={"item_id": item["item_id"], "choice": "A"})
+    _json_error(r, 422)
+    assert (r.json["error"], r.json["code"]) == ("invalid_input", "invalid_input")
+    assert r.json["params"] == {"name": "choice", "expected": "int", "got": "str"}
+    assert r.json["message"] == "Kolom choice harus bertipe int, bukan str."
     _json_error(c.post(answer, json={"item_id": item["item_id"], "choice": True}), 422)
     _json_error(c.post(answer, json={"item_id": [1], "choice": 0}), 422)
     _json_error(c.post(answer, json={"item_id": item["item_id"], "choice": 7}), 422)
@@ -43,7 +48,11 @@ def test_api_bad_input(driver, started):
     # a locked exam: the ujikom before any materi exam
     r = c.post(f"/api/v1/exams/{driver.exam_id('UJIKOM')}/attempts", json={})
     _json_error(r, 409)
-    assert r.json["error"] == "locked"
+    assert (r.json["error"], r.json["code"], r.json["params"]) == (
+        "locked", "pre_assessment_first", {})
+    assert r.json["message"] == "Kerjakan tes penilaian awal terlebih dahulu."
+    r = c.post(f"/api/v1/exams/{driver.exam_id('UJIKOM')}/attempts?lang=en", json={})
+    assert r.json["message"] == "Take the pre-assessment first."
     _json_error(c.post("/api/v1/session", json={"nip": 123, "password": None}), 422)
 
 
@@ -66,6 +75,10 @@ def test_page_bad_input_says_what_is_wrong(app, demo, driver):
                                           "options": "a\nb", "key": "5"})
     assert r.status_code == 422 and "key 5 is not among the options" in r.get_data(as_text=True)
     r = c.post("/writer/items/new", data={"code": "X1", "materi_id": "abc"})
+    assert r.status_code == 422
+    assert "materi_id harus berupa bilangan bulat, bukan &#39;abc&#39;." in r.get_data(as_text=True)
+    # the staff pages are in English: so are their errors once English is chosen
+    r = c.post("/writer/items/new?lang=en", data={"code": "X1", "materi_id": "abc"})
     assert r.status_code == 422 and "materi_id must be a whole number" in r.get_data(as_text=True)
     r = c.post("/writer/items/1/status", data={"status": "flying"})
     assert r.status_code == 422

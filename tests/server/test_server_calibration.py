@@ -56,6 +56,7 @@ class Writer:
 @pytest.fixture
 def writer(demo, driver, csrf) -> Writer:
     driver.staff_login(*demo.accounts.writer)
+    driver.client.get("/writer/calibration?lang=en")  # the staff pages are in English
     return Writer(driver.client, csrf)
 
 

@@ -41,7 +41,10 @@ def test_spec_flow_over_http_and_certificate_pull(app, demo, driver, new_driver)
     assert status["UJIAN-PP"]["attempts_used"] == 2 and status["UJIAN-PP"]["passed"]
     # assignments are not done yet: ujikom still locked
     assert not status["UJIKOM"]["available"]
-    assert "assignment" in status["UJIKOM"]["locked_reason"]
+    reason = status["UJIKOM"]["locked_reason"]
+    assert reason["code"] == "assignments_not_done" and reason["params"] == {"count": 2}
+    assert reason["message"] == ("Uji kompetensi terkunci sampai semua materi lulus dan tugas "
+                                 "selesai: 2 tugas belum dinyatakan selesai.")
 
     # The administrator marks the assignments done (admin pages, CSRF-protected forms).
     admin = new_driver()
