@@ -59,6 +59,10 @@ MESSAGES: dict[str, str] = {
         "You have answered %(answered)s of the at least %(min_items)s questions of this exam. "
         "If you finish now, the %(missing)s questions still needed are counted as wrong. "
         "Confirm to finish anyway."),
+    "finish_loft_needs_confirmation": N_(
+        "You have answered %(answered)s of the %(length)s questions of this exam. If you finish "
+        "now, the %(missing)s unanswered questions are counted as wrong. Confirm to finish "
+        "anyway."),
     # --- an exam that cannot be started now (409)
     "certified": N_("You already hold the certificate of this program."),
     "window_not_open": N_("This exam window opens at %(opens_at)s."),

@@ -12,29 +12,43 @@ import functools
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cat_engine.estimation import GridTable
 from cat_engine.irt import ItemBank
+from cat_engine.selection import content_shares
 
-from .models import ContentTag, Exam, ExamKind, Item, ItemStatus, Materi, PoolVersion
-from .selection import content_shares
+from .models import ContentTag, ExamKind, Item, ItemStatus, Materi, PoolVersion
 
 
-@dataclass(frozen=True)
+class PoolOf(Protocol):
+    """What a pool is looked up by: an exam's program, kind and materi."""
+
+    program_id: int
+    kind: ExamKind
+    materi_id: int | None
+
+
+@dataclass(frozen=True, eq=False)
 class Pool:
-    """An exam's operational items: database ids aligned with the cat_engine bank."""
+    """An exam's operational items: database ids aligned with the cat_engine bank.
+
+    Built once per pool version and shared by every request of a worker, so it also caches
+    what is derived from it alone: the cut's theta, the live CAT configuration and the text of
+    the items shown (a change to an item moves the pool version, hence a new Pool).
+    """
 
     item_ids: np.ndarray  # (n,) int database ids, ascending
     bank: ItemBank
-    theta_cuts: dict[float, float | None] = field(default_factory=dict, compare=False)
-    # Stem and options of the items shown from this pool, read once per item (the plain answer
-    # of item_bank.policy): a change to an item moves the pool version, hence a new Pool.
-    texts: dict[int, tuple[str, list]] = field(default_factory=dict, compare=False)
+    n_options: np.ndarray  # (n,) int, options of each item (the shown order is a permutation)
+    theta_cuts: dict[float, float | None] = field(default_factory=dict)
+    configs: dict[Any, Any] = field(default_factory=dict)
+    texts: dict[int, tuple[str, list]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.item_ids.size)
@@ -71,12 +85,6 @@ class Pool:
         return {tag: k for tag, k in zip(tags, n, strict=True) if k}
 
     @functools.cached_property
-    def grid_table(self) -> GridTable:
-        """The bank's EAP table (cat_engine), built on the first estimate: every answer of a
-        CAT re-estimates theta from all its items, which the table makes a gather and a sum."""
-        return GridTable.of(self.bank.a, self.bank.b, self.bank.c)
-
-    @functools.cached_property
     def content_shares(self) -> dict[str, float]:
         """{tag: share of the pool}, the content-balance targets (read-only, shared)."""
         return content_shares(self.bank)
@@ -100,27 +108,36 @@ def pool_version(session: Session) -> int:
     return session.execute(_VERSION).scalar_one()
 
 
-def _pool_rows(session: Session, *, program_id: int,
-               materi_id: int | None) -> tuple[int | None, list[tuple]]:
-    """(pool version, rows (id, a, b, c, content) of the operational items, ascending id).
+PoolRows = tuple[int | None, Sequence[Sequence[Any]]]
+
+
+def _pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> PoolRows:
+    """(pool version, rows (id, a, b, c, content, options) of the operational items, ascending
+    id).
 
     One statement, hence one snapshot under READ COMMITTED: the rows are those of that version
     exactly, never older.  No operational item: (None, []).
     """
     version = _VERSION.scalar_subquery()
+    n_options = func.json_array_length(Item.options)
     if materi_id is not None:
-        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code)
+        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code, n_options)
                 .outerjoin(ContentTag, Item.content_tag_id == ContentTag.id)
                 .where(Item.materi_id == materi_id))
     else:
-        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code)
+        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code, n_options)
                 .join(Materi, Item.materi_id == Materi.id))
     stmt = stmt.where(Item.program_id == program_id, Item.status == ItemStatus.OPERATIONAL)
     rows = session.execute(stmt.order_by(Item.id)).all()
     return (rows[0][0] if rows else None), [tuple(r[1:]) for r in rows]
 
 
-def exam_pool(session: Session, exam: Exam, *, version: int | None = None) -> Pool | None:
+def pool_materi(exam: PoolOf) -> int | None:
+    """The materi whose items make the exam's pool; None for the whole program."""
+    return exam.materi_id if exam.kind == ExamKind.MATERI else None
+
+
+def exam_pool(session: Session, exam: PoolOf, *, version: int | None = None) -> Pool | None:
     """The exam's reference pool, or None when it has no operational item.
 
     Cached by (program, materi, pool version).  ``version`` is the pool version as the caller
@@ -132,23 +149,38 @@ def exam_pool(session: Session, exam: Exam, *, version: int | None = None) -> Po
     for a pool: it would cache rows that belong to no committed version (PostgreSQL's triggers
     bump at commit; a rollback on SQLite hands its version numbers to the next writer).
     """
-    materi_id = exam.materi_id if exam.kind == ExamKind.MATERI else None
     if version is None:
         version = pool_version(session)
-    engine = session.get_bind().engine
+    materi_id = pool_materi(exam)
+    return cached_pool(session.get_bind().engine, (exam.program_id, materi_id), version,
+                       lambda: _pool_rows(session, program_id=exam.program_id,
+                                          materi_id=materi_id))
+
+
+def cached_pool(engine: Engine, key: tuple[int, int | None], version: int,
+                read: Callable[[], PoolRows]) -> Pool | None:
+    """The pool ``key`` = (program, materi) at ``version`` from the engine's cache, else built
+    from ``read()`` (the pool version and rows, as :func:`_pool_rows` gives them)."""
     with _CACHE_LOCK:
         cache = _CACHES.get(engine)
         if cache is None:
             cache = _CACHES[engine] = OrderedDict()
-        key = (exam.program_id, materi_id, version)
-        pool = cache.get(key)
+        pool = cache.get((*key, version))
         if pool is not None:
-            cache.move_to_end(key)
+            cache.move_to_end((*key, version))
             return pool
-    version, rows = _pool_rows(session, program_id=exam.program_id, materi_id=materi_id)
+    version, rows = read()
     if not rows:
         return None
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    pool = _build(rows)
+    with _CACHE_LOCK:
+        cache[(*key, version)] = pool
+        if len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return pool
+
+
+def _build(rows: Sequence[Sequence[Any]]) -> Pool:
     bank = ItemBank(
         ids=np.array([str(r[0]) for r in rows]),
         a=np.array([r[1] for r in rows], dtype=np.float64),
@@ -156,9 +188,5 @@ def exam_pool(session: Session, exam: Exam, *, version: int | None = None) -> Po
         c=np.array([r[3] or 0.0 for r in rows], dtype=np.float64),
         content=np.array([r[4] or "" for r in rows], dtype=str),
     )
-    pool = Pool(item_ids=ids, bank=bank)
-    with _CACHE_LOCK:
-        cache[exam.program_id, materi_id, version] = pool
-        if len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-    return pool
+    return Pool(item_ids=np.array([r[0] for r in rows], dtype=np.int64), bank=bank,
+                n_options=np.array([r[5] for r in rows], dtype=np.int64))

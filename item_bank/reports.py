@@ -8,8 +8,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cat_engine.exposure import mean_overlap
+
 from .admin import get_program
-from .harvest import COLLUDERS, overlap_rate, simulate_window
+from .harvest import COLLUDERS, simulate_window
 from .models import Attempt, Enrolment, Exam, ExamKind, Response
 from .policy import exam_rules
 from .pools import exam_pool
@@ -160,5 +162,6 @@ def exam_overlap(session: Session, exam_id: int) -> OverlapReport:
     counts = np.bincount(np.concatenate(arrays), minlength=len(item_ids))
     return OverlapReport(exam=exam.code, attempts=len(arrays),
                          mean_length=float(np.mean([a.size for a in arrays])),
-                         mean_overlap=overlap_rate(arrays, len(item_ids)),
+                         mean_overlap=(mean_overlap(arrays, len(item_ids))
+                                       if len(arrays) > 1 else 0.0),
                          max_exposure=float(counts.max() / len(arrays)))

@@ -71,6 +71,9 @@ class Attempt(Base):
     score: Mapped[float | None]
     passed: Mapped[bool | None]
     stop_reason: Mapped[str | None] = mapped_column(String(20))
+    # Items counted as wrong answers up to the minimum length (item_bank.policy.decide).
+    imputed_items: Mapped[list[Any]] = mapped_column(default=list,
+                                                     server_default=text("'[]'"))
 
     exam: Mapped[Exam] = relationship()
     responses: Mapped[list[Response]] = relationship(

@@ -57,7 +57,9 @@ def answer(attempt_id: int):
 @api.post("/attempts/<int:attempt_id>/finish")
 @access("participant")
 def finish(attempt_id: int):
-    result = bank.policy.finish_attempt(db.session, attempt_id=attempt_id, **_me())
+    confirmed = field(json_body(), "confirm", bool, required=False, default=False)
+    result = bank.policy.finish_attempt(db.session, attempt_id=attempt_id, confirmed=confirmed,
+                                        **_me())
     return jsonify(to_json(result))
 
 

@@ -97,6 +97,9 @@ SPEC = {
             "Login": {"type": "object", "required": ["nip", "password"], "properties": {
                 "nip": {"type": "string", "pattern": "^[0-9]{18}$"},
                 "password": {"type": "string"}}},
+            "Finish": {"type": "object", "properties": {
+                "confirm": {"type": "boolean", "description": "finish even with fewer "
+                            "answers than the exam needs (they count as wrong)"}}},
             "Answer": {"type": "object", "required": ["item_id", "choice"], "properties": {
                 "item_id": {"type": "integer"},
                 "choice": {"type": "integer", "minimum": 0,
@@ -106,18 +109,24 @@ SPEC = {
                      "(from the database clock).", **_fields({
                          "attempt_id": INT, "item_id": INT, "position": INT, "stem": STR,
                          "options": {"type": "array", "items": STR}, "answered": INT,
-                         "max_items": _null(INT), "deadline": TIME, "seconds_left": NUM})},
+                         "min_items": INT, "max_items": INT, "deadline": TIME,
+                         "seconds_left": NUM})},
             "Attempt": {"type": "object", "description": "Attempt state: id, exam, status, "
                         "deadline, remaining seconds.", **_fields({
                             "attempt_id": INT, "exam_id": INT, "exam_code": STR, "kind": STR,
                             "state": STR, "number": INT, "answered": INT,
-                            "max_items": _null(INT), "assembly": STR, "deadline": TIME,
+                            "min_items": INT, "max_items": INT, "assembly": STR,
+                            "deadline": TIME,
                             "started_at": TIME, "seconds_left": NUM, "resumed": BOOL})},
             "Result": {"type": "object", "description": "Score 0-100, passed, category "
                        "(kompeten/belum kompeten for ujikom), attempts left, certificate.",
                        **_fields({
                            "attempt_id": INT, "exam_id": INT, "kind": STR, "number": INT,
                            "state": STR, "answered": INT,
+                           "imputed": {"type": "integer", "minimum": 0, "description":
+                                       "unanswered items counted as wrong up to the "
+                                       "exam's minimum length"},
+                           "stop_reason": _null(STR),
                            "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
                            "passed": _null(BOOL), "category": _null(STR),
                            "attempts_left": _null(INT), "certificate_number": _null(STR),
@@ -196,9 +205,12 @@ SPEC = {
             body={"$ref": "#/components/schemas/Answer"},
             errors=(400, 401, 404, 409, 415, 422))},
         "/attempts/{attempt_id}/finish": {"post": _op(
-            "Finish the attempt now (unanswered items count as wrong)",
+            "Finish the attempt now.  With fewer answers than the exam's minimum (a CAT) or "
+            "than its form (LOFT) the reply is 409 finish_needs_confirmation (params: "
+            "answered, min_items or length, missing) unless confirm is true: the missing "
+            "answers then count as wrong",
             _json("Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
-            body=EMPTY, errors=(401, 404, 409, 415))},
+            body={"$ref": "#/components/schemas/Finish"}, errors=(401, 404, 409, 415, 422))},
         "/attempts/{attempt_id}/result": {"get": _op("The result of a finished attempt", _json(
             "Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
             errors=(401, 404, 409))},

@@ -73,7 +73,23 @@
     const left = Math.max(0, Math.round((deadline - performance.now()) / 1000));
     const m = Math.floor(left / 60), s = left % 60;
     el("countdown").textContent = `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-    if (left === 0) { deadline = null; setTimeout(load, 1000); }
+    // At zero the server ends the attempt.  An answer still on its way is taken within the
+    // grace and its reply brings the result: asking for the item now would end the attempt
+    // before that answer arrives.
+    if (left === 0) { deadline = null; setTimeout(() => { if (!busy) load(); }, 1000); }
+  }
+
+  // A message of the page with {name} filled in.
+  function fill(text, values) {
+    return text.replace(/\{(\w+)\}/g, (all, name) => (name in values ? values[name] : all));
+  }
+
+  async function postFinish(confirm) {
+    const response = await fetch(root.dataset.finish, {
+      method: "POST", headers, credentials: "same-origin",
+      body: JSON.stringify(confirm ? { confirm: true } : {}),
+    });
+    return { status: response.status, body: await response.json().catch(() => ({})) };
   }
 
   document.addEventListener("keydown", (event) => {
@@ -84,10 +100,22 @@
     if (choice >= 0 && choice < item.options.length) { event.preventDefault(); answer(choice); }
   });
 
+  // Finish asks first, and says exactly what happens: with fewer answers than the exam
+  // needs, the missing ones count as wrong.  The server checks the same numbers and asks
+  // again (409 with its own message) should they have changed meanwhile.
   el("finish-button").addEventListener("click", async () => {
-    if (!window.confirm(msg("Confirm"))) return;
-    await fetch(root.dataset.finish, { method: "POST", headers, credentials: "same-origin",
-                                       body: "{}" });
+    const answered = item ? item.answered : 0;
+    const needed = Number(root.dataset.minItems);
+    const short = answered < needed;
+    const text = short
+      ? fill(msg("Short"), { answered, min_items: needed, missing: needed - answered })
+      : fill(msg("Confirm"), { answered });
+    if (!window.confirm(text)) return;
+    let reply = await postFinish(short);
+    if (reply.status === 409 && /needs_confirmation$/.test(reply.body.code || "")) {
+      if (!window.confirm(reply.body.message)) return;
+      reply = await postFinish(true);
+    }
     showResult();
   });
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 
+from item_bank.messages import MESSAGES
 from server import bank
 from server.auth import login_participant
 from server.errors import BadInput
@@ -83,12 +84,14 @@ def start(exam_id: int):
 @bp.get("/attempts/<int:attempt_id>")
 @access("participant")
 def exam(attempt_id: int):
-    item = bank.policy.current_item(db.session, attempt_id=attempt_id, **_me())
-    if item is None:
+    view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **_me())
+    if view.state != "started":
         return redirect(url_for("participant.result", attempt_id=attempt_id))
     # The page is a shell: the item, options and countdown come from the JSON API so that a
     # reload, a second tab and the keyboard all see the same server state.
-    return render_template("participant/exam.html", attempt_id=attempt_id)
+    return render_template("participant/exam.html", attempt_id=attempt_id, view=view,
+                           short=MESSAGES["finish_loft_needs_confirmation" if view.assembly ==
+                                         "loft" else "finish_needs_confirmation"])
 
 
 @bp.get("/attempts/<int:attempt_id>/result")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import shutil
 from collections import Counter
 
@@ -14,53 +13,10 @@ from sqlalchemy import func, select
 from cat_engine.irt import ItemBank
 from item_bank.db import make_engine, session_factory
 from item_bank.errors import BankExhausted
-from item_bank.harvest import overlap_rate, simulate_window, synthetic_bank
+from item_bank.harvest import simulate_window, synthetic_bank
 from item_bank.models import Attempt, Item, ProgramSettings, Response
 from item_bank.pools import Pool
 from item_bank.reports import bank_check, exam_overlap
-from item_bank.selection import ceiling_excluded
-
-
-def test_overlap_rate_matches_pairwise_brute_force():
-    rng = np.random.default_rng(3)
-    tests = [rng.choice(40, size=int(rng.integers(5, 12)), replace=False) for _ in range(25)]
-    pairs = [len(set(a) & set(b)) for a, b in itertools.combinations(tests, 2)]
-    expected = np.mean(pairs) / np.mean([t.size for t in tests])
-    assert overlap_rate(tests, 40) == pytest.approx(expected, rel=1e-12)  # exact identity
-
-
-def test_ceiling_and_least_exposed_rules():
-    counts = np.array([0, 1, 2, 3, 0, 5])
-    base = np.array([False, False, False, False, True, False])
-    # 12 attempts x 0.25 = 3: count + 1 <= 3 keeps counts 0..2.
-    assert ceiling_excluded(base, counts, 12, 0.25).tolist() == [
-        False, False, False, True, True, True]
-    # Least exposed first: only the minimum count (0) among eligible items remains.
-    assert ceiling_excluded(base, counts, 12, 0.25, slack=0).tolist() == [
-        False, True, True, True, True, True]
-    # Third attempt of a window (two earlier ones; the current one already showed item 4):
-    # 1 / 3 > 0.25, so nothing meets the ceiling and the least exposed items are used.
-    early = np.array([1, 0, 2, 1, 3, 2])
-    assert ceiling_excluded(base, early, 3, 0.25).tolist() == [
-        True, False, True, True, True, True]
-
-
-def test_least_exposed_rule_per_tag_matches_brute_force():
-    """Item i is excluded iff it is at the ceiling (or in ``base``) or its count is more than
-    ``slack`` above the least count among the eligible items of its own tag."""
-    rng = np.random.default_rng(5)
-    for _ in range(300):
-        n = int(rng.integers(1, 40))
-        tags = rng.integers(0, 4, n)
-        counts = rng.integers(0, 8, n)
-        base = rng.random(n) < 0.3
-        attempts, slack = int(rng.integers(1, 30)), int(rng.integers(0, 3))
-        capped = ceiling_excluded(base, counts, attempts, 0.3)
-        want = [bool(capped[i]) or counts[i] > min(
-            counts[j] for j in range(n) if tags[j] == tags[i] and not capped[j]) + slack
-            for i in range(n)]
-        assert ceiling_excluded(base, counts, attempts, 0.3, tags=tags,
-                                slack=slack).tolist() == want
 
 
 def test_pool_lookups_match_brute_force():
@@ -69,7 +25,8 @@ def test_pool_lookups_match_brute_force():
     ids = np.sort(rng.choice(10_000, 300, replace=False)).astype(np.int64)
     tags = rng.choice(["PP", "ETIKA", "ADM", ""], 300)
     pool = Pool(item_ids=ids, bank=ItemBank(ids=ids.astype(str), a=np.ones(300),
-                                            b=np.zeros(300), c=np.zeros(300), content=tags))
+                                            b=np.zeros(300), c=np.zeros(300), content=tags),
+                n_options=np.full(300, 4))
     where = {int(i): k for k, i in enumerate(ids)}
     for _ in range(50):
         # distinct ids (exposure rows are one per item), some of them not in the pool

@@ -215,25 +215,34 @@ def test_deadline_is_min_of_duration_and_window_close_on_the_db_clock(session):
 
 
 def test_answer_after_deadline_is_refused_and_the_attempt_expires(session):
-    world = build_world(session, settings={"exam_duration_s": 600, "answer_grace_s": 5})
-    (pid,) = enrolled_participants(session, world.program, 1)
+    world = build_world(session, settings={"exam_duration_s": 600, "answer_grace_s": 5,
+                                           "min_items": 5, "max_items": 5})
+    pid, other = enrolled_participants(session, world.program, 2)
     view = policy.start_attempt(session, participant_id=pid, exam_id=world.pre.id)
     item = policy.current_item(session, participant_id=pid, attempt_id=view.attempt_id)
-    # Within the grace an answer is still taken ...
+    # Within the grace an answer in flight is still taken, and it is the last one: no new
+    # item after the deadline, the reply carries the result.
     inside = view.deadline + dt.timedelta(seconds=4)
     out = answer(session, pid, view.attempt_id, item.item_id, True, now=inside)
-    assert out.stored and not out.finished
-    # ... after it, it is refused, the attempt expires and is graded.
+    assert out.stored and out.finished and out.next_item is None
+    assert out.result.state == "expired" and out.result.stop_reason == "time"
+    assert out.result.answered == 1 and out.result.imputed == 4  # up to the minimum of 5
+    assert session.scalar(select(func.count()).select_from(Response).where(
+        Response.attempt_id == view.attempt_id)) == 1
+    # After the grace an answer is refused, the attempt expires and is graded.
+    view = policy.start_attempt(session, participant_id=other, exam_id=world.pre.id)
+    item = policy.current_item(session, participant_id=other, attempt_id=view.attempt_id)
     late = view.deadline + dt.timedelta(seconds=6)
     with pytest.raises(Conflict, match="run out"):
-        answer(session, pid, view.attempt_id, out.next_item.item_id, True, now=late)
+        answer(session, other, view.attempt_id, item.item_id, True, now=late)
     attempt = session.get(Attempt, view.attempt_id)
     session.refresh(attempt)
     assert attempt.state == AttemptState.EXPIRED and attempt.score is not None
+    assert len(attempt.imputed_items) == 5 and not attempt.passed
     with pytest.raises(ValueError):
         attempt.transition(AttemptState.STARTED)  # terminal states never go back
     with pytest.raises(Locked, match="exactly once"):
-        policy.start_attempt(session, participant_id=pid, exam_id=world.pre.id, now=late)
+        policy.start_attempt(session, participant_id=other, exam_id=world.pre.id, now=late)
 
 
 def test_sweeper_expires_due_attempts(session):

@@ -216,7 +216,7 @@ def test_participant_page_item_text_only_on_the_exam_api(app, demo, driver):
     state = driver.take("PRA", correct=True, n_answers=0)
     item = state["item"]
     assert set(item) == {"attempt_id", "item_id", "position", "stem", "options", "deadline",
-                         "seconds_left", "answered", "max_items"}
+                         "seconds_left", "answered", "min_items", "max_items"}
     page = driver.client.get(f"/attempts/{state['attempt_id']}").get_data(as_text=True)
     assert item["stem"] not in page
 
