@@ -139,6 +139,8 @@ def replay(
                          "items")
     for k, (item, response) in enumerate(zip(items, responses, strict=True)):
         _check_response(bank, items[:k], item, response)
+    if not items:
+        return start_attempt(config)  # the fold's state: the prior, whatever the estimator
     items = tuple(int(i) for i in items)
     responses = tuple(int(u) for u in responses)
     rows = bank.grid_table.rows[np.array(items, dtype=np.intp)

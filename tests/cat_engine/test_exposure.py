@@ -2,6 +2,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from old_live_rule import old_next_cat_item
 
 from cat_engine.config import ExposureWindow, SelectionRule
 from cat_engine.exposure import (
@@ -140,31 +141,10 @@ def test_least_exposed_exclusion_errors(args, message):
         least_exposed_exclusion(*args)
 
 
-# The live exams' rule as item_bank/selection.py spelled it before it moved into the engine
-# (copied verbatim but for the method call, which goes to select_item with a rule that has no
-# exposure control of its own): the reference select_item with exposure_slack must reproduce.
-def _old_ceiling_excluded(base, counts, attempts, max_exposure, *, tags=None, slack=None):
-    n_tests = max(attempts - 1, 0)
-    capped = capped_exclusion(base, np.minimum(counts, n_tests), n_tests, max_exposure)
-    if slack is None or capped.all():
-        return capped
-    tags = np.zeros(counts.size, dtype=np.intp) if tags is None else tags
-    free = ~capped
-    floor = np.full(int(tags.max()) + 1, counts.max())
-    np.minimum.at(floor, tags[free], counts[free])
-    return capped | (counts > floor[tags] + slack)
-
-
-def _old_next_cat_item(bank, theta, *, base, counts, attempts, max_exposure, k, slack,
-                       content_shares, content_counts, rng):
-    excluded = _old_ceiling_excluded(base, counts, attempts, max_exposure,
-                                     tags=bank.content_codes[1], slack=slack)
-    rule = SelectionRule(method="randomesque", k=k, content_targets=content_shares)
-    return select_item(bank, theta, rule, excluded=excluded, rng=rng,
-                       content_counts=content_counts)
-
-
 def test_select_item_with_slack_is_the_old_live_rule():
+    # item_bank's rule before it moved into the engine (tests/cat_engine/old_live_rule.py),
+    # same generator seed: the same item, over banks with and without tags, every slack,
+    # caps from 0.1 to off, hard exclusions up to 99% of the bank and content balance on/off.
     rng = np.random.default_rng(43)
     banks = [generate_bank(n, "3pl", rng=rng, content_tags=tags)
              for n, tags in ((60, ["A", "B", "C"]), (300, ["A", "B"]), (2000, ["X", "Y", "Z"]),
@@ -188,7 +168,7 @@ def test_select_item_with_slack_is_the_old_live_rule():
         content_counts = {t: int(rng.integers(0, 5)) for t in tags} if shares else None
         theta = float(rng.normal())
         seed = int(rng.integers(2**31))
-        want = _old_next_cat_item(bank, theta, base=base, counts=counts, attempts=n_tests + 1,
+        want = old_next_cat_item(bank, theta, base=base, counts=counts, attempts=n_tests + 1,
                                   max_exposure=max_exposure, k=k, slack=slack,
                                   content_shares=shares, content_counts=content_counts,
                                   rng=np.random.default_rng(seed))

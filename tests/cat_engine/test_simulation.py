@@ -244,3 +244,67 @@ def test_cli_bad_bank_is_one_line_exit_2(tmp_path, records, message):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_live_rule_with_given_responses_and_tests(tmp_path, capsys):
+    # The live exams' CAT (randomesque k=5, flat cap 0.25, least exposed first, content
+    # balance, EAP) on given answers and seeds: the same tests twice, whatever --seed says
+    # (it only draws the seeds not given), and the tests as item ids in the order given.
+    bank_file = tmp_path / "bank.json"
+    assert main(["bank", "generate", "--items", "120", "--seed", "3", "--content", "A", "B"]) == 0
+    bank_file.write_text(capsys.readouterr().out)
+    rng = np.random.default_rng(4)
+    entries = [{"seed": int(rng.integers(2**31)), "responses": rng.integers(0, 2, 12).tolist()}
+               for _ in range(20)]
+    responses_file = tmp_path / "responses.json"
+    responses_file.write_text(json.dumps(entries))
+    live = ["simulate", "--bank", str(bank_file), "--responses", str(responses_file),
+            "--max-items", "12", "--selector", "randomesque", "--k", "5", "--max-exposure",
+            "0.25", "--cap-ramp", "1", "1", "--price-rounds", "0", "--slack", "0", "--tests",
+            "--json"]
+    runs = []
+    for seed in ("1", "2"):
+        assert main([*live, "--seed", seed]) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0]["tests"] == runs[1]["tests"] and runs[0]["examinees"] == 20
+    assert runs[0]["rmse"] is None  # answers given without true abilities
+    tests = runs[0]["tests"]
+    ids = {r["id"]: r["content"] for r in json.loads(bank_file.read_text())}
+    assert all(len(t) == 12 and len(set(t)) == 12 for t in tests)
+    assert all(sorted(ids[i] for i in t).count("A") == 6 for t in tests)  # content balance
+    # least exposed first with slack 0: 20 x 12 = 240 uses of 120 items, each used twice
+    used = Counter(i for t in tests for i in t)
+    assert set(used.values()) == {2}
+    # a seed left out is drawn from --seed: other tests for that examinee only
+    del entries[0]["seed"]
+    responses_file.write_text(json.dumps(entries))
+    assert main([*live, "--seed", "1"]) == 0
+    partial = json.loads(capsys.readouterr().out)["tests"]
+    assert partial[0] != tests[0]
+
+
+@pytest.mark.parametrize(
+    "content, extra, message",
+    [
+        ("[]", [], "non-empty JSON list"),
+        ("{", [], "not valid JSON"),
+        ('[{"seed": 1}]', [], 'must be an object with "responses"'),
+        ('[{"responses": [1, 2]}]', [], "list of 0/1"),
+        ('[{"responses": [true]}]', [], "list of 0/1"),
+        ('[{"responses": [1], "seed": -1}]', [], '"seed" must be an integer'),
+        ('[{"responses": [1], "answers": []}]', [], "unknown key(s) answers"),
+        ('[{"responses": [1]}]', [], "responses of examinee 0 ran out"),
+        ('[{"responses": [1, 0, 1, 1, 0]}]', ["--examinees", "2"], "examinee counts differ"),
+        ('[{"responses": [1, 0, 1, 1, 0]}]', ["--slack", "-1"], "--slack must be >= 0"),
+    ],
+)
+def test_cli_bad_responses_are_one_line_exit_2(tmp_path, capsys, content, extra, message):
+    bank_file = tmp_path / "bank.json"
+    assert main(["bank", "generate", "--items", "30", "--seed", "3"]) == 0
+    bank_file.write_text(capsys.readouterr().out)
+    responses_file = tmp_path / "responses.json"
+    responses_file.write_text(content)
+    assert main(["simulate", "--bank", str(bank_file), "--responses", str(responses_file),
+                 "--max-items", "5", "--json", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("smartcat: error:") and err.count("\n") == 1 and message in err
