@@ -42,7 +42,7 @@ class MemoryWindow:
         self.attempts: dict[int, AttemptFacts] = {}
         self.responses: dict[int, list[ResponseFacts]] = {}
         self.seen: dict[int, set[int]] = {}
-        self.exposure: dict[int, int] = {}
+        self.exposure = np.zeros(len(pool), dtype=np.int64)  # aligned with the pool
         self.certificates: dict[int, CertificateFacts] = {}
         self.attempts_started = 0
         self._ids = itertools.count(1)
@@ -57,9 +57,7 @@ class MemoryWindow:
                         certificate=self.certificates.get(participant_id))
 
     def _exposure(self) -> Exposure:
-        ids = np.array(sorted(self.exposure), dtype=np.int64)
-        return Exposure(item_ids=ids,
-                        counts=np.array([self.exposure[i] for i in ids], dtype=np.int64),
+        return Exposure(item_ids=self.pool.item_ids, counts=self.exposure.copy(),
                         attempts_started=self.attempts_started)
 
     def start_load(self, participant_id: int) -> StartLoad:
@@ -127,7 +125,7 @@ class MemoryWindow:
             seen.add(p.item_id)
             responses.append(ResponseFacts(next(self._ids), p.item_id, p.position, p.shown_order,
                                            None, None, None, None))
-            self.exposure[p.item_id] = self.exposure.get(p.item_id, 0) + 1
+            self.exposure[self.pool.positions([p.item_id])] += 1
         if effects.finish is not None:
             f = effects.finish
             self.attempts[attempt_id] = replace(

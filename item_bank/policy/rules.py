@@ -136,11 +136,14 @@ def cat_config(rules: ExamRules, settings: ProgramSettings, pool: Pool | None) -
 
 
 def marks(result: Estimate, pool_abc: tuple[np.ndarray, np.ndarray, np.ndarray],
-          cut_score: float) -> tuple[float, float, float, bool]:
+          cut_score: float, *, lower_z: float | None = None) -> tuple[float, float, float, bool]:
     """RULE: SPEC.md "Scores on the 0-100 scale" — (theta, se, score, passed): the domain
-    score over the reference pool at the final estimate; passed = score >= cut."""
+    score over the reference pool at the final estimate, or with ``lower_z`` at the lower end
+    of its interval ``theta - lower_z * se`` (an unfinished CAT, :mod:`.decide`); passed =
+    score >= cut."""
     a, b, c = pool_abc
-    score = float(domain_score(result.theta, a, b, c))
+    at = result.theta if lower_z is None else result.theta - lower_z * result.se
+    score = float(domain_score(at, a, b, c))
     return float(result.theta), float(result.se), score, bool(score >= cut_score)
 
 

@@ -210,7 +210,8 @@ SPEC = {
             "answered, min_items or length, missing) unless confirm is true: the missing "
             "answers then count as wrong",
             _json("Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
-            body={"$ref": "#/components/schemas/Finish"}, errors=(401, 404, 409, 415, 422))},
+            body={"$ref": "#/components/schemas/Finish"},
+            errors=(400, 401, 404, 409, 415, 422))},
         "/attempts/{attempt_id}/result": {"get": _op("The result of a finished attempt", _json(
             "Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
             errors=(401, 404, 409))},

@@ -36,8 +36,9 @@ def _start(win, participant=1, seed=7, now=T0) -> int:
     return win.start(participant, seed, now)
 
 
-def _eap_score(win, attempt_id) -> tuple[float, float]:
-    """Brute force: EAP over every answered and imputed item, scored over the pool."""
+def _eap_score(win, attempt_id, *, z: float | None = None) -> tuple[float, float]:
+    """Brute force: EAP over every answered and imputed item, scored over the pool (at
+    ``theta - z SE`` when ``z`` is given: an unfinished CAT)."""
     responses = win.responses[attempt_id]
     attempt = win.attempts[attempt_id]
     items = [r.item_id for r in responses if r.answered] + list(attempt.imputed)
@@ -45,7 +46,8 @@ def _eap_score(win, attempt_id) -> tuple[float, float]:
     idx = np.searchsorted(win.pool.item_ids, items)
     bank = win.pool.bank
     result = estimate(np.array(u), bank.a[idx], bank.b[idx], bank.c[idx], method="eap")
-    return result.theta, domain_score(result.theta, bank.a, bank.b, bank.c)
+    at = result.theta if z is None else result.theta - z * result.se
+    return result.theta, domain_score(at, bank.a, bank.b, bank.c)
 
 
 # --------------------------------------------------------------------------- the gates
@@ -247,8 +249,9 @@ def test_two_right_answers_then_finish_does_not_pass():
     done = finish(win, attempt, confirmed=True).finish
     assert done.state == AttemptState.SUBMITTED and not done.passed and done.score < 70
     assert len(done.imputed) == 6
-    # Brute force: EAP over 2 right and 6 wrong answers, scored over the pool.
-    theta, score = _eap_score(win, attempt)
+    # Brute force: EAP over 2 right and 6 wrong answers, scored over the pool at the lower
+    # end of theta's 95% interval (the attempt ended before the CAT's own stopping rule).
+    theta, score = _eap_score(win, attempt, z=1.96)
     assert done.theta == pytest.approx(theta, abs=1e-9)
     assert done.score == pytest.approx(score, abs=1e-9)
     # Without the rule the same two answers would have passed (what the rule is for).
@@ -309,8 +312,32 @@ def test_finish_after_the_minimum_scores_the_answers_given():
     if win.attempts[attempt].running:
         done = finish(win, attempt).finish  # no confirmation needed at the minimum
         assert done.imputed == () and done.stop_reason == "submitted"
-    theta, score = _eap_score(win, attempt)
+    unfinished = win.attempts[attempt].stop_reason == "submitted"
+    _theta, score = _eap_score(win, attempt, z=1.96 if unfinished else None)
     assert win.attempts[attempt].score == pytest.approx(score, abs=1e-9)
+
+
+def test_an_unfinished_cat_passes_only_when_its_evidence_decides_the_pass():
+    """Finish before the CAT's own end is scored at theta - 1.96 SE: the point estimate of a
+    shortened test would reward stopping at a lucky moment."""
+    win = window(settings={"min_items": 3, "max_items": 20, "se_target": 0.01})
+    attempt = _start(win)
+    for _ in range(3):
+        answer(win, attempt, right=True)
+    assert win.attempts[attempt].running  # not classified yet: the CAT would go on
+    done = finish(win, attempt).finish
+    theta_point, point = _eap_score(win, attempt)
+    _theta, bound = _eap_score(win, attempt, z=1.96)
+    assert done.theta == pytest.approx(theta_point, abs=1e-9)
+    assert done.score == pytest.approx(bound, abs=1e-9) and bound < point
+    # The same answers ended by the CAT itself (its maximum) are scored at the estimate.
+    fixed = window(settings={"min_items": 3, "max_items": 3})
+    attempt = _start(fixed)
+    for _ in range(3):
+        answer(fixed, attempt, right=True)
+    assert fixed.attempts[attempt].stop_reason == "max_items"
+    assert fixed.attempts[attempt].score == pytest.approx(_eap_score(fixed, attempt)[1],
+                                                          abs=1e-9)
 
 
 # --------------------------------------------------------------------------- stopping, LOFT
