@@ -1,7 +1,7 @@
 """Administration helpers: programs, materi, exams, assignments, participants, items.
 
 Used by the CLI, the server's admin pages and the tests.  Like the policy they validate input
-(ValueError naming the problem) and commit their own transaction.
+(ValueError naming the problem) and each is one transaction (:mod:`item_bank.tx`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ from .models import (
     Participant,
     Program,
     ProgramSettings,
+    ServiceToken,
     validate_item_fields,
     validate_nip,
 )
-from .security import hash_password
+from .security import hash_password, hash_token, new_token
+from .tx import transactional
 
 
 def get_program(session: Session, code: str) -> Program:
@@ -41,6 +43,7 @@ def get_program(session: Session, code: str) -> Program:
     return program
 
 
+@transactional
 def create_program(session: Session, *, code: str, name: str,
                    settings: dict[str, Any] | None = None) -> Program:
     if not code or not code.strip():
@@ -51,10 +54,11 @@ def create_program(session: Session, *, code: str, name: str,
     program = Program(code=code.strip(), name=name, settings_json=dict(settings or {}))
     session.add(program)
     session.add(AuditLog(actor="admin", action="program_created", subject=f"program:{code}"))
-    session.commit()
+    session.flush()
     return program
 
 
+@transactional
 def add_materi(session: Session, program: Program, *, code: str, name: str,
                content_tags: list[str] = ()) -> Materi:
     materi = Materi(program_id=program.id, code=code, name=name)
@@ -62,10 +66,11 @@ def add_materi(session: Session, program: Program, *, code: str, name: str,
     session.flush()
     for tag in content_tags:
         session.add(ContentTag(materi_id=materi.id, code=tag, name=tag))
-    session.commit()
+    session.flush()
     return materi
 
 
+@transactional
 def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | str,
              materi: Materi | None = None, assembly: Assembly | str = Assembly.CAT,
              **fields: Any) -> Exam:
@@ -79,17 +84,19 @@ def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | 
     exam = Exam(program_id=program.id, code=code, kind=kind, assembly=Assembly(assembly),
                 materi_id=materi.id if materi else None, **fields)
     session.add(exam)
-    session.commit()
+    session.flush()
     return exam
 
 
+@transactional
 def add_assignment(session: Session, program: Program, *, code: str, title: str = "") -> Assignment:
     assignment = Assignment(program_id=program.id, code=code, title=title or code)
     session.add(assignment)
-    session.commit()
+    session.flush()
     return assignment
 
 
+@transactional
 def mark_assignment_done(session: Session, *, assignment_id: int, participant_id: int,
                          marked_by: str = "admin") -> AssignmentCompletion:
     """Idempotent: marking twice keeps the first completion."""
@@ -108,7 +115,7 @@ def mark_assignment_done(session: Session, *, assignment_id: int, participant_id
     session.add(AuditLog(actor=marked_by, action="assignment_done",
                          subject=f"assignment:{assignment_id}",
                          details={"participant": participant_id}))
-    session.commit()
+    session.flush()
     return done
 
 
@@ -130,6 +137,7 @@ def _person(nip: str, name: str, unit: str | None) -> tuple[str, str, str]:
     return nip, str(name).strip(), str(unit or "").strip()
 
 
+@transactional
 def register_participant(session: Session, *, nip: str, name: str, unit: str = "",
                          password: str | None = None) -> Participant:
     nip, name, unit = _person(nip, name, unit)
@@ -138,10 +146,11 @@ def register_participant(session: Session, *, nip: str, name: str, unit: str = "
     if session.scalar(select(Participant.id).where(Participant.nip == participant.nip)):
         raise ValueError(f"NIP {participant.nip} is already registered")
     session.add(participant)
-    session.commit()
+    session.flush()
     return participant
 
 
+@transactional
 def bulk_enrol(session: Session, *, program_id: int, rows: Iterable[Sequence[str]],
                lines: Sequence[int] | None = None, source: str = "roster") -> int:
     """Register (or update the name and unit of) and enrol every ``(nip, name, unit)`` row in
@@ -175,35 +184,31 @@ def bulk_enrol(session: Session, *, program_id: int, rows: Iterable[Sequence[str
         raise ImportRejected(source, problems)
     if not people:
         raise ValueError(f"{source}: no participants")
-    try:
-        registered = {p.nip: p for p in session.scalars(
-            select(Participant).where(Participant.nip.in_(list(people))))}
-        for nip, (name, unit) in people.items():
-            if nip in registered:
-                registered[nip].name, registered[nip].unit = name, unit
-            else:
-                registered[nip] = Participant(nip=nip, name=name, unit=unit)
-                session.add(registered[nip])
-        session.flush()
-        enrolled = set(session.scalars(select(Enrolment.participant_id).where(
-            Enrolment.program_id == program.id)))
-        session.add_all(Enrolment(participant_id=p.id, program_id=program.id)
-                        for p in registered.values() if p.id not in enrolled)
-        session.add(AuditLog(actor="import", action="participants_imported",
-                             subject=f"program:{program.code}", details={"count": len(people)}))
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    registered = {p.nip: p for p in session.scalars(
+        select(Participant).where(Participant.nip.in_(list(people))))}
+    for nip, (name, unit) in people.items():
+        if nip in registered:
+            registered[nip].name, registered[nip].unit = name, unit
+        else:
+            registered[nip] = Participant(nip=nip, name=name, unit=unit)
+            session.add(registered[nip])
+    session.flush()
+    enrolled = set(session.scalars(select(Enrolment.participant_id).where(
+        Enrolment.program_id == program.id)))
+    session.add_all(Enrolment(participant_id=p.id, program_id=program.id)
+                    for p in registered.values() if p.id not in enrolled)
+    session.add(AuditLog(actor="import", action="participants_imported",
+                         subject=f"program:{program.code}", details={"count": len(people)}))
+    session.flush()
     return len(people)
 
 
+@transactional
 def set_participant_password(session: Session, *, participant_id: int, password: str) -> None:
     participant = session.get(Participant, participant_id)
     if participant is None:
         raise ValueError(f"unknown participant {participant_id}")
     participant.password_hash = hash_password(password)
-    session.commit()
 
 
 def new_item(program: Program, materi: Materi, *, code: str, stem: str, options: list[str],
@@ -225,3 +230,13 @@ def new_item(program: Program, materi: Materi, *, code: str, stem: str, options:
                 content_tag_id=content_tag.id if content_tag else None, author=author,
                 se_a=se[0], se_b=se[1], se_c=se[2])
 
+
+
+@transactional
+def create_service_token(session: Session, name: str) -> str:
+    """A new bearer token for the certification service; returned once, stored hashed."""
+    if not name or not name.strip():
+        raise ValueError("token name must not be empty")
+    token = new_token()
+    session.add(ServiceToken(name=name.strip(), token_hash=hash_token(token)))
+    return token

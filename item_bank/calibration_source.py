@@ -32,6 +32,7 @@ from .models import (
     Response,
     validate_item_fields,
 )
+from .tx import transactional
 
 # Only finished attempts count: a running attempt's answers are still coming in.
 FINAL_STATES = (AttemptState.SUBMITTED, AttemptState.EXPIRED)
@@ -85,6 +86,7 @@ def logged_responses(session: Session, *, program_id: int,
         pretest_ids=sorted(i.id for i in items if i.status == ItemStatus.PRETEST))
 
 
+@transactional
 def record_run(session: Session, *, actor: str, program_id: int, materi_id: int | None,
                model: str, records: list[dict[str, Any]], summary: dict[str, Any]) -> int:
     """Store a calibration run (its estimates, fit and drift) in the append-only audit log so
@@ -114,6 +116,7 @@ def recent_runs(session: Session, limit: int = 20) -> list[dict[str, Any]]:
              "summary": r.details["summary"]} for r in rows]
 
 
+@transactional
 def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
                actor: str) -> tuple[list[Item], dict[str, str]]:
     """Write the run's a, b, c and standard errors into the chosen pretest items and move them

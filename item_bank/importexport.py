@@ -30,6 +30,7 @@ from .models import (
     Materi,
     Program,
 )
+from .tx import transactional
 
 LETTERS = string.ascii_uppercase
 MAX_OPTIONS = 5
@@ -91,6 +92,7 @@ def read_item_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
+@transactional
 def import_items(session: Session, path: Path | str, *, program_code: str,
                  author: str = "import") -> int:
     """Import every item of ``path`` into the program, or nothing; returns the count."""
@@ -118,12 +120,10 @@ def import_items(session: Session, path: Path | str, *, program_code: str,
         except ValueError as exc:
             problems.append((line, str(exc)))
     if problems:
-        session.rollback()
         raise ImportRejected(str(path), problems)
     session.add_all(items)
     session.add(AuditLog(actor=author, action="items_imported", subject=f"program:{program.code}",
                          details={"count": len(items), "file": Path(path).name}))
-    session.commit()
     return len(items)
 
 

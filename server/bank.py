@@ -14,15 +14,17 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, case, delete, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from calibration import ResponseData, calibrate
-from item_bank import admin as ib_admin
 from item_bank import (
+    accounts,
+    authoring,
     calibration_source,
     policy,  # noqa: F401  (re-exported for the views)
 )
+from item_bank import admin as ib_admin
 from item_bank.db import db_now, make_engine, session_factory  # noqa: F401
 from item_bank.errors import (  # noqa: F401
     BankExhausted,
@@ -98,11 +100,8 @@ def _keys(identity: str, address: str) -> tuple[str, str]:
 
 
 def record_login_try(session: Session, *, identity: str, address: str) -> list[int]:
-    """Write this try as a failure under both keys and commit; returns the row ids."""
-    rows = [LoginAttempt(key=key) for key in _keys(identity, address)]
-    session.add_all(rows)
-    session.commit()
-    return [row.id for row in rows]
+    """Write this try as a failure under both keys; returns the row ids."""
+    return accounts.record_login_try(session, keys=_keys(identity, address))
 
 
 def count_login_failures(session: Session, *, identity: str, address: str,
@@ -116,9 +115,7 @@ def count_login_failures(session: Session, *, identity: str, address: str,
     return max((n for _key, n in counts), default=0)
 
 
-def mark_login_success(session: Session, row_ids: list[int]) -> None:
-    session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(row_ids)))
-    session.commit()
+mark_login_success = accounts.clear_login_try
 
 
 def get_participant(session: Session, participant_id: int) -> Participant:
@@ -182,50 +179,7 @@ def certificate_json(session: Session, number: str) -> dict[str, Any]:
 
 
 # --- staff pages ---------------------------------------------------------------------------
-ITEM_FIELDS = ("code", "stem", "options", "key", "a", "b", "c", "se_a", "se_b", "se_c")
-
-
-def item_record(item: Item) -> dict[str, Any]:
-    """An item as exported (the staff export includes keys and parameters: staff only)."""
-    record = {name: getattr(item, name) for name in ITEM_FIELDS}
-    record.update(program=item.materi.program.code, materi=item.materi.code,
-                  model=item.model.value, status=item.status.value, version=item.version,
-                  author=item.author)
-    return record
-
-
-def import_item_records(session: Session, records: list[Any]) -> int:
-    """Create or update items from exported records; ValueError names the bad record."""
-    count = 0
-    for n, record in enumerate(records, 1):
-        if not isinstance(record, dict):
-            raise ValueError(f"record {n} is not an object")
-        try:
-            program = session.scalar(select(Program).where(Program.code == record["program"]))
-            if program is None:
-                raise ValueError(f"unknown program {record['program']!r}")
-            materi = session.scalar(select(Materi).where(Materi.program_id == program.id,
-                                                         Materi.code == record["materi"]))
-            if materi is None:
-                raise ValueError(f"unknown materi {record['materi']!r}")
-            item = session.scalar(select(Item).where(Item.program_id == program.id,
-                                                     Item.code == record["code"]))
-            if item is None:
-                item = Item(program_id=program.id, code=record["code"])
-                session.add(item)
-            item.materi_id = materi.id
-            for name in ITEM_FIELDS[1:]:
-                setattr(item, name, record.get(name))
-            item.model = IrtModel(record.get("model", "3pl"))
-            item.status = ItemStatus(record.get("status", "draft"))
-            validate_item_fields(options=item.options, key=item.key, model=item.model.value,
-                                 a=item.a, b=item.b, c=item.c, status=item.status.value)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"record {n}: missing or wrong field {exc}") from exc
-        except ValueError as exc:
-            raise ValueError(f"record {n}: {exc}") from exc
-        count += 1
-    return count
+item_record = authoring.item_record
 
 
 def item_statistics(session: Session, item_id: int) -> dict[str, Any]:
@@ -274,10 +228,7 @@ def enrol_roster(session: Session, *, program_id: int,
     # a bad row should be refused at once, not after hashing every password in it.
     passwords = {nip.strip(): password for nip, _n, _u, password in rows if password}
     if passwords:
-        for participant in session.scalars(
-                select(Participant).where(Participant.nip.in_(list(passwords)))):
-            participant.password_hash = hash_password(passwords[participant.nip])
-        session.commit()
+        accounts.set_passwords(session, passwords)
     return count
 
 
@@ -330,12 +281,7 @@ def live_attempts(session: Session) -> list[dict[str, Any]]:
             for a, p, e in rows]
 
 
-def create_service_token(session: Session, name: str) -> str:
-    """A new bearer token for the certification service; returned once, stored hashed."""
-    token = new_token()
-    session.add(ServiceToken(name=name, token_hash=hash_token(token)))
-    session.flush()
-    return token
+create_service_token = ib_admin.create_service_token
 
 
 # --- calibration (writer pages) ------------------------------------------------------------

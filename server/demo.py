@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from item_bank import db as ib_db
+from item_bank.tx import transaction
 from server import bank
 from server.demo_content import MATERI, demo_items
 
@@ -54,52 +55,53 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
         if session.scalar(select(bank.Program).where(bank.Program.code == PROGRAM_CODE)):
             raise ValueError(f"{url} already holds the demo program {PROGRAM_CODE}; "
                              "use `smartcat serve` or a new --db")
-        program = bank.Program(code=PROGRAM_CODE, is_open=True, settings_json={
-            "ujikom_waiting_period_s": 0},
-            name="Pelatihan Pelayanan Publik bagi ASN")
-        session.add(program)
-        session.flush()
-        materi_ids, tag_ids = {}, {}
-        for code, name, _generators in MATERI:
-            materi = bank.Materi(program_id=program.id, code=code, name=name)
-            session.add(materi)
+        with transaction(session):
+            program = bank.Program(code=PROGRAM_CODE, is_open=True, settings_json={
+                "ujikom_waiting_period_s": 0},
+                name="Pelatihan Pelayanan Publik bagi ASN")
+            session.add(program)
             session.flush()
-            materi_ids[code] = materi.id
-        for record in demo_items():
-            tag_key = (record["materi"], record["tag"])
-            if tag_key not in tag_ids:
-                tag = bank.ContentTag(materi_id=materi_ids[record["materi"]], code=record["tag"],
-                                      name=record["tag"])
-                session.add(tag)
+            materi_ids, tag_ids = {}, {}
+            for code, name, _generators in MATERI:
+                materi = bank.Materi(program_id=program.id, code=code, name=name)
+                session.add(materi)
                 session.flush()
-                tag_ids[tag_key] = tag.id
-            session.add(bank.Item(
-                program_id=program.id, materi_id=materi_ids[record["materi"]],
-                content_tag_id=tag_ids[tag_key], code=record["code"], stem=record["stem"],
-                options=record["options"], key=record["key"], model=bank.IrtModel.THREE_PL,
-                a=record["a"], b=record["b"], c=record["c"], status=bank.ItemStatus.OPERATIONAL,
-                author="demo"))
-        exams = list(EXAMS[:1])
-        for code, name, _generators in MATERI:
-            exams.append((f"UJIAN-{code}", f"Ujian materi {name}", "materi", code, 70.0, 5,
-                          15 * 60, 8, 15))
-        exams.append(EXAMS[1])
-        for code, title, kind, materi, cut, attempts, duration, lo, hi in exams:
-            session.add(bank.Exam(
-                program_id=program.id, code=code, title=title, kind=bank.ExamKind(kind),
-                materi_id=materi_ids[materi] if materi else None, cut_score=cut,
-                max_attempts=attempts, duration_s=duration, min_items=lo, max_items=hi))
-        for code, title in (("TUGAS-1", "Rencana perbaikan layanan di unit kerja"),
-                            ("TUGAS-2", "Laporan analisis data pengaduan")):
-            session.add(bank.Assignment(program_id=program.id, code=code, title=title))
+                materi_ids[code] = materi.id
+            for record in demo_items():
+                tag_key = (record["materi"], record["tag"])
+                if tag_key not in tag_ids:
+                    tag = bank.ContentTag(materi_id=materi_ids[record["materi"]],
+                                          code=record["tag"], name=record["tag"])
+                    session.add(tag)
+                    session.flush()
+                    tag_ids[tag_key] = tag.id
+                session.add(bank.Item(
+                    program_id=program.id, materi_id=materi_ids[record["materi"]],
+                    content_tag_id=tag_ids[tag_key], code=record["code"], stem=record["stem"],
+                    options=record["options"], key=record["key"], model=bank.IrtModel.THREE_PL,
+                    a=record["a"], b=record["b"], c=record["c"], status=bank.ItemStatus.OPERATIONAL,
+                    author="demo"))
+            exams = list(EXAMS[:1])
+            for code, name, _generators in MATERI:
+                exams.append((f"UJIAN-{code}", f"Ujian materi {name}", "materi", code, 70.0, 5,
+                              15 * 60, 8, 15))
+            exams.append(EXAMS[1])
+            for code, title, kind, materi, cut, attempts, duration, lo, hi in exams:
+                session.add(bank.Exam(
+                    program_id=program.id, code=code, title=title, kind=bank.ExamKind(kind),
+                    materi_id=materi_ids[materi] if materi else None, cut_score=cut,
+                    max_attempts=attempts, duration_s=duration, min_items=lo, max_items=hi))
+            for code, title in (("TUGAS-1", "Rencana perbaikan layanan di unit kerja"),
+                                ("TUGAS-2", "Laporan analisis data pengaduan")):
+                session.add(bank.Assignment(program_id=program.id, code=code, title=title))
         rows = [(nip, name, unit, PARTICIPANT_PASSWORD)
                 for nip, name, unit in PARTICIPANTS[:participants]]
         bank.enrol_roster(session, program_id=program.id, rows=rows)
-        for (username, password), role in ((WRITER, "writer"), (ADMIN, "admin")):
-            session.add(bank.StaffUser(username=username, role=bank.StaffRole(role),
-                                       password_hash=bank.hash_password(password)))
+        with transaction(session):
+            for (username, password), role in ((WRITER, "writer"), (ADMIN, "admin")):
+                session.add(bank.StaffUser(username=username, role=bank.StaffRole(role),
+                                           password_hash=bank.hash_password(password)))
         token = bank.create_service_token(session, TOKEN_NAME)
-        session.commit()
         accounts = DemoAccounts(program_id=program.id, token=token, participants=[
             (nip, name, password) for nip, name, _unit, password in rows])
     engine.dispose()

@@ -7,12 +7,13 @@ import datetime as dt
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from item_bank import admin as ib_admin
 from server import bank
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
 from server.security import access
-from server.views.staff import commit, form_float, form_int, form_text
+from server.views.staff import form_float, form_int, form_text, saving
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -27,13 +28,8 @@ def index():
 @bp.post("/programs")
 @access("admin")
 def create_program():
-    def create():
-        program = bank.Program(code=form_text("code"), name=form_text("name"), settings_json={})
-        db.session.add(program)
-        db.session.flush()
-        return program
-
-    program = commit(create)
+    program = saving(ib_admin.create_program, db.session, code=form_text("code"),
+                     name=form_text("name"))
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -56,8 +52,8 @@ def program(program_id: int):
 @access("admin")
 def create_materi(program_id: int):
     program = _program_or_404(program_id)
-    commit(lambda: db.session.add(bank.Materi(program_id=program.id, code=form_text("code"),
-                                              name=form_text("name"))))
+    saving(ib_admin.add_materi, db.session, program, code=form_text("code"),
+           name=form_text("name"))
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -82,20 +78,18 @@ def create_exam(program_id: int):
         raise BadInput(N_("Unknown exam kind %(kind)s."), 422, "invalid_input",
                        kind=repr(kind))
 
-    def create():
-        exam = bank.Exam(
-            program_id=program.id, code=form_text("code"), title=form_text("title"),
-            kind=bank.ExamKind(kind), materi_id=form_int("materi_id", required=False),
-            assembly=bank.Assembly(request.form.get("assembly", "cat")),
-            cut_score=form_float("cut_score"),
-            max_attempts=form_int("max_attempts", required=False),
-            duration_s=form_int("duration_s", required=False),
-            min_items=form_int("min_items", required=False),
-            max_items=form_int("max_items", required=False),
-            window_opens_at=_when("window_opens_at"), window_closes_at=_when("window_closes_at"))
-        db.session.add(exam)
-
-    commit(create)
+    materi_id = form_int("materi_id", required=False)
+    materi = None if materi_id is None else db.session.get(bank.Materi, materi_id)
+    if materi_id is not None and (materi is None or materi.program_id != program.id):
+        raise bank.NotFound("materi_not_found", materi=materi_id)
+    saving(ib_admin.add_exam, db.session, program, code=form_text("code"), kind=kind,
+           materi=materi, assembly=request.form.get("assembly", "cat"),
+           title=form_text("title"), cut_score=form_float("cut_score"),
+           max_attempts=form_int("max_attempts", required=False),
+           duration_s=form_int("duration_s", required=False),
+           min_items=form_int("min_items", required=False),
+           max_items=form_int("max_items", required=False),
+           window_opens_at=_when("window_opens_at"), window_closes_at=_when("window_closes_at"))
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -103,8 +97,8 @@ def create_exam(program_id: int):
 @access("admin")
 def create_assignment(program_id: int):
     program = _program_or_404(program_id)
-    commit(lambda: db.session.add(bank.Assignment(program_id=program.id, code=form_text("code"),
-                                                  title=form_text("title"))))
+    saving(ib_admin.add_assignment, db.session, program, code=form_text("code"),
+           title=form_text("title"))
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -122,7 +116,7 @@ def import_roster(program_id: int):
     except UnicodeDecodeError as exc:
         raise BadInput(N_("The file is not a UTF-8 CSV: %(detail)s"), 422, "invalid_input",
                        detail=str(exc)) from exc
-    count = commit(lambda: bank.import_roster(db.session, program.id, text))
+    count = saving(bank.import_roster, db.session, program.id, text)
     flash(f"{count} participants enrolled.")
     return redirect(url_for("admin.program", program_id=program.id))
 
@@ -132,9 +126,8 @@ def import_roster(program_id: int):
 def mark_done(program_id: int, assignment_id: int):
     program = _program_or_404(program_id)
     nip = form_text("nip")
-    commit(lambda: bank.mark_assignment_done(db.session, program_id=program.id,
-                                             assignment_id=assignment_id, nip=nip,
-                                             marked_by=request.form.get("by", "admin")))
+    saving(bank.mark_assignment_done, db.session, program_id=program.id,
+           assignment_id=assignment_id, nip=nip, marked_by=request.form.get("by", "admin"))
     flash(f"Assignment marked done for {nip}.")
     return redirect(url_for("admin.program", program_id=program.id))
 
@@ -151,6 +144,6 @@ def tokens():
     created = None
     if request.method == "POST":
         name = form_text("name")
-        created = commit(lambda: bank.create_service_token(db.session, name))
+        created = saving(ib_admin.create_service_token, db.session, name)
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
     return render_template("admin/tokens.html", tokens=rows, created=created)

@@ -9,7 +9,6 @@ from flask import request
 from sqlalchemy.exc import IntegrityError
 
 from server.errors import BadInput
-from server.extensions import db
 from server.i18n import N_
 
 
@@ -44,15 +43,12 @@ def form_text(name: str, *, required: bool = True) -> str:
     return value
 
 
-def commit(change: Callable[[], Any]) -> Any:
-    """Run ``change`` and commit; model validation errors become a 422 page, not a 500."""
-    session = db.session
+def saving(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the item_bank function that makes a change (it is its own transaction); model
+    validation errors and constraint violations become a 422 page, not a 500."""
     try:
-        result = change()
-        session.commit()
-        return result
+        return change(*args, **kwargs)
     except (ValueError, IntegrityError) as exc:
-        session.rollback()
         message = str(exc.orig) if isinstance(exc, IntegrityError) else str(exc)
         raise BadInput(N_("Not saved: %(detail)s"), 422, "invalid_input",
                        detail=message) from exc

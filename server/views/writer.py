@@ -17,13 +17,14 @@ from flask import (
 )
 from sqlalchemy import func, or_, select
 
+from item_bank import authoring
 from server import bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
 from server.security import access, start_session
-from server.views.staff import commit, form_float, form_int, form_text
+from server.views.staff import form_float, form_int, form_text, saving
 
 bp = Blueprint("writer", __name__, url_prefix="/writer")
 STAFF = ("writer", "admin")
@@ -64,16 +65,13 @@ def items():
                            total=total, statuses=[s.value for s in bank.ItemStatus], pages=PAGE)
 
 
-def _item_from_form(item):
-    options = [line.strip() for line in form_text("options").splitlines() if line.strip()]
-    item.stem = form_text("stem")
-    item.options = options
-    item.key = form_int("key")
-    item.model = bank.IrtModel(request.form.get("model", "3pl"))
-    item.a, item.b, item.c = form_float("a"), form_float("b"), form_float("c")
-    bank.validate_item_fields(options=item.options, key=item.key, model=item.model.value,
-                              a=item.a, b=item.b, c=item.c, status=item.status.value)
-    return item
+def _content_from_form() -> dict:
+    """The item content of the editor's form (BadInput names a missing or malformed field)."""
+    return {"stem": form_text("stem"),
+            "options": [line.strip() for line in form_text("options").splitlines()
+                        if line.strip()],
+            "key": form_int("key"), "model": request.form.get("model", "3pl"),
+            "a": form_float("a"), "b": form_float("b"), "c": form_float("c")}
 
 
 def _materi_choices():
@@ -84,20 +82,9 @@ def _materi_choices():
 @access(*STAFF)
 def new_item():
     if request.method == "POST":
-        materi = db.session.get(bank.Materi, form_int("materi_id"))
-        if materi is None:
-            raise BadInput(N_("Unknown materi."), 422, "invalid_input")
-
-        def create():
-            item = bank.Item(program_id=materi.program_id, materi_id=materi.id,
-                             code=form_text("code"), status=bank.ItemStatus.DRAFT,
-                             author=request.form.get("author", ""), stem="", options=[], key=0)
-            _item_from_form(item)
-            db.session.add(item)
-            db.session.flush()
-            return item
-
-        item = commit(create)
+        item = saving(authoring.create_item, db.session, materi_id=form_int("materi_id"),
+                      code=form_text("code"), author=request.form.get("author", ""),
+                      **_content_from_form())
         flash(f"Item {item.code} created.")
         return redirect(url_for("writer.edit_item", item_id=item.id))
     return render_template("writer/item.html", item=None, materi=_materi_choices(), stats=None)
@@ -115,10 +102,8 @@ def _item_or_404(item_id: int):
 def edit_item(item_id: int):
     item = _item_or_404(item_id)
     if request.method == "POST":
-        def edit():
-            _item_from_form(item)
-            item.version += 1
-        commit(edit)
+        item = saving(authoring.update_item, db.session, item_id=item.id,
+                      **_content_from_form())
         flash(f"Item {item.code} saved (version {item.version}).")
         return redirect(url_for("writer.edit_item", item_id=item.id))
     return render_template("writer/item.html", item=item, materi=_materi_choices(),
@@ -128,8 +113,8 @@ def edit_item(item_id: int):
 @bp.post("/items/<int:item_id>/status")
 @access(*STAFF)
 def change_status(item_id: int):
-    item = _item_or_404(item_id)
-    commit(lambda: item.transition(request.form.get("status", "")))
+    item = saving(authoring.change_status, db.session, item_id=item_id,
+                  status=request.form.get("status", ""))
     flash(f"Item {item.code} is now {item.status.value}.")
     return redirect(url_for("writer.edit_item", item_id=item.id))
 
@@ -157,7 +142,7 @@ def import_items():
                        detail=str(exc)) from exc
     if not isinstance(records, list):
         raise BadInput(N_("The file must hold a JSON list of items."), 422, "invalid_input")
-    count = commit(lambda: bank.import_item_records(db.session, records))
+    count = saving(authoring.import_item_records, db.session, records, actor=_actor())
     flash(f"Imported {count} items.")
     return redirect(url_for("writer.items"))
 
@@ -183,9 +168,8 @@ def start_calibration():
     program_id = form_int("program_id")
     materi_id = form_int("materi_id", required=False)
     model = request.form.get("model", "2pl")
-    run_id = commit(lambda: bank.run_calibration(db.session, program_id=program_id,
-                                                 materi_id=materi_id, model=model,
-                                                 actor=_actor()))
+    run_id = saving(bank.run_calibration, db.session, program_id=program_id,
+                    materi_id=materi_id, model=model, actor=_actor())
     return redirect(url_for("writer.calibration_run", run_id=run_id))
 
 
@@ -209,8 +193,8 @@ def accept_calibration(run_id: int):
     if not chosen or not all(x.isdigit() for x in chosen):
         raise BadInput(N_("Choose at least one estimated pretest item to accept."), 422,
                        "invalid_input")
-    accepted, skipped = commit(lambda: bank.accept_calibration(
-        db.session, run_id=run_id, item_ids=[int(x) for x in chosen], actor=_actor()))
+    accepted, skipped = saving(bank.accept_calibration, db.session, run_id=run_id,
+                               item_ids=[int(x) for x in chosen], actor=_actor())
     message = f"{len(accepted)} item(s) calibrated and now operational"
     if accepted:
         message += ": " + ", ".join(item.code for item in accepted)
