@@ -195,26 +195,12 @@ def no_secrets():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_demo(request, demo) -> Iterator[Demo]:
+def any_demo(request, demo) -> Demo:
     """The demo on SQLite and on a fresh PostgreSQL database (throwaway server)."""
     if request.param == "sqlite":
-        yield demo
-        return
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    name = f"srv_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield Demo(url=url, accounts=build_demo(url))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        return demo
+    url = request.getfixturevalue("postgres_database")("srv")
+    return Demo(url=url, accounts=build_demo(url))
 
 
 @dataclass
