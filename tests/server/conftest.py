@@ -8,11 +8,12 @@ import itertools
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -40,15 +41,28 @@ def demo(demo_template, tmp_path: Path) -> Demo:
     return Demo(url=f"sqlite:///{path}", accounts=demo_template[1])
 
 
-def make_app(url: str, **config):
-    settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "t" * 64,
-                "SWEEP_INTERVAL_SECONDS": 0, "CERTIFICATE_SETTLE_SECONDS": 0}
-    settings.update(config)
-    return create_app(settings)
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """``make_app(url, **config)``: an app with the test settings.  After the test each one
+    is closed: its sweeper thread stopped and its connection pool disposed (an engine left to
+    the garbage collector drops its PostgreSQL connections unclosed)."""
+    made: list[Flask] = []
+
+    def make(url: str, **config) -> Flask:
+        settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "t" * 64,
+                    "SWEEP_INTERVAL_SECONDS": 0, "CERTIFICATE_SETTLE_SECONDS": 0}
+        settings.update(config)
+        made.append(create_app(settings))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["smartcat_sweeper_stop"].set()
+        Database.factory(app).kw["bind"].dispose()
 
 
 @pytest.fixture
-def app(request, demo: Demo):
+def app(request, demo: Demo, make_app):
     # Tests that ask for ``any_demo`` run on both databases; the others on SQLite.
     if "any_demo" in request.fixturenames:
         demo = request.getfixturevalue("any_demo")
@@ -184,7 +198,7 @@ def new_driver(app):
 
 
 @pytest.fixture
-def app_factory(demo: Demo):
+def app_factory(demo: Demo, make_app):
     """Another app over the same database, with other settings."""
     return lambda **config: make_app(demo.url, **config)
 
