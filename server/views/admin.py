@@ -10,6 +10,7 @@ from sqlalchemy import select
 from server import bank
 from server.errors import BadInput
 from server.extensions import db
+from server.policy_args import policy_now
 from server.security import access
 from server.views.staff import commit, form_float, form_int, form_text
 
@@ -138,7 +139,8 @@ def mark_done(program_id: int, assignment_id: int):
 @bp.get("/live")
 @access("admin")
 def live():
-    return render_template("admin/live.html", rows=bank.live_attempts(db.session))
+    return render_template("admin/live.html",
+                           rows=bank.live_attempts(db.session, policy_now()))
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -9,13 +9,10 @@ from server.auth import login_participant
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import gettext
+from server.policy_args import participant_args
 from server.security import access, start_session
 
 bp = Blueprint("participant", __name__)
-
-
-def _me() -> dict:
-    return {"participant_id": session["participant_id"]}
 
 
 @bp.get("/")
@@ -65,7 +62,7 @@ def logout():
 @access("participant")
 def programs():
     participant = bank.get_participant(db.session, session["participant_id"])
-    statuses = bank.participant_programs(db.session, session["participant_id"])
+    statuses = bank.participant_programs(db.session, **participant_args())
     return render_template("participant/programs.html", participant=participant,
                            statuses=statuses)
 
@@ -73,14 +70,14 @@ def programs():
 @bp.post("/exams/<int:exam_id>/start")
 @access("participant")
 def start(exam_id: int):
-    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **_me())
+    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **participant_args())
     return redirect(url_for("participant.exam", attempt_id=view.attempt_id))
 
 
 @bp.get("/attempts/<int:attempt_id>")
 @access("participant")
 def exam(attempt_id: int):
-    item = bank.policy.current_item(db.session, attempt_id=attempt_id, **_me())
+    item = bank.policy.current_item(db.session, attempt_id=attempt_id, **participant_args())
     if item is None:
         return redirect(url_for("participant.result", attempt_id=attempt_id))
     # The page is a shell: the item, options and countdown come from the JSON API so that a
@@ -91,7 +88,7 @@ def exam(attempt_id: int):
 @bp.get("/attempts/<int:attempt_id>/result")
 @access("participant")
 def result(attempt_id: int):
-    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **_me())
+    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
     if res.score is None:
         # Still running: there is no result yet, so the participant goes back to the exam.
         return redirect(url_for("participant.exam", attempt_id=attempt_id))

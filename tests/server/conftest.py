@@ -4,6 +4,7 @@ read from the database (never from anything the browser-facing API sends)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import shutil
@@ -61,12 +62,39 @@ def make_app() -> Iterator[Callable[..., Flask]]:
         Database.factory(app).kw["bind"].dispose()
 
 
+class FakeClock:
+    """The ``CLOCK`` setting of a test: the time stands still until the test moves it."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
 @pytest.fixture
-def app(request, demo: Demo, make_app):
+def clock() -> FakeClock:
+    """A fake clock for the apps of the test (``app``, ``app_factory``); it starts at the
+    current second, inside the demo exams' windows."""
+    return FakeClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def app_settings(request) -> dict:
+    """Settings of the test's apps beyond make_app's: the fake clock if the test uses one."""
+    return {"CLOCK": request.getfixturevalue("clock")} if "clock" in request.fixturenames \
+        else {}
+
+
+@pytest.fixture
+def app(request, demo: Demo, make_app, app_settings):
     # Tests that ask for ``any_demo`` run on both databases; the others on SQLite.
     if "any_demo" in request.fixturenames:
         demo = request.getfixturevalue("any_demo")
-    return make_app(demo.url)
+    return make_app(demo.url, **app_settings)
 
 
 @pytest.fixture
@@ -198,9 +226,9 @@ def new_driver(app):
 
 
 @pytest.fixture
-def app_factory(demo: Demo, make_app):
+def app_factory(demo: Demo, make_app, app_settings):
     """Another app over the same database, with other settings."""
-    return lambda **config: make_app(demo.url, **config)
+    return lambda **config: make_app(demo.url, **{**app_settings, **config})
 
 
 @pytest.fixture
@@ -231,8 +259,6 @@ def log_responses(app):
     (θ ~ N(theta_mean, 1), 2PL with the given true a, b) answering every item, straight into
     the database, as the exam server would have logged them.  One extra *running* attempt that
     answers everything right must be ignored by calibration."""
-    import datetime as dt
-
     import numpy as np
     from sqlalchemy import insert
 
