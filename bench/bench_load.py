@@ -11,8 +11,8 @@ server acknowledged with what it really stored::
      "errors_by_status", "latency_ms": {"p50", "p95", "p99", "max"}, "throughput_answers_per_s",
      ...}
 
-By default it starts its own production set-up: a throwaway PostgreSQL (initdb/pg_ctl in a
-temporary directory, as user ``postgres`` when run as root), the demo program with the
+By default it starts its own production set-up: a throwaway PostgreSQL with durable defaults
+(bench/pgserver.py: initdb/pg_ctl in a temporary directory), the demo program with the
 pre-assessment turned into a fixed-length CAT (``--items``), N enrolled participants, and
 gunicorn (``--workers``, ``--threads``).  ``--url`` and ``--db`` target a running server
 prepared with ``--prepare-only`` instead.
@@ -30,8 +30,8 @@ python bench/bench_load.py --participants 50 --items 10 --pause 0.2   # a quick 
 python bench/bench_load.py --prepare-only --db postgresql://.../smartcat --participants 500
 python bench/bench_load.py --url http://127.0.0.1:8000 --db postgresql://.../smartcat
 
-The tests in tests/reliability import this module for its harness (PostgreSQL, gunicorn,
-participants) and run a small load as part of the suite.
+The tests in tests/reliability import this module for its harness (gunicorn, participants,
+the stored answers) and run a small load as part of the suite.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from pgserver import PostgresServer, free_port
 from sqlalchemy import func, select, update
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,81 +70,6 @@ from server.demo import build_demo  # noqa: E402
 PASSWORD = "beban-uji-123"
 NIP_PREFIX = "1990010120250"  # + 5 digits = an 18-digit NIP
 EXAM_CODE = "PRA"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-# --------------------------------------------------------------------------- PostgreSQL
-
-
-class ThrowawayPostgres:
-    """A private PostgreSQL server (initdb + pg_ctl) in a temporary directory.
-
-    ``durable=False`` turns fsync off (tests); the benchmark keeps PostgreSQL's defaults.
-    ``stop()`` / ``start()`` may be called repeatedly (a restart mid-exam); ``destroy()``
-    stops it and removes the directory.
-    """
-
-    def __init__(self, *, durable: bool = True, max_connections: int = 200) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="smartcat-load-pg-"))
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.durable = durable
-        self.max_connections = max_connections
-        self.initialised = False
-
-    def _run(self, *cmd: str, timeout: float = 120) -> None:
-        full = ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
-        done = subprocess.run(full, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            log = self.root / "server.log"
-            tail = log.read_text()[-1500:] if log.exists() else ""
-            raise RuntimeError(f"{cmd[0]} failed: {done.stderr.strip()} {tail}")
-
-    def start(self) -> str:
-        if not self.initialised:
-            if os.geteuid() == 0:
-                shutil.chown(self.root, "postgres", "postgres")
-            os.chmod(self.root, 0o700)
-            self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                      "-E", "UTF8", "--no-sync")
-            self.initialised = True
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                   f"-c max_connections={self.max_connections}")
-        if not self.durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "server.log"), "-w", "-t", "60", "start")
-        return self.url("postgres")
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    def url(self, database: str) -> str:
-        """The database over the server's Unix socket, as a same-host production set-up should
-        connect: measured here, a round trip costs client and server about 35 us less CPU
-        than over TCP on 127.0.0.1 (docs/operations.md)."""
-        return f"postgresql+psycopg://postgres@/{database}?host={self.root}&port={self.port}"
-
-    def create_database(self, name: str) -> str:
-        import psycopg
-
-        with psycopg.connect(dbname="postgres", user="postgres", host=str(self.root),
-                             port=self.port, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def destroy(self) -> None:
-        if self.initialised:
-            try:
-                self.stop("immediate")
-            except (RuntimeError, subprocess.SubprocessError):
-                pass  # already stopped
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- data
@@ -660,7 +585,7 @@ class CpuMeter:
     hypervisor gave to other guests.  Steal stalls every process at once, so a latency
     percentile says little about the code where it was high."""
 
-    def __init__(self, pg: ThrowawayPostgres, server: Gunicorn) -> None:
+    def __init__(self, pg: PostgresServer, server: Gunicorn) -> None:
         self.pg, self.server = pg, server
         self.before: dict[str, float] = {}
         self.spent: dict[str, float] = {}
@@ -773,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         result.update(measured=setup["measured"])
         print(json.dumps(result))
         return 0
-    pg = ThrowawayPostgres(durable=True, max_connections=max(100, args.workers * 40))
+    pg = PostgresServer(durable=True, max_connections=max(100, args.workers * 40))
     server = None
     try:
         pg.start()

@@ -132,12 +132,14 @@ def participant_json(participant: Participant) -> dict[str, Any]:
 
 
 
-def participant_programs(session: Session, participant_id: int) -> list[Any]:
+def participant_programs(session: Session, *, participant_id: int,
+                         now: dt.datetime | None = None) -> list[Any]:
     """The program status of every program the participant is enrolled in."""
     program_ids = session.scalars(
         select(Enrolment.program_id).where(Enrolment.participant_id == participant_id)
         .order_by(Enrolment.program_id)).all()
-    return [policy.program_status(session, participant_id=participant_id, program_id=pid)
+    return [policy.program_status(session, participant_id=participant_id, program_id=pid,
+                                  now=now)
             for pid in program_ids]
 
 
@@ -266,9 +268,9 @@ def mark_assignment_done(session: Session, *, program_id: int, assignment_id: in
                                   participant_id=participant.id, marked_by=marked_by)
 
 
-def live_attempts(session: Session) -> list[dict[str, Any]]:
-    """Running attempts with the seconds left on the database clock."""
-    now = db_now(session)
+def live_attempts(session: Session, now: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Running attempts with the seconds left at ``now`` (None: the database clock)."""
+    now = db_now(session) if now is None else now
     rows = session.execute(
         select(Attempt, Participant, Exam)
         .join(Participant, Participant.id == Attempt.participant_id)

@@ -63,6 +63,8 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         else:
             config[name] = default
     config.update(overrides)
+    # Not from the environment: a callable that tests give create_app (server.policy_args).
+    config.setdefault("CLOCK", None)
     if not config["SECRET_KEY"]:
         # A random key is safe but logs everyone out on restart and differs between workers;
         # `smartcat serve` generates one shared by its workers.

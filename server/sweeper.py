@@ -14,6 +14,7 @@ from flask import Flask
 
 from server import bank
 from server.extensions import Database
+from server.policy_args import policy_now
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 def sweep_once(app: Flask) -> int:
     """Expire every due attempt now; returns how many were finished."""
     with Database.factory(app)() as session:
-        return bank.policy.expire_due_attempts(session)
+        return bank.policy.expire_due_attempts(session, now=policy_now(app))
 
 
 def _loop(app: Flask, interval: float, stop: threading.Event) -> None:

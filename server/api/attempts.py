@@ -6,39 +6,36 @@ another participant's attempt is "not found" (404) there, never here.
 
 from __future__ import annotations
 
-from flask import jsonify, session
+from flask import jsonify
 
 from server import bank
 from server.api import api, field, json_body, to_json
 from server.extensions import db
+from server.policy_args import participant_args
 from server.security import access
-
-
-def _me() -> dict:
-    return {"participant_id": session["participant_id"]}
 
 
 @api.post("/exams/<int:exam_id>/attempts")
 @access("participant")
 def start_attempt(exam_id: int):
-    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **_me())
+    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **participant_args())
     return jsonify(to_json(view)), 201
 
 
 @api.get("/attempts/<int:attempt_id>")
 @access("participant")
 def get_attempt(attempt_id: int):
-    view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **_me())
+    view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **participant_args())
     return jsonify(to_json(view))
 
 
 @api.get("/attempts/<int:attempt_id>/item")
 @access("participant")
 def current_item(attempt_id: int):
-    item = bank.policy.current_item(db.session, attempt_id=attempt_id, **_me())
+    item = bank.policy.current_item(db.session, attempt_id=attempt_id, **participant_args())
     if item is None:
         # Finished (by the participant, the last item or the deadline): send the result.
-        result = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **_me())
+        result = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
         return jsonify(item=None, result=to_json(result))
     return jsonify(item=to_json(item))
 
@@ -50,7 +47,7 @@ def answer(attempt_id: int):
     item_id = field(data, "item_id", (int, str))
     choice = field(data, "choice", int)
     outcome = bank.policy.record_answer(db.session, attempt_id=attempt_id, item_id=item_id,
-                                        choice=choice, **_me())
+                                        choice=choice, **participant_args())
     return jsonify(to_json(outcome))
 
 
@@ -59,12 +56,12 @@ def answer(attempt_id: int):
 def finish(attempt_id: int):
     confirmed = field(json_body(), "confirm", bool, required=False, default=False)
     result = bank.policy.finish_attempt(db.session, attempt_id=attempt_id, confirmed=confirmed,
-                                        **_me())
+                                        **participant_args())
     return jsonify(to_json(result))
 
 
 @api.get("/attempts/<int:attempt_id>/result")
 @access("participant")
 def result(attempt_id: int):
-    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **_me())
+    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
     return jsonify(to_json(res))

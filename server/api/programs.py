@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from flask import jsonify, session
+from flask import jsonify
 
 from server import bank
 from server.api import api, to_json
 from server.extensions import db
+from server.policy_args import participant_args
 from server.security import access
 
 
 @api.get("/programs")
 @access("participant")
 def list_programs():
-    statuses = bank.participant_programs(db.session, session["participant_id"])
+    statuses = bank.participant_programs(db.session, **participant_args())
     return jsonify(programs=to_json(statuses))
 
 
 @api.get("/programs/<int:program_id>")
 @access("participant")
 def program_status(program_id: int):
-    status = bank.policy.program_status(db.session, participant_id=session["participant_id"],
-                                        program_id=program_id)
+    status = bank.policy.program_status(db.session, program_id=program_id,
+                                        **participant_args())
     return jsonify(to_json(status))

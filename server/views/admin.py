@@ -12,6 +12,7 @@ from server import bank
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.policy_args import policy_now
 from server.security import access
 from server.views.staff import form_float, form_int, form_text, saving
 
@@ -135,7 +136,8 @@ def mark_done(program_id: int, assignment_id: int):
 @bp.get("/live")
 @access("admin")
 def live():
-    return render_template("admin/live.html", rows=bank.live_attempts(db.session))
+    return render_template("admin/live.html",
+                           rows=bank.live_attempts(db.session, policy_now()))
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

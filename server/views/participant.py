@@ -10,16 +10,13 @@ from server.auth import login_participant
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.policy_args import participant_args
 from server.security import access, start_session
 
 bp = Blueprint("participant", __name__)
 
 # The ujikom categories of a result, shown translated (``_(result.category)`` in templates).
 CATEGORIES = (N_("kompeten"), N_("belum kompeten"))
-
-
-def _me() -> dict:
-    return {"participant_id": session["participant_id"]}
 
 
 @bp.get("/")
@@ -69,7 +66,7 @@ def logout():
 @access("participant")
 def programs():
     participant = bank.get_participant(db.session, session["participant_id"])
-    statuses = bank.participant_programs(db.session, session["participant_id"])
+    statuses = bank.participant_programs(db.session, **participant_args())
     return render_template("participant/programs.html", participant=participant,
                            statuses=statuses)
 
@@ -77,14 +74,14 @@ def programs():
 @bp.post("/exams/<int:exam_id>/start")
 @access("participant")
 def start(exam_id: int):
-    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **_me())
+    view = bank.policy.start_attempt(db.session, exam_id=exam_id, **participant_args())
     return redirect(url_for("participant.exam", attempt_id=view.attempt_id))
 
 
 @bp.get("/attempts/<int:attempt_id>")
 @access("participant")
 def exam(attempt_id: int):
-    view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **_me())
+    view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **participant_args())
     if view.state != "started":
         return redirect(url_for("participant.result", attempt_id=attempt_id))
     # The page is a shell: the item, options and countdown come from the JSON API so that a
@@ -97,7 +94,7 @@ def exam(attempt_id: int):
 @bp.get("/attempts/<int:attempt_id>/result")
 @access("participant")
 def result(attempt_id: int):
-    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **_me())
+    res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
     if res.score is None:
         # Still running: there is no result yet, so the participant goes back to the exam.
         return redirect(url_for("participant.exam", attempt_id=attempt_id))

@@ -1,41 +1,28 @@
-"""Reliability fixtures: the load harness of bench/bench_load.py (a private PostgreSQL that the
-tests may stop and restart, gunicorn, enrolled participants) and a demo app over SQLite.
+"""Reliability fixtures: a private PostgreSQL server per test module that the tests may stop
+and restart (bench/pgserver.py), and gunicorn from the load harness of bench/bench_load.py.
 
-Every server started here listens on 127.0.0.1 only and is stopped by its fixture."""
+Every server started here listens on 127.0.0.1 (and PostgreSQL on its Unix socket) only and
+is stopped by its fixture."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
+import bench_load as load
 import pytest
-
-_BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_load.py"
-_spec = importlib.util.spec_from_file_location("bench_load", _BENCH)
-load = importlib.util.module_from_spec(_spec)
-# The test modules `import bench_load` (bench/ is not a package); dataclasses need it listed.
-sys.modules["bench_load"] = load
-_spec.loader.exec_module(load)
+from pgserver import PostgresServer
 
 
 @pytest.fixture(scope="module")
-def pg() -> Iterator[object]:
+def pg(throwaway_postgres) -> Iterator[PostgresServer]:
     """A PostgreSQL server of this module alone (tests stop and restart it)."""
-    server = load.ThrowawayPostgres(durable=False, max_connections=100)
-    try:
-        server.start()
-    except (OSError, RuntimeError) as exc:
-        server.destroy()
-        pytest.skip(f"cannot start PostgreSQL: {exc}")
-    yield server
-    server.destroy()
+    with throwaway_postgres(durable=False, max_connections=100) as server:
+        yield server
 
 
 @pytest.fixture
-def pg_db(pg) -> str:
+def pg_db(pg: PostgresServer) -> str:
     """A fresh database on the module's server."""
     return pg.create_database(f"r_{uuid.uuid4().hex[:12]}")
 

@@ -4,15 +4,17 @@ read from the database (never from anything the browser-facing API sends)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -40,19 +42,59 @@ def demo(demo_template, tmp_path: Path) -> Demo:
     return Demo(url=f"sqlite:///{path}", accounts=demo_template[1])
 
 
-def make_app(url: str, **config):
-    settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "t" * 64,
-                "SWEEP_INTERVAL_SECONDS": 0, "CERTIFICATE_SETTLE_SECONDS": 0}
-    settings.update(config)
-    return create_app(settings)
+@pytest.fixture
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """``make_app(url, **config)``: an app with the test settings.  After the test each one
+    is closed: its sweeper thread stopped and its connection pool disposed (an engine left to
+    the garbage collector drops its PostgreSQL connections unclosed)."""
+    made: list[Flask] = []
+
+    def make(url: str, **config) -> Flask:
+        settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "t" * 64,
+                    "SWEEP_INTERVAL_SECONDS": 0, "CERTIFICATE_SETTLE_SECONDS": 0}
+        settings.update(config)
+        made.append(create_app(settings))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions["smartcat_sweeper_stop"].set()
+        Database.factory(app).kw["bind"].dispose()
+
+
+class FakeClock:
+    """The ``CLOCK`` setting of a test: the time stands still until the test moves it."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
 
 
 @pytest.fixture
-def app(request, demo: Demo):
+def clock() -> FakeClock:
+    """A fake clock for the apps of the test (``app``, ``app_factory``); it starts at the
+    current second, inside the demo exams' windows."""
+    return FakeClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def app_settings(request) -> dict:
+    """Settings of the test's apps beyond make_app's: the fake clock if the test uses one."""
+    return {"CLOCK": request.getfixturevalue("clock")} if "clock" in request.fixturenames \
+        else {}
+
+
+@pytest.fixture
+def app(request, demo: Demo, make_app, app_settings):
     # Tests that ask for ``any_demo`` run on both databases; the others on SQLite.
     if "any_demo" in request.fixturenames:
         demo = request.getfixturevalue("any_demo")
-    return make_app(demo.url)
+    return make_app(demo.url, **app_settings)
 
 
 @pytest.fixture
@@ -184,9 +226,9 @@ def new_driver(app):
 
 
 @pytest.fixture
-def app_factory(demo: Demo):
+def app_factory(demo: Demo, make_app, app_settings):
     """Another app over the same database, with other settings."""
-    return lambda **config: make_app(demo.url, **config)
+    return lambda **config: make_app(demo.url, **{**app_settings, **config})
 
 
 @pytest.fixture
@@ -195,26 +237,12 @@ def no_secrets():
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def any_demo(request, demo) -> Iterator[Demo]:
+def any_demo(request, demo) -> Demo:
     """The demo on SQLite and on a fresh PostgreSQL database (throwaway server)."""
     if request.param == "sqlite":
-        yield demo
-        return
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    name = f"srv_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield Demo(url=url, accounts=build_demo(url))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        return demo
+    url = request.getfixturevalue("postgres_database")("srv")
+    return Demo(url=url, accounts=build_demo(url))
 
 
 @dataclass
@@ -231,8 +259,6 @@ def log_responses(app):
     (θ ~ N(theta_mean, 1), 2PL with the given true a, b) answering every item, straight into
     the database, as the exam server would have logged them.  One extra *running* attempt that
     answers everything right must be ignored by calibration."""
-    import datetime as dt
-
     import numpy as np
     from sqlalchemy import insert
 

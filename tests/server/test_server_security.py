@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 from sqlalchemy import select
 
-from server import bank, create_app
+from server import bank
 from server.extensions import Database
 
 
@@ -82,8 +82,8 @@ def test_session_changes_at_login_and_cookie_flags(app, demo):
         assert sess["sid"] != sid
 
 
-def test_a_verified_cookie_is_remembered_but_never_trusted_beyond_its_signature(app, demo,
-                                                                               monkeypatch):
+def test_a_verified_cookie_is_remembered_but_never_trusted_beyond_its_signature(
+        app, demo, app_factory, monkeypatch):
     """The session interface remembers cookies it verified (a participant sends the same one
     with every answer); that must not change what a cookie is worth."""
     client = app.test_client()
@@ -103,8 +103,7 @@ def test_a_verified_cookie_is_remembered_but_never_trusted_beyond_its_signature(
     assert stranger.get("/api/v1/programs").status_code == 401
 
     # Another secret key does not accept the cookie remembered under this one.
-    other = create_app({"DATABASE_URL": demo.url, "TESTING": True, "SECRET_KEY": "o" * 64,
-                        "SWEEP_INTERVAL_SECONDS": 0})
+    other = app_factory(SECRET_KEY="o" * 64)
     other_client = other.test_client()
     other_client.set_cookie("session", cookie)
     assert other_client.get("/api/v1/programs").status_code == 401
