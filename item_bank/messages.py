@@ -57,8 +57,9 @@ MESSAGES: dict[str, str] = {
     "not_current_item": N_("This is not the current item of the attempt."),
     "finish_needs_confirmation": N_(
         "You have answered %(answered)s of the at least %(min_items)s questions of this exam. "
-        "If you finish now, the %(missing)s questions still needed are counted as wrong. "
-        "Confirm to finish anyway."),
+        "If you finish now, the %(missing)s questions still needed count as wrong and your "
+        "score is taken at the lower end of its margin of error: you will most likely not "
+        "pass. Confirm to finish anyway."),
     "finish_loft_needs_confirmation": N_(
         "You have answered %(answered)s of the %(length)s questions of this exam. If you finish "
         "now, the %(missing)s unanswered questions are counted as wrong. Confirm to finish "

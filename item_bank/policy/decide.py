@@ -143,7 +143,7 @@ class _Cat:
     window: ExposureWindow
 
 
-def _cat(load: AttemptLoad, *, starting: bool = False) -> _Cat:
+def _cat(load: AttemptLoad) -> _Cat:
     pool = load.pool
     rules = exam_rules(load.exam, load.settings)
     ids = [r.item_id for r in load.responses]
@@ -176,7 +176,7 @@ def _cat(load: AttemptLoad, *, starting: bool = False) -> _Cat:
         excluded[pool.positions(load.seen)] = True
     excluded[n:] = True
     return _Cat(bank=bank, config=cat_config(rules, load.settings, pool), index=index,
-                excluded=excluded, window=_window(load, len(bank), starting=starting))
+                excluded=excluded, window=_window(load, len(bank), starting=False))
 
 
 def _window(load: AttemptLoad | StartLoad, size: int, *, starting: bool) -> ExposureWindow:

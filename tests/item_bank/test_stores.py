@@ -231,39 +231,18 @@ def _run(db_url: str, store: str, monkeypatch) -> tuple[list, dict]:
         engine.dispose()
 
 
-@pytest.fixture
-def pg_url(postgres_admin_url, postgres_template):
-    """Fresh PostgreSQL databases at head, as many as the test asks for."""
-    import uuid
-
-    import psycopg
-
-    dsn = postgres_admin_url.replace("postgresql+psycopg://", "postgresql://")
-    names = []
-
-    def execute(statement: str) -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(statement)
-
-    def make() -> str:
-        names.append(f"stores_{uuid.uuid4().hex[:12]}")
-        execute(f'CREATE DATABASE "{names[-1]}" TEMPLATE "{postgres_template}"')
-        return f"{postgres_admin_url.rpartition('/')[0]}/{names[-1]}"
-
-    yield make
-    for name in names:
-        execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.mark.postgres
-def test_both_stores_write_the_same_rows(sqlite_template, tmp_path, pg_url, monkeypatch):
+def test_both_stores_write_the_same_rows(sqlite_template, tmp_path, postgres_database,
+                                         postgres_template, monkeypatch):
     import shutil
 
     path = tmp_path / "stores.sqlite"
     shutil.copyfile(sqlite_template, path)
     runs = {"orm on SQLite": _run(f"sqlite:///{path}", "orm", monkeypatch),
-            "orm on PostgreSQL": _run(pg_url(), "orm", monkeypatch),
-            "PostgreSQL store": _run(pg_url(), "pg", monkeypatch)}
+            "orm on PostgreSQL": _run(postgres_database("stores", postgres_template), "orm",
+                                      monkeypatch),
+            "PostgreSQL store": _run(postgres_database("stores", postgres_template), "pg",
+                                     monkeypatch)}
     (log, rows), *others = runs.values()
     # The script met what it is meant to meet (it does not merely agree with itself).
     codes = {entry[2] for entry in log if len(entry) == 4}

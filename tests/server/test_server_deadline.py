@@ -70,6 +70,9 @@ def test_answer_in_flight_accepted_within_grace_only(app, demo, driver, new_driv
     r = driver.client.post(f"/api/v1/attempts/{state['attempt_id']}/answers",
                            json={"item_id": state["item"]["item_id"], "choice": 0})
     assert r.status_code == 200, r.json
+    # It is the last answer: no item after the deadline, the reply carries the result.
+    assert r.json["stored"] and r.json["finished"] and r.json["next_item"] is None
+    assert r.json["result"]["state"] == "expired" and r.json["result"]["answered"] == 2
 
     other = new_driver()
     state = _start(other, demo, who=1, n_answers=1)
@@ -113,11 +116,14 @@ def test_deadline_is_the_earlier_of_time_limit_and_window_close(app, demo, drive
     state = _start(driver, demo, n_answers=0)
     path = f"/api/v1/attempts/{state['attempt_id']}"
     assert driver.client.get(path).json["seconds_left"] == 120
-    clock.advance(121)  # past the window's close, inside the grace: no time left, still open
+    clock.advance(119)
     view = driver.client.get(path).json
-    assert view["seconds_left"] == 0 and view["state"] == "started"
-    clock.advance(GRACE)
-    assert driver.client.get(path).json["state"] == "expired"
+    assert view["seconds_left"] == 1 and view["state"] == "started"
+    # Past the window's close no item is shown any more: a view of the attempt ends it (only
+    # an answer already on its way is still taken within the grace).
+    clock.advance(2)
+    view = driver.client.get(path).json
+    assert view["seconds_left"] == 0 and view["state"] == "expired"
 
 
 def test_result_page_of_a_running_attempt_leads_back_to_the_exam(app, demo, driver, clock):

@@ -80,27 +80,44 @@ def test_same_answer_ten_times_in_parallel_is_stored_once(app, any_demo, live_se
             bank.Response.attempt_id == attempt, bank.Response.item_id == item)) == 2
 
 
-def test_twenty_parallel_finishes_give_one_result_and_one_certificate(app, any_demo, live_server,
-                                                                      driver):
+def test_twenty_parallel_last_answers_give_one_result_and_one_certificate(
+        app, any_demo, live_server, driver):
     nip, _, pw = any_demo.accounts.participants[2]
+    with Database.factory(app)() as s:  # a fixed-length pre-assessment: the 15th answer ends it
+        exam = s.scalar(select(bank.Exam).where(bank.Exam.code == "PRA"))
+        exam.min_items = exam.max_items = 15
+        s.commit()
     driver.login(nip, pw)
-    # ten right answers to the hard pre-assessment: finishing now earns the certificate
-    state = driver.take("PRA", correct=True, n_answers=10)
-    attempt = state["attempt_id"]
+    state = driver.take("PRA", correct=True, n_answers=14)
+    attempt, item = state["attempt_id"], state["item"]
+    last = {"item_id": item["item_id"], "choice": driver.key_position(attempt, item["item_id"])}
     cookie = login(live_server, nip, pw)
-    replies = parallel(20, lambda: call(live_server, "POST", f"/api/v1/attempts/{attempt}/finish",
-                                        {}, cookie))
+    replies = parallel(20, lambda: call(live_server, "POST", f"/api/v1/attempts/{attempt}/answers",
+                                        last, cookie))
     assert {r[0] for r in replies} == {200}, replies
-    results = {json.dumps(r[1], sort_keys=True) for r in replies}
+    assert sum(r[1]["stored"] for r in replies) == 1  # stored once, the others are repeats
+    results = {json.dumps(r[1]["result"], sort_keys=True) for r in replies}
     assert len(results) == 1
-    result = replies[0][1]
-    assert result["state"] == "submitted" and result["answered"] == 10
+    result = replies[0][1]["result"]
+    assert result["state"] == "submitted" and result["answered"] == 15
     # Without a pass there would be no certificate to issue twice: the count below would
     # prove nothing.
     assert result["passed"] is True and result["certificate_number"], result
     with Database.factory(app)() as s:
         numbers = s.scalars(select(bank.Certificate.number)).all()
     assert numbers == [result["certificate_number"]]
+
+
+def test_twenty_parallel_finishes_give_one_result(app, any_demo, live_server, driver):
+    nip, _, pw = any_demo.accounts.participants[3]
+    driver.login(nip, pw)
+    attempt = driver.take("PRA", correct=True, n_answers=10)["attempt_id"]
+    cookie = login(live_server, nip, pw)
+    replies = parallel(20, lambda: call(live_server, "POST", f"/api/v1/attempts/{attempt}/finish",
+                                        {}, cookie))
+    assert {r[0] for r in replies} == {200}, replies
+    assert len({json.dumps(r[1], sort_keys=True) for r in replies}) == 1
+    assert replies[0][1]["state"] == "submitted" and replies[0][1]["answered"] == 10
 
 
 def test_eleventh_failed_login_in_parallel_gets_429(app, any_demo, live_server):
