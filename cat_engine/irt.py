@@ -1,4 +1,4 @@
-"""Dichotomous IRT models (1PL, 2PL, 3PL; logistic, D = 1) and the item bank.
+"""Dichotomous IRT models (1PL, 2PL, 3PL; logistic, D = 1), the item bank and its grid table.
 
 The three-parameter logistic model gives the probability of a correct response to item
 ``i`` at ability ``theta`` as
@@ -8,6 +8,9 @@ The three-parameter logistic model gives the probability of a correct response t
 with discrimination ``a > 0``, difficulty ``b`` and pseudo-guessing ``c`` in ``[0, 1)``.
 The 2PL is ``c = 0`` and the 1PL (Rasch) is ``c = 0, a = 1``.  Every function is vectorized
 over the whole bank: ``a, b, c`` are ``(n,)`` arrays.
+
+A bank tabulates ``log P_i`` and ``log Q_i = log(1 - P_i)`` of all its items on the ability grid
+(:class:`GridTable`, ``ItemBank.grid_table``), so that a CAT's log-likelihood is a sum of rows.
 
 References
 ----------
