@@ -43,10 +43,7 @@ from .grid import (
     eap_from_log_likelihood,
 )
 
-# GridTable lives with the ItemBank that caches it (cat_engine.irt); item_bank/pools.py still
-# imports it from here: drop it from this import once pools.py takes ``bank.grid_table``.
 from .irt import (
-    GridTable,  # noqa: F401
     _information,
     _log_likelihood,
     _probability,
