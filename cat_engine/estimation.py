@@ -42,7 +42,6 @@ from .grid import (
     check_prior,
     eap_from_log_likelihood,
 )
-
 from .irt import (
     _information,
     _log_likelihood,
