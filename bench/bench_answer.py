@@ -58,7 +58,10 @@ def measure(db_url: str, participants: int) -> dict:
             assert r.status_code == 200, r.get_json()
             answers += 1
             item = r.get_json()["next_item"]
-    return {"answers": answers, "ms_per_answer": 1000 * cpu / answers}
+    import item_bank
+
+    return {"answers": answers, "ms_per_answer": 1000 * cpu / answers,
+            "code": str(Path(item_bank.__file__).parent.parent)}
 
 
 def _run(tree: Path, db_url: str, participants: int) -> dict:
@@ -79,8 +82,10 @@ def main() -> int:
     parser.add_argument("--child", metavar="DB_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        # The tree under test comes first on PYTHONPATH: not this file's directory.
-        sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+        # The tree under test comes first on PYTHONPATH: not this file's directory, which
+        # Python puts before it.
+        if Path(sys.path[0] or ".").resolve() == HERE:
+            del sys.path[0]
         print(json.dumps(measure(args.child, args.participants)))
         return 0
     sys.path.insert(0, str(HERE))
@@ -103,7 +108,8 @@ def main() -> int:
                 result = _run(tree, pgserver.with_database(url, database), args.participants)
                 runs[name].append(result["ms_per_answer"])
                 print(f"round {round_} {name:>3}: {result['ms_per_answer']:.3f} ms CPU per "
-                      f"answer ({result['answers']} answers)", flush=True)
+                      f"answer ({result['answers']} answers, code in {result['code']})",
+                      flush=True)
     finally:
         server.destroy()
         if args.old:

@@ -21,6 +21,7 @@ import datetime as dt
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,19 +84,16 @@ def _applied(load: AttemptLoad, effects: Effects) -> tuple[AttemptFacts, list[Re
     attempt, responses = load.attempt, list(load.responses)
     if effects.answer is not None:
         a = effects.answer
-        responses = [ResponseFacts(r.id, r.item_id, r.position, r.shown_order, a.shown_choice,
-                                   a.choice, a.correct, a.answered_at)
-                     if r.id == a.response_id else r for r in responses]
-    for p in effects.present:
-        responses.append(ResponseFacts(0, p.item_id, p.position, p.shown_order, None, None,
-                                       None, None))
+        responses = [replace(r, shown_choice=a.shown_choice, choice=a.choice, correct=a.correct,
+                             answered_at=a.answered_at) if r.id == a.response_id else r
+                     for r in responses]
+    responses += [ResponseFacts(0, p.item_id, p.position, p.shown_order, None, None, None, None)
+                  for p in effects.present]
     if effects.finish is not None:
         f = effects.finish
-        attempt = AttemptFacts(attempt.id, attempt.participant_id, attempt.program_id,
-                               attempt.exam_id, attempt.slot, attempt.number, f.state,
-                               attempt.started_at, attempt.deadline, f.finished_at,
-                               attempt.seed, f.theta, f.se, f.score, f.passed, f.stop_reason,
-                               f.imputed)
+        attempt = replace(attempt, state=f.state, finished_at=f.finished_at, theta=f.theta,
+                          se=f.se, score=f.score, passed=f.passed, stop_reason=f.stop_reason,
+                          imputed=f.imputed)
     return attempt, responses
 
 

@@ -311,3 +311,17 @@ def response_facts(row: Sequence[Any]) -> ResponseFacts:
     id_, item_id, position, shown_order, shown_choice, choice, correct, answered_at = row
     return ResponseFacts(id_, item_id, position, tuple(shown_order), shown_choice, choice,
                          correct, timestamp(answered_at))
+
+
+def outside_ids(pool: Pool | None, item_ids: list[int]) -> list[int]:
+    """The item ids that are not in the pool (retired during their attempt)."""
+    if pool is None:
+        return list(item_ids)
+    _positions, hit = pool.locate(item_ids)
+    return [] if hit.all() else [i for i, h in zip(item_ids, hit, strict=True) if not h]
+
+
+def outside_params(rows: Sequence[Sequence[Any]]) -> dict[int, tuple[float, float, float]]:
+    """{id: (a, b, c)} of (id, a, b, c) rows, with a 1PL's a = 1 and a missing c = 0."""
+    return {i: (a if a is not None else 1.0, b if b is not None else 0.0, c or 0.0)
+            for i, a, b, c in rows}

@@ -51,6 +51,8 @@ from .facts import (
     StartLoad,
     attempt_facts,
     exam_facts,
+    outside_ids,
+    outside_params,
     response_facts,
 )
 
@@ -142,16 +144,11 @@ class OrmStore:
 
     def _outside(self, pool: Pool | None, item_ids: list[int]) -> dict[int, tuple]:
         """(a, b, c) of the items that are not in the pool (retired during the attempt)."""
-        if pool is None:
-            missing = item_ids
-        else:
-            _pos, hit = pool.locate(item_ids)
-            missing = [i for i, h in zip(item_ids, hit, strict=True) if not h]
+        missing = outside_ids(pool, item_ids)
         if not missing:
             return {}
-        return {i: (a if a is not None else 1.0, b if b is not None else 0.0, c or 0.0)
-                for i, a, b, c in self.session.execute(
-                    select(Item.id, Item.a, Item.b, Item.c).where(Item.id.in_(missing)))}
+        return outside_params(self.session.execute(
+            select(Item.id, Item.a, Item.b, Item.c).where(Item.id.in_(missing))).all())
 
     def standing(self, participant_id: int, program_id: int) -> Standing:
         session = self.session

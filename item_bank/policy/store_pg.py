@@ -6,9 +6,10 @@ raw_transaction`): lock the participant and read the clock; read everything the 
 needs (the attempt, its exam and program, its responses with the key of the current item, the
 pool version, the participant's seen items and the window's exposure counts as packed
 ``int4`` bytes); write the effects as one statement of data-modifying CTEs.  The pool comes
-from the worker's cache, keyed by the pool version (:mod:`item_bank.pools`).  Measured against
-SQLAlchemy Core on the same statements, the driver costs a fifth of the client CPU per
-statement (docs/operations.md), which is why this store exists beside :mod:`.store_orm`.
+from the worker's cache, keyed by the pool version (:mod:`item_bank.pools`).  SQLAlchemy Core
+with its caches warm spends 1.75 times the client CPU of the driver on the same reads
+(``bench/bench_sql_driver.py``, docs/operations.md), which is why this store exists beside
+:mod:`.store_orm`.
 The two load equal facts and write equal rows (tests/item_bank/test_stores.py).
 """
 
@@ -39,6 +40,8 @@ from .facts import (
     StartLoad,
     attempt_facts,
     exam_facts,
+    outside_ids,
+    outside_params,
     response_facts,
 )
 
@@ -271,18 +274,10 @@ class PgStore:
             certified=bool(certified))
 
     def _outside(self, pool: Pool | None, item_ids: list[int]) -> dict[int, tuple]:
-        if pool is None:
-            missing = item_ids
-        else:
-            _pos, hit = pool.locate(item_ids)
-            if hit.all():
-                return {}
-            missing = [i for i, h in zip(item_ids, hit, strict=True) if not h]
+        missing = outside_ids(pool, item_ids)
         if not missing:
             return {}
-        rows = self._execute(_OUTSIDE, {"ids": missing}).fetchall()
-        return {i: (a if a is not None else 1.0, b if b is not None else 0.0, c or 0.0)
-                for i, a, b, c in rows}
+        return outside_params(self._execute(_OUTSIDE, {"ids": missing}).fetchall())
 
     def standing(self, participant_id: int, program_id: int) -> Standing:
         settings, exams, attempts, total, done, certificate = self._one(

@@ -4,7 +4,7 @@ and answers give the same item sequences as live exams through the server.
 Ten participants take the pre-assessment one after the other through the JSON API, each
 answering by a fixed pattern of right and wrong (enough of them for the exposure ceiling to
 let an item be shown again, so the least-exposed rule decides); the exam's pool is written as a bank
-file; ``smartcat simulate`` replays the three examinees with their attempt seeds and patterns
+file; ``smartcat simulate`` replays the ten examinees with their attempt seeds and patterns
 under the live exams' rule (randomesque k = 5, exposure ceiling 0.25 flat, least-exposed
 slack 0, content balance, EAP, the exam's stopping rule).  Both must show the same items in
 the same order, examinee after examinee (the exposure window carries over between them).
