@@ -10,7 +10,8 @@ work per answer (Flask, the policy, the driver's side of the database round trip
 runs alternate old, new, old, new, ... so that a machine that speeds up or slows down during
 the benchmark moves both alike; the table shows every run and the ratio of the medians.
 
-Run: ``.venv/bin/python bench/bench_answer.py --old 7021f64 [--rounds 3] [--participants 40]``
+Run: ``.venv/bin/python bench/bench_answer.py --old 7021f64 [--new REV] [--rounds 3]
+[--participants 40]``
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def _run(tree: Path, db_url: str, participants: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", help="the commit to compare with (a git revision)")
+    parser.add_argument("--new", help="a commit to measure instead of this checkout")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--participants", type=int, default=40)
     parser.add_argument("--child", metavar="DB_URL", help=argparse.SUPPRESS)
@@ -91,12 +93,14 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     import pgserver
 
-    trees = {"new": ROOT}
     scratch = Path(tempfile.mkdtemp(prefix="smartcat-ab-"))
-    if args.old:
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
-                        str(scratch / "old"), args.old], check=True)
-        trees = {"old": scratch / "old", "new": ROOT}
+    trees: dict[str, Path] = {}
+    for name, revision in (("old", args.old), ("new", args.new)):
+        if revision:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
+                            str(scratch / name), revision], check=True)
+            trees[name] = scratch / name
+    trees.setdefault("new", ROOT)
     server = pgserver.PostgresServer(durable=True, max_connections=50)
     url = server.start()
     runs: dict[str, list[float]] = {name: [] for name in trees}
@@ -112,9 +116,10 @@ def main() -> int:
                       flush=True)
     finally:
         server.destroy()
-        if args.old:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
-                            str(scratch / "old")], check=False)
+        for name, tree in trees.items():
+            if tree != ROOT:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                                str(tree)], check=False)
     medians = {name: statistics.median(values) for name, values in runs.items()}
     print(json.dumps({"ms_per_answer": runs, "median": medians,
                       **({"new_over_old": medians["new"] / medians["old"]}
