@@ -116,7 +116,7 @@ def main() -> int:
                       flush=True)
     finally:
         server.destroy()
-        for name, tree in trees.items():
+        for tree in trees.values():
             if tree != ROOT:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                 str(tree)], check=False)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import operator
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -137,18 +136,22 @@ def replay(
     if len(items) != len(responses):
         raise ValueError(f"mismatched lengths: {len(responses)} responses for {len(items)} "
                          "items")
-    for k, (item, response) in enumerate(zip(items, responses, strict=True)):
-        _check_response(bank, items[:k], item, response)
     if not items:
         return start_attempt(config)  # the fold's state: the prior, whatever the estimator
-    items = tuple(int(i) for i in items)
-    responses = tuple(int(u) for u in responses)
-    rows = bank.grid_table.rows[np.array(items, dtype=np.intp)
-                                + len(bank) * np.array(responses, dtype=np.intp)]
-    ll = np.zeros(GRID.size)
-    for row in rows:  # one addition per answer, in order: the fold's rounding exactly
-        ll += row
-    return _state(bank, items, responses, ll, config)
+    index = np.asarray(items)
+    answers = np.asarray(responses)
+    if not (np.issubdtype(index.dtype, np.integer) and np.isin(answers, (0, 1)).all()
+            and index.min() >= 0 and index.max() < len(bank)
+            and np.unique(index).size == index.size):
+        # The first bad pair, named as record_response names it.
+        for k, (item, response) in enumerate(zip(items, responses, strict=True)):
+            _check_response(bank, items[:k], item, response)
+    index = index.astype(np.intp)
+    rows = bank.grid_table.rows[index + len(bank) * answers.astype(np.intp)]
+    # Summed over the answers (axis 0) in their order, starting from zeros: numpy adds row
+    # after row along the outer axis, the fold's additions exactly (tested bit for bit).
+    ll = np.add.reduce(rows, axis=0, initial=0.0)
+    return _state(bank, tuple(index.tolist()), tuple(answers.astype(int).tolist()), ll, config)
 
 
 def step_rng(seed: int, position: int) -> np.random.Generator:
@@ -199,7 +202,11 @@ def next_item(
     if state.items:
         mask[list(state.items)] = True
     rule = config.selection
-    counts = Counter(bank.content[list(state.items)].tolist()) if rule.content_targets else None
+    counts = None
+    if rule.content_targets:  # the attempt's items per tag, from the bank's cached tag codes
+        tags, codes = bank.content_codes
+        given = np.bincount(codes[list(state.items)], minlength=len(tags)).tolist()
+        counts = {tag: n for tag, n in zip(tags, given, strict=True) if n}
     return select_item(bank, state.estimate.theta, rule, excluded=mask, rng=rng,
                        content_counts=counts, window=window, position=len(state.items))
 

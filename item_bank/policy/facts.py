@@ -282,7 +282,8 @@ def timestamp(value: dt.datetime | str | None) -> dt.datetime | None:
         return None
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return value.astimezone(dt.UTC)
+    # PostgreSQL in UTC writes +00:00, which fromisoformat gives as the UTC singleton.
+    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
 
 
 def _float(value: float | None) -> float | None:

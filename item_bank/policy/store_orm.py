@@ -214,7 +214,9 @@ class OrmStore:
             stem, options = self.session.execute(
                 select(Item.stem, Item.options).where(Item.id == item_id)).one()
             text = (stem, list(options))
-            if pool is not None and pool.locate([item_id])[1][0]:
+            if pool is not None:
+                # Any item shown with this pool, a retired one too: a change to an item moves
+                # the pool version, so a text cached here is never stale.
                 pool.texts[item_id] = text
         return text
 
