@@ -140,9 +140,9 @@ def replay(
         return start_attempt(config)  # the fold's state: the prior, whatever the estimator
     index = np.asarray(items)
     answers = np.asarray(responses)
-    if not (np.issubdtype(index.dtype, np.integer) and np.isin(answers, (0, 1)).all()
-            and index.min() >= 0 and index.max() < len(bank)
-            and np.unique(index).size == index.size):
+    if not (np.issubdtype(index.dtype, np.integer) and ((answers == 0) | (answers == 1)).all()
+            and 0 <= index.min() and index.max() < len(bank)
+            and len(set(index.tolist())) == index.size):
         # The first bad pair, named as record_response names it.
         for k, (item, response) in enumerate(zip(items, responses, strict=True)):
             _check_response(bank, items[:k], item, response)

@@ -183,7 +183,9 @@ class ExposureWindow:
         except TypeError:
             raise ValueError(f"the number of tests must be an integer (got {self.n_tests!r})") \
                 from None
-        counts = check_counts(self.counts, n_tests).astype(np.intp)  # a copy
-        counts.setflags(write=False)
+        counts = check_counts(self.counts, n_tests)
+        if counts.flags.writeable or counts.dtype != np.intp:
+            counts = counts.astype(np.intp)  # a copy, which nothing else can change
+            counts.setflags(write=False)
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "n_tests", n_tests)

@@ -127,6 +127,10 @@ def exposure_eligible(counts, n_tests: int, r_max: float) -> np.ndarray:
     counts = check_counts(counts, n_tests)
     if not (0 < r_max <= 1):
         raise ValueError(f"max exposure r_max must be in (0, 1] (got {r_max})")
+    return _eligible(counts, n_tests, r_max)
+
+
+def _eligible(counts: np.ndarray, n_tests: int, r_max: float) -> np.ndarray:
     # Multiplied out, with a relative slack so that e.g. 0.25 * 4 counts as 1 exactly.
     return counts + 1 <= r_max * (n_tests + 1) * (1 + 1e-12)
 
@@ -139,16 +143,24 @@ def capped_exclusion(excluded, counts, n_tests: int, r_max: float) -> np.ndarray
     ``excluded`` itself is never relaxed.
     """
     excluded = np.asarray(excluded, dtype=bool)
-    eligible = exposure_eligible(counts, n_tests, r_max)
-    if excluded.shape != eligible.shape:
+    counts = check_counts(counts, n_tests)
+    if not (0 < r_max <= 1):
+        raise ValueError(f"max exposure r_max must be in (0, 1] (got {r_max})")
+    if excluded.shape != counts.shape:
         raise ValueError(
             f"mismatched lengths: excluded mask has {excluded.size} entries for "
-            f"{eligible.size} exposure counts"
+            f"{counts.size} exposure counts"
         )
-    capped = excluded | ~eligible
+    return _capped(excluded, counts, n_tests, r_max)
+
+
+def _capped(excluded: np.ndarray, counts: np.ndarray, n_tests: int,
+            r_max: float) -> np.ndarray:
+    """:func:`capped_exclusion` of checked arrays (the selection's step, checked once by its
+    ``ExposureWindow``)."""
+    capped = excluded | ~_eligible(counts, n_tests, r_max)
     if not capped.all() or excluded.all():
         return capped
-    counts = np.asarray(counts)
     return excluded | (counts > counts[~excluded].min())
 
 
@@ -186,6 +198,12 @@ def least_exposed_exclusion(excluded, counts, tags, slack: int) -> np.ndarray:
         raise ValueError(f"the least-exposed slack must be an integer >= 0 (got {slack!r})")
     if tags.size and tags.min() < 0:
         raise ValueError("content tag codes must be >= 0")
+    return _least_exposed(excluded, counts, tags, slack)
+
+
+def _least_exposed(excluded: np.ndarray, counts: np.ndarray, tags: np.ndarray,
+                   slack: int) -> np.ndarray:
+    """:func:`least_exposed_exclusion` of checked arrays (the selection's step)."""
     free = ~excluded
     if not free.any():
         return excluded

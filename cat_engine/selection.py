@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ExposureWindow, SelectionRule, check_prices
-from .exposure import capped_exclusion, least_exposed_exclusion, progressive_cap
+from .exposure import _capped, _least_exposed, progressive_cap
 from .grid import THETA_MAX, THETA_MIN
 from .irt import ItemBank, _information, max_information
 
@@ -403,12 +403,14 @@ def exposure_exclusion(
     if window.counts.size != len(bank):
         raise ValueError(f"mismatched lengths: {window.counts.size} exposure counts for "
                          f"{len(bank)} items")
+    # The window, the rule and the mask are checked already (ExposureWindow, SelectionRule,
+    # the callers): the steps run on them as they are.
     if rule.max_exposure < 1:
-        excluded = capped_exclusion(excluded, window.counts, window.n_tests,
-                                    progressive_cap(rule.max_exposure, position, rule.cap_ramp))
+        excluded = _capped(excluded, window.counts, window.n_tests,
+                           progressive_cap(rule.max_exposure, position, rule.cap_ramp))
     if rule.exposure_slack is not None:
-        excluded = least_exposed_exclusion(excluded, window.counts, bank.content_codes[1],
-                                           rule.exposure_slack)
+        excluded = _least_exposed(excluded, window.counts, bank.content_codes[1],
+                                  rule.exposure_slack)
     return excluded
 
 

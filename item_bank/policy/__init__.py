@@ -84,9 +84,9 @@ def _applied(load: AttemptLoad, effects: Effects) -> tuple[AttemptFacts, list[Re
     attempt, responses = load.attempt, list(load.responses)
     if effects.answer is not None:
         a = effects.answer
-        responses = [replace(r, shown_choice=a.shown_choice, choice=a.choice, correct=a.correct,
-                             answered_at=a.answered_at) if r.id == a.response_id else r
-                     for r in responses]
+        responses = [r._replace(shown_choice=a.shown_choice, choice=a.choice,
+                                correct=a.correct, answered_at=a.answered_at)
+                     if r.id == a.response_id else r for r in responses]
     responses += [ResponseFacts(0, p.item_id, p.position, p.shown_order, None, None, None, None)
                   for p in effects.present]
     if effects.finish is not None:

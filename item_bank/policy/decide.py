@@ -191,10 +191,12 @@ def _window(load: AttemptLoad | StartLoad, size: int, *, starting: bool) -> Expo
     pool = load.pool
     exposure = load.exposure
     n_tests = max(exposure.attempts_started - (0 if starting else 1), 0)
-    counts = np.zeros(size, dtype=np.int64)
+    counts = np.zeros(size, dtype=np.intp)
     if pool is not None:
         counts[:len(pool)] = pool.counts(exposure.item_ids, exposure.counts)
-    return ExposureWindow(counts=np.minimum(counts, n_tests), n_tests=n_tests)
+    np.minimum(counts, n_tests, out=counts)
+    counts.setflags(write=False)  # ours alone: the window takes it without a copy
+    return ExposureWindow(counts=counts, n_tests=n_tests)
 
 
 def _engine_state(cat: _Cat, responses: list[ResponseFacts]) -> EngineState:
@@ -314,7 +316,7 @@ def answer(load: AttemptLoad, item_id: int, choice: int, now: dt.datetime,
     original = response.shown_order[choice]
     write = AnswerWrite(response_id=response.id, shown_choice=choice, choice=original,
                         correct=original == load.pending_key, answered_at=now)
-    answered = [*load.answered, _answered(response, write)]
+    answered = [*load.answered, _answered(response, write)]  # the answers with this one
     if past_deadline(attempt.deadline, now):
         # An answer in flight at the deadline is taken, and it is the last one.
         return _with_answer(write, _finish(load, AttemptState.EXPIRED, "time", now, token,

@@ -115,8 +115,8 @@ class MemoryWindow:
         responses = self.responses[attempt_id]
         if effects.answer is not None:
             a = effects.answer
-            responses[:] = [replace(r, shown_choice=a.shown_choice, choice=a.choice,
-                                    correct=a.correct, answered_at=a.answered_at)
+            responses[:] = [r._replace(shown_choice=a.shown_choice, choice=a.choice,
+                                       correct=a.correct, answered_at=a.answered_at)
                             if r.id == a.response_id else r for r in responses]
         for p in effects.present:
             seen = self.seen.setdefault(participant_id, set())

@@ -173,8 +173,8 @@ def test_answer_refusals_and_idempotent_repeat():
     second = first.present[0].item_id
     assert second != item_id
     # Only the current item can be answered.
-    win.responses[attempt].append(dataclasses.replace(win.responses[attempt][-1], id=99,
-                                                      item_id=77, position=3))
+    win.responses[attempt].append(win.responses[attempt][-1]._replace(id=99, item_id=77,
+                                                                      position=3))
     with pytest.raises(Conflict) as refused:
         win.event(attempt, Answer(77, 0, "T"), T0)
     assert refused.value.code == "not_current_item"
