@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -47,6 +47,13 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+# Every integer column, ids and foreign keys above all, is 64-bit: the server accepts ids up to
+# 2**63-1 (server.MAX_ID), as SQLite's INTEGER holds.  On SQLite it stays INTEGER, because only
+# an ``INTEGER PRIMARY KEY`` is the rowid (a BIGINT primary key would get no ids assigned).
+BIG_INTEGER = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dt.datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON,
+                           int: BIG_INTEGER}

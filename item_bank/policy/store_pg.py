@@ -5,7 +5,7 @@ An answer is three statements on a pooled connection of its own (:func:`item_ban
 raw_transaction`): lock the participant and read the clock; read everything the decision
 needs (the attempt, its exam and program, its responses with the key of the current item, the
 pool version, the participant's seen items and the window's exposure counts as packed
-``int4`` bytes); write the effects as one statement of data-modifying CTEs.  The pool comes
+``int8`` bytes); write the effects as one statement of data-modifying CTEs.  The pool comes
 from the worker's cache, keyed by the pool version (:mod:`item_bank.pools`).  SQLAlchemy Core
 with its caches warm spends 1.75 times the client CPU of the driver on the same reads
 (``bench/bench_sql_driver.py``, docs/operations.md), which is why this store exists beside
@@ -51,14 +51,15 @@ def _json_row(alias: str, columns: Sequence[str]) -> str:
 
 
 def _packed(expression: str, table: str, where: str) -> str:
-    """Integers of ``table`` as one bytea of big-endian int4s: a bank's worth of rows as Python
-    tuples would cost more to unpack than the rest of an answer (see :func:`_int4s`)."""
+    """Integers of ``table`` as one bytea of big-endian int8s (the columns are ``bigint``): a
+    bank's worth of rows as Python tuples would cost more to unpack than the rest of an answer
+    (see :func:`_int8s`)."""
     return f"(SELECT string_agg({expression}, ''::bytea) FROM {table} WHERE {where})"
 
 
-_SEEN = _packed("int4send(s.item_id)", "seen_item s",
+_SEEN = _packed("int8send(s.item_id)", "seen_item s",
                 "s.participant_id = %(participant_id)s AND s.program_id = {program}")
-_EXPOSURE = _packed("int4send(x.item_id) || int4send(x.count)", "item_exposure x",
+_EXPOSURE = _packed("int8send(x.item_id) || int8send(x.count)", "item_exposure x",
                     "x.exam_id = e.id")
 _VERSION = "(SELECT v.version FROM pool_version v WHERE v.id = 1)"
 
@@ -144,16 +145,16 @@ _ANSWERED = """answered AS (
 _PRESENTED = """presented AS (
     INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at)
     SELECT %(attempt_id)s, u.item_id, u.position, u.shown_order::json, %(presented_at)s
-    FROM unnest(%(items)s::int[], %(positions)s::int[], %(orders)s::text[])
+    FROM unnest(%(items)s::bigint[], %(positions)s::bigint[], %(orders)s::text[])
          AS u(item_id, position, shown_order)
     RETURNING id),
 seen AS (
     INSERT INTO seen_item (participant_id, program_id, item_id, attempt_id)
     SELECT %(participant_id)s, %(program_id)s, u.item_id, %(attempt_id)s
-    FROM unnest(%(items)s::int[]) AS u(item_id) RETURNING id),
+    FROM unnest(%(items)s::bigint[]) AS u(item_id) RETURNING id),
 exposed AS (
     INSERT INTO item_exposure (exam_id, item_id, count)
-    SELECT %(exam_id)s, u.item_id, 1 FROM unnest(%(sorted_items)s::int[]) AS u(item_id)
+    SELECT %(exam_id)s, u.item_id, 1 FROM unnest(%(sorted_items)s::bigint[]) AS u(item_id)
     ON CONFLICT (exam_id, item_id) DO UPDATE SET count = item_exposure.count + 1
     RETURNING id)"""
 # The same for the one item an answer presents (nearly every write): scalars, which the driver
@@ -203,14 +204,14 @@ def _write_statement(shape: tuple[bool, int, bool, bool, bool]) -> str:
     return sql
 
 
-def _int4s(packed: bytes | None) -> np.ndarray:
-    """The integers of a ``string_agg(int4send(...))``: about a sixth of the CPU of parsing
-    the text of arrays of a bank's size (38 against 235 us for 914 (id, count) pairs)."""
-    return np.frombuffer(packed or b"", dtype=">i4").astype(np.int64)
+def _int8s(packed: bytes | None) -> np.ndarray:
+    """The integers of a ``string_agg(int8send(...))``: a fraction of the CPU of parsing the
+    text of arrays of a bank's size."""
+    return np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
 
 
 def _exposure(packed: bytes | None, attempts_started: int) -> Exposure:
-    pairs = _int4s(packed).reshape(-1, 2)
+    pairs = _int8s(packed).reshape(-1, 2)
     return Exposure(item_ids=pairs[:, 0], counts=pairs[:, 1],
                     attempts_started=int(attempts_started))
 
@@ -283,7 +284,7 @@ class PgStore:
         return AttemptLoad(
             attempt=attempt, exam=exam, program_code=program_code,
             settings=_settings(settings), responses=responses, pending_key=key,
-            seen=_int4s(seen), exposure=_exposure(exposed, started), pool=pool,
+            seen=_int8s(seen), exposure=_exposure(exposed, started), pool=pool,
             outside=self._outside(pool, [r.item_id for r in responses]),
             certified=bool(certified))
 
@@ -320,7 +321,7 @@ class PgStore:
         return StartLoad(
             participant_id=participant_id, nip=nip, exam=exam, program_code=program_code,
             enrolled=bool(enrolled), standing=self.standing(participant_id, exam.program_id),
-            seen=_int4s(seen), exposure=_exposure(exposed, started),
+            seen=_int8s(seen), exposure=_exposure(exposed, started),
             pool=self._pool(exam, version), running=None if running is None else running[0])
 
     def text(self, pool: Pool | None, item_id: int) -> tuple[str, list]:
