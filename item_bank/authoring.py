@@ -12,7 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
-from .models import AuditLog, IrtModel, Item, ItemStatus, Materi, Program, validate_item_fields
+from .models import (
+    AuditLog,
+    IrtModel,
+    Item,
+    ItemStatus,
+    Materi,
+    Program,
+    entry_status,
+    validate_item_fields,
+)
 from .tx import transactional
 
 # The fields of an item that the writer's editor and the JSON export carry.
@@ -82,9 +91,16 @@ def item_record(item: Item) -> dict[str, Any]:
 
 
 @transactional
-def import_item_records(session: Session, records: list[Any], *, actor: str) -> int:
+def import_item_records(session: Session, records: list[Any], *, actor: str,
+                        allow_operational: bool = False) -> int:
     """Create or update items from exported records, all or none; ValueError names the bad
-    record."""
+    record.
+
+    A new item enters as draft, or as operational with a and b when ``allow_operational``
+    (:func:`item_bank.models.entry_status`); an existing item's status changes only along
+    ``ITEM_TRANSITIONS``, as on the status route, and new content is its next version.  Each
+    created or changed item gets an audit entry naming ``actor``.
+    """
     count = 0
     for n, record in enumerate(records, 1):
         if not isinstance(record, dict):
@@ -99,21 +115,54 @@ def import_item_records(session: Session, records: list[Any], *, actor: str) -> 
                 raise ValueError(f"unknown materi {record['materi']!r}")
             item = session.scalar(select(Item).where(Item.program_id == program.id,
                                                      Item.code == record["code"]))
-            if item is None:
-                item = Item(program_id=program.id, code=record["code"])
-                session.add(item)
-            item.materi_id = materi.id
-            for name in ITEM_FIELDS[1:]:
-                setattr(item, name, record.get(name))
-            item.model = IrtModel(record.get("model", "3pl"))
-            item.status = ItemStatus(record.get("status", "draft"))
-            validate_item_fields(options=item.options, key=item.key, model=item.model.value,
-                                 a=item.a, b=item.b, c=item.c, status=item.status.value)
+            entry = _import_into(session, item, program, materi, record, actor,
+                                 allow_operational)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"record {n}: missing or wrong field {exc}") from exc
         except ValueError as exc:
             raise ValueError(f"record {n}: {exc}") from exc
+        if entry is not None:
+            entry.details = {**entry.details, "record": n}
+            session.add(entry)
         count += 1
     session.add(AuditLog(actor=actor, action="items_imported", subject="json",
                          details={"count": count}))
     return count
+
+
+def _import_into(session: Session, item: Item | None, program: Program, materi: Materi,
+                 record: dict[str, Any], actor: str, allow_operational: bool) -> AuditLog | None:
+    """Apply one record; the audit entry of the created or changed item (None: unchanged)."""
+    content = {name: record.get(name) for name in ITEM_FIELDS[1:]}
+    model = IrtModel(record.get("model", "3pl"))
+    status = record.get("status")
+    if item is None:
+        status = entry_status(status, a=content["a"], b=content["b"],
+                              allow_operational=allow_operational)
+        validate_item_fields(options=content["options"], key=content["key"], model=model.value,
+                             a=content["a"], b=content["b"], c=content["c"],
+                             status=status.value)
+        item = Item(program_id=program.id, code=record["code"], materi_id=materi.id,
+                    model=model, status=status, author=record.get("author") or actor,
+                    **content)
+        session.add(item)
+        return AuditLog(actor=actor, action="item_imported", subject=f"item:{item.code}",
+                        details={"program": program.code, "status": status.value})
+    before = {"materi_id": item.materi_id, "model": item.model,
+              **{name: getattr(item, name) for name in content}}
+    after = {"materi_id": materi.id, "model": model, **content}
+    changed = sorted(name for name in after if after[name] != before[name])
+    status_before = item.status
+    if changed:
+        for name, value in after.items():
+            setattr(item, name, value)
+        item.version += 1
+    if status is not None and ItemStatus(status) != item.status:
+        item.transition(status)  # ValueError off the lifecycle table, as on the status route
+    validate_item_fields(options=item.options, key=item.key, model=item.model.value,
+                         a=item.a, b=item.b, c=item.c, status=item.status.value)
+    if not changed and item.status == status_before:
+        return None
+    return AuditLog(actor=actor, action="item_import_changed", subject=f"item:{item.code}",
+                    details={"program": program.code, "fields": changed,
+                             "status": [status_before.value, item.status.value]})

@@ -1,7 +1,9 @@
 """Import and export of items (CSV, JSON) and participant rosters (CSV).
 
 Imports are all-or-nothing: every row is checked first, every bad row is reported with its
-line number and reason, and a file with any bad row stores nothing.
+line number and reason, and a file with any bad row stores nothing.  A new item enters the
+lifecycle as draft, or as operational when it carries a and b and the import allows it
+(:func:`item_bank.models.entry_status`); each one gets an ``item_imported`` audit entry.
 
 Item columns (CSV header / JSON keys; see docs/item_bank.md):
 
@@ -29,6 +31,7 @@ from .models import (
     Item,
     Materi,
     Program,
+    entry_status,
 )
 from .tx import transactional
 
@@ -94,8 +97,12 @@ def read_item_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
 
 @transactional
 def import_items(session: Session, path: Path | str, *, program_code: str,
-                 author: str = "import") -> int:
-    """Import every item of ``path`` into the program, or nothing; returns the count."""
+                 author: str = "import", allow_operational: bool = False) -> int:
+    """Import every item of ``path`` into the program, or nothing; returns the count.
+
+    ``author`` is the importer (the audit entries' actor, and the author of rows without one);
+    ``allow_operational`` lets calibrated rows with status operational enter as operational.
+    """
     program = get_program(session, program_code)
     rows = read_item_rows(Path(path))
     if not rows:
@@ -110,7 +117,8 @@ def import_items(session: Session, path: Path | str, *, program_code: str,
     items: list[Item] = []
     for line, record in rows:
         try:
-            items.append(_item_from_record(program, record, materi, tags, author))
+            items.append(_item_from_record(program, record, materi, tags, author,
+                                           allow_operational))
             code = items[-1].code
             if code in first_line:
                 raise ValueError(f"duplicate item id {code!r} (also on line {first_line[code]})")
@@ -122,13 +130,18 @@ def import_items(session: Session, path: Path | str, *, program_code: str,
     if problems:
         raise ImportRejected(str(path), problems)
     session.add_all(items)
+    session.add_all(AuditLog(actor=author, action="item_imported", subject=f"item:{item.code}",
+                             details={"program": program.code, "status": item.status.value,
+                                      "line": first_line[item.code], "file": Path(path).name})
+                    for item in items)
     session.add(AuditLog(actor=author, action="items_imported", subject=f"program:{program.code}",
                          details={"count": len(items), "file": Path(path).name}))
     return len(items)
 
 
 def _item_from_record(program: Program, record: Any, materi: dict[str, Materi],
-                      tags: dict[tuple[int, str], ContentTag], author: str) -> Item:
+                      tags: dict[tuple[int, str], ContentTag], author: str,
+                      allow_operational: bool) -> Item:
     if not isinstance(record, dict):
         raise ValueError("an item must be an object")
     unknown = set(record) - {*ITEM_COLUMNS, "options", "version"}
@@ -160,7 +173,8 @@ def _item_from_record(program: Program, record: Any, materi: dict[str, Materi],
     se = tuple(_number(record.get(n), n) for n in ("se_a", "se_b", "se_c"))
     return new_item(program, mat, code=code, stem=str(record.get("stem") or ""),
                     options=[str(o) for o in options], key=key, model=model, a=a, b=b, c=c,
-                    status=str(record.get("status") or "draft").strip().lower(),
+                    status=entry_status(record.get("status"), a=a, b=b,
+                                        allow_operational=allow_operational),
                     content_tag=tag, author=str(record.get("author") or author), se=se)
 
 

@@ -11,6 +11,7 @@ from .item import (
     ItemExposure,
     ItemStatus,
     PoolVersion,
+    entry_status,
     validate_item_fields,
 )
 from .people import (
@@ -30,5 +31,5 @@ __all__ = [
     "ContentTag", "Enrolment", "Exam", "ExamKind", "IrtModel", "Item", "ItemExposure",
     "ItemStatus", "LoginAttempt", "Materi", "Participant", "PoolVersion", "Program",
     "ProgramSettings", "Response", "SeenItem", "ServiceToken", "StaffRole", "StaffUser",
-    "UtcDateTime", "exam_slot", "validate_item_fields", "validate_nip",
+    "UtcDateTime", "entry_status", "exam_slot", "validate_item_fields", "validate_nip",
 ]

@@ -45,6 +45,36 @@ ITEM_TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
 }
 
 
+
+
+# RULE: SPEC.md "Item lifecycle" for imported items — a new item enters as draft, the start of
+# the lifecycle, and may enter as operational only when it carries calibrated a and b and the
+# importer was allowed to put it there (an administrator in the browser, the operator's
+# --allow-operational on the command line: a bank calibrated on this scale elsewhere).  Any
+# other status would skip the review and pretest steps.  An existing item's status changes by
+# ITEM_TRANSITIONS, as on the status route (Item.transition).
+def entry_status(status: str | None, *, a: float | None, b: float | None,
+                 allow_operational: bool) -> ItemStatus:
+    """The status a new item is imported with; ValueError when ``status`` may not be one."""
+    wanted = ItemStatus.DRAFT if status is None or not str(status).strip() else None
+    if wanted is None:
+        try:
+            wanted = ItemStatus(str(status).strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown item status {status!r}") from None
+    if wanted == ItemStatus.DRAFT:
+        return wanted
+    if wanted != ItemStatus.OPERATIONAL:
+        raise ValueError(f"a new item enters as draft, not {wanted.value}; set its status to "
+                         "draft or leave it out")
+    if a is None or b is None:
+        raise ValueError("an operational item needs calibrated parameters a and b")
+    if not allow_operational:
+        raise ValueError("a new item enters as draft; importing it as operational must be "
+                         "allowed (an administrator's choice, --allow-operational)")
+    return wanted
+
+
 class IrtModel(enum.StrEnum):
     ONE_PL = "1pl"
     TWO_PL = "2pl"

@@ -23,7 +23,7 @@ from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
-from server.security import access, start_session
+from server.security import access, current_role, start_session
 from server.views.staff import form_float, form_int, form_text, saving
 
 bp = Blueprint("writer", __name__, url_prefix="/writer")
@@ -142,7 +142,13 @@ def import_items():
                        detail=str(exc)) from exc
     if not isinstance(records, list):
         raise BadInput(N_("The file must hold a JSON list of items."), 422, "invalid_input")
-    count = saving(authoring.import_item_records, db.session, records, actor=_actor())
+    # Entering new items as operational skips review and pretest: an administrator's decision.
+    allow_operational = request.form.get("allow_operational") == "on"
+    if allow_operational and current_role() != "admin":
+        raise BadInput(N_("Only an administrator may import new items as operational."), 403,
+                       "forbidden")
+    count = saving(authoring.import_item_records, db.session, records, actor=_actor(),
+                   allow_operational=allow_operational)
     flash(f"Imported {count} items.")
     return redirect(url_for("writer.items"))
 

@@ -15,7 +15,11 @@ def register(sub, groups) -> None:
     imp = items.add_parser("import", help="import items (all-or-nothing)")
     imp.add_argument("file", type=Path, help="a .csv or .json file")
     imp.add_argument("--program", required=True, metavar="CODE")
-    imp.add_argument("--author", default="import")
+    imp.add_argument("--author", default="import",
+                     help="the importer: actor of the audit entries, author of rows without one")
+    imp.add_argument("--allow-operational", action="store_true",
+                     help="rows with status operational and a, b enter as operational "
+                          "(else a new item must be draft)")
     add_db_option(imp)
     imp.set_defaults(func=_import)
     exp = items.add_parser("export", help="export a program's items")
@@ -28,7 +32,8 @@ def register(sub, groups) -> None:
 
 def _import(args: argparse.Namespace) -> int:
     with cli_session(args.db) as session:
-        count = import_items(session, args.file, program_code=args.program, author=args.author)
+        count = import_items(session, args.file, program_code=args.program, author=args.author,
+                             allow_operational=args.allow_operational)
     print(f"imported {count} items into {args.program}")
     return 0
 

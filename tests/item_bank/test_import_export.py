@@ -38,9 +38,9 @@ def world(session):
 
 def test_csv_import_then_export_roundtrip(session, world, tmp_path):
     second = ["Q-2", "M1", "", "Capital of Indonesia?", "Jakarta", "Bandung", "", "", "a", "3pl",
-              "0.9", "1.1", "0.2", "pretest"]
+              "0.9", "1.1", "0.2", "draft"]
     path = _write_csv(tmp_path / "items.csv", [GOOD, second])
-    assert import_items(session, path, program_code="LATSAR") == 2
+    assert import_items(session, path, program_code="LATSAR", allow_operational=True) == 2
     records = {r["id"]: r for r in json.loads(export_items(session, program_code="LATSAR",
                                                            fmt="json"))}
     assert records["Q-1"]["options"] == ["3", "4", "5", "22"] and records["Q-1"]["key"] == "B"
@@ -52,7 +52,8 @@ def test_csv_import_then_export_roundtrip(session, world, tmp_path):
     other = build_world(session, code="OTHER", items_per_materi=0, n_materi=1)
     path2 = tmp_path / "again.csv"
     path2.write_text(text, encoding="utf-8")
-    assert import_items(session, path2, program_code="OTHER") == _items(session, world)
+    assert import_items(session, path2, program_code="OTHER",
+                        allow_operational=True) == _items(session, world)
     again = json.loads(export_items(session, program_code="OTHER", fmt="json"))
     mine = json.loads(export_items(session, program_code="LATSAR", fmt="json"))
     # Ids differ (new program); authors were empty and became the importer.
@@ -68,7 +69,7 @@ def test_json_import(session, world, tmp_path):
     path.write_text(json.dumps([{"id": "J1", "materi": "M1", "stem": "s", "options": ["x", "y"],
                                  "key": "A", "model": "1pl", "b": 0.5,
                                  "status": "operational"}]))
-    assert import_items(session, path, program_code="LATSAR") == 1
+    assert import_items(session, path, program_code="LATSAR", allow_operational=True) == 1
     item = session.scalar(select(Item).where(Item.code == "J1"))
     assert (item.a, item.b) == (1.0, 0.5)
 
@@ -90,7 +91,7 @@ def test_bad_item_row_refuses_the_whole_file(session, world, tmp_path, row, reas
     path = _write_csv(tmp_path / "items.csv", [GOOD, list(bad.values())])
     before = _items(session, world)
     with pytest.raises(ImportRejected, match=f"line 3: .*{reason}") as info:
-        import_items(session, path, program_code="LATSAR")
+        import_items(session, path, program_code="LATSAR", allow_operational=True)
     assert "nothing imported" in str(info.value)
     assert _items(session, world) == before
 
@@ -98,7 +99,7 @@ def test_bad_item_row_refuses_the_whole_file(session, world, tmp_path, row, reas
 def test_duplicate_item_id_in_import(session, world, tmp_path):
     path = _write_csv(tmp_path / "items.csv", [GOOD, ["X"] + GOOD[1:], GOOD])
     with pytest.raises(ImportRejected, match=r"line 4: duplicate item id 'Q-1' \(also on line 2\)"):
-        import_items(session, path, program_code="LATSAR")
+        import_items(session, path, program_code="LATSAR", allow_operational=True)
     assert _items(session, world) == 2
 
 
