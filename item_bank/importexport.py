@@ -10,6 +10,10 @@ Item columns (CSV header / JSON keys; see docs/item_bank.md):
 ``id, materi, content_tag, stem, option_a .. option_e (CSV) | options (JSON list), key,
 model, a, b, c, se_a, se_b, se_c, status, author`` (export adds ``version``).
 ``key`` is the letter of the correct option (A = first).
+
+CSV text cells that a spreadsheet would run as a formula are written with a leading ``'``
+(:func:`csv_text`) and read back without it (:func:`csv_untext`), so an export re-imports
+unchanged.
 """
 
 from __future__ import annotations
@@ -42,6 +46,30 @@ ITEM_COLUMNS = ["id", "materi", "content_tag", "stem", *OPTION_COLUMNS, "key", "
                 "c", "se_a", "se_b", "se_c", "status", "author"]
 REQUIRED_ITEM_COLUMNS = {"id", "materi", "stem", "key"}
 PARTICIPANT_COLUMNS = ["nip", "name", "unit"]
+NUMBER_COLUMNS = {"a", "b", "c", "se_a", "se_b", "se_c"}
+
+# OWASP "CSV injection": a spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _quoted(cell: str) -> bool:
+    """A cell that csv_text prefixed: a quote, then a formula start or another quote."""
+    return cell.startswith("'") and cell[1:2] in (*FORMULA_STARTS, "'")
+
+
+def csv_text(value: str) -> str:
+    """A text cell as the CSV export writes it: a leading ``'`` when a spreadsheet would run it
+    as a formula, and also when the text itself begins like a prefixed cell (``'=`` or
+    ``''``), so that :func:`csv_untext` gives every text back exactly.  Numbers are not text
+    cells: a b of -1.2 stays a number."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) or _quoted(value) else value
+
+
+def csv_untext(cell: str) -> str:
+    """The text of a CSV cell: the quote csv_text added removed, any other cell as it is (a
+    hand-written ``'Tis`` keeps its quote; a spreadsheet's own ``'=x`` for the text ``=x``
+    loses it, as the spreadsheet shows it)."""
+    return cell[1:] if _quoted(cell) else cell
 
 
 def _number(value: Any, name: str) -> float | None:
@@ -65,7 +93,9 @@ def _key_index(value: Any) -> int:
 
 def read_item_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, record) for each item of a CSV or JSON file (by extension)."""
-    text = Path(path).read_text(encoding="utf-8-sig")
+    # newline="": a CR or LF inside a quoted CSV cell is text, kept as it is (csv module docs)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        text = handle.read()
     if Path(path).suffix.lower() == ".json":
         try:
             data = json.loads(text)
@@ -87,6 +117,8 @@ def read_item_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         raise ValueError(f"{path}: unknown column(s) {', '.join(sorted(unknown))}")
     rows = []
     for record in reader:
+        record = {k: csv_untext(v) if isinstance(v, str) and k not in NUMBER_COLUMNS else v
+                  for k, v in record.items()}
         options = [record.pop(col) or "" for col in OPTION_COLUMNS if col in record]
         while options and not options[-1].strip():
             options.pop()
@@ -208,13 +240,15 @@ def export_items(session: Session, *, program_code: str, fmt: str) -> str:
     if any(len(r["options"]) > MAX_OPTIONS for r in records):
         raise ValueError(f"CSV holds at most {MAX_OPTIONS} options per item; export as json")
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*ITEM_COLUMNS], lineterminator="\n")
+    # CRLF rows (RFC 4180): with it the writer also quotes a cell holding a lone CR, which
+    # with "\n" rows it would leave bare and break the file.
+    writer = csv.DictWriter(out, fieldnames=[*ITEM_COLUMNS], lineterminator="\r\n")
     writer.writeheader()
     for record in records:
-        row = {k: ("" if v is None else v) for k, v in record.items()
-               if k not in ("options", "version")}
+        row = {k: ("" if v is None else csv_text(v) if isinstance(v, str) else v)
+               for k, v in record.items() if k not in ("options", "version")}
         for column, option in zip(OPTION_COLUMNS, record["options"], strict=False):
-            row[column] = option
+            row[column] = csv_text(option)
         writer.writerow(row)
     return out.getvalue()
 
