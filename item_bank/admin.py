@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .db import db_now, lock_one
+from .errors import NotFound
 from .models import (
     Assembly,
     Assignment,
@@ -239,4 +241,23 @@ def create_service_token(session: Session, name: str) -> str:
         raise ValueError("token name must not be empty")
     token = new_token()
     session.add(ServiceToken(name=name.strip(), token_hash=hash_token(token)))
+    return token
+
+
+@transactional
+def revoke_service_token(session: Session, *, token_id: int, actor: str) -> ServiceToken:
+    """Revoke a certification service token, with an audit entry naming ``actor``.
+
+    From this commit on the token is refused: the server looks a token up on every request
+    and keeps no list of valid ones.  Revoking a revoked token changes nothing (a second
+    click, or two administrators at once: the row is locked, so one entry is written).
+    """
+    token = lock_one(session, ServiceToken, token_id)
+    if token is None:
+        raise NotFound("service_token_not_found", token=token_id)
+    if token.revoked_at is None:
+        token.revoked_at = db_now(session)
+        session.add(AuditLog(actor=actor, action="service_token_revoked",
+                             subject=f"service_token:{token.name}"))
+        session.flush()
     return token

@@ -38,6 +38,7 @@ MESSAGES: dict[str, str] = {
     "materi_not_found": N_("No materi %(materi)s in this program."),
     "calibration_run_not_found": N_("No calibration run %(run)s."),
     "item_not_found": N_("No item %(item)s."),
+    "service_token_not_found": N_("No service token %(token)s."),
     # --- forbidden (403)
     "not_registered": N_("NIP %(nip)s is not on the register."),
     "program_closed": N_("Program %(program)s is not open for enrolment."),

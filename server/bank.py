@@ -173,6 +173,24 @@ def find_certificate(session: Session, number: str) -> dict[str, Any] | None:
     return _certificate_record(cert) if cert else None
 
 
+# Shown of a NIP on the public verification page: enough to match the holder's ID card, while
+# the birth date and appointment month (the first 14 digits) stay private.
+NIP_DIGITS_SHOWN = 4
+
+
+def public_certificate(session: Session, number: str) -> dict[str, Any] | None:
+    """What anyone may see of a certificate (``/verify``): holder's name, program, route, date,
+    score and the NIP masked but for its last digits; None for an unknown number."""
+    record = find_certificate(session, number)
+    if record is None:
+        return None
+    nip = record["nip"]
+    return {"number": record["number"], "name": record["name"],
+            "program_name": record["program_name"], "route": record["route"],
+            "issued_at": record["issued_at"], "score": record["score"],
+            "nip_masked": "*" * (len(nip) - NIP_DIGITS_SHOWN) + nip[-NIP_DIGITS_SHOWN:]}
+
+
 def certificate_json(session: Session, number: str) -> dict[str, Any]:
     record = find_certificate(session, number)
     if record is None:
@@ -284,6 +302,7 @@ def live_attempts(session: Session, now: dt.datetime | None = None) -> list[dict
 
 
 create_service_token = ib_admin.create_service_token
+revoke_service_token = ib_admin.revoke_service_token
 
 
 # --- calibration (writer pages) ------------------------------------------------------------

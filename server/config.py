@@ -14,6 +14,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+MIN_METRICS_TOKEN = 32
+
 # name -> (environment variable, default, parser)
 _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "DATABASE_URL": ("SMARTCAT_DATABASE_URL", "sqlite:///smartcat.sqlite", str),
@@ -30,6 +32,8 @@ _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "CERTIFICATE_PAGE_SIZE": ("SMARTCAT_CERTIFICATE_PAGE_SIZE", 100, int),
     # Trust X-Forwarded-For / X-Forwarded-Proto from this many proxies (0 = none).
     "TRUSTED_PROXIES": ("SMARTCAT_TRUSTED_PROXIES", 0, int),
+    # The bearer token Prometheus sends to scrape /metrics; unset, /metrics is 404.
+    "METRICS_TOKEN": ("SMARTCAT_METRICS_TOKEN", None, str),
     # Connections per process (0 = SQLAlchemy's defaults): see docs/operations.md for sizing
     # against the workers and PostgreSQL's max_connections.  A request waits at most
     # DB_POOL_TIMEOUT seconds for a free connection, then gets 503.
@@ -70,6 +74,11 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         # `smartcat serve` generates one shared by its workers.
         log.warning("SMARTCAT_SECRET_KEY is not set: using a random key for this process")
         config["SECRET_KEY"] = secrets.token_hex(32)
+    # An empty value is "not set"; a short one could be guessed by anyone who can reach the port.
+    config["METRICS_TOKEN"] = config["METRICS_TOKEN"] or None
+    if config["METRICS_TOKEN"] is not None and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN:
+        raise ValueError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters "
+                         "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
     if config["DEFAULT_LOCALE"] not in ("id", "en"):
         raise ValueError(f"DEFAULT_LOCALE must be 'id' or 'en', not {config['DEFAULT_LOCALE']!r}")
     return config

@@ -5,14 +5,20 @@ files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode) an
 sums the files of all workers, whichever worker answers the scrape.  Without that variable
 (the built-in server, tests) the process's own registry is exposed.  The gunicorn hooks that
 prepare the directory and retire a dead worker's files are in :mod:`server.gunicorn_conf`.
+
+Only the scraper may read them: ``/metrics`` wants ``Authorization: Bearer <METRICS_TOKEN>``
+(compared in constant time; 401 otherwise) and is 404 while that setting is unset.  One port
+and one credential: every worker answers the scrape, through the same proxy and TLS as the
+rest of the app, and the token can be rotated without touching the network set-up.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, abort, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -23,7 +29,11 @@ from prometheus_client import (
     multiprocess,
 )
 
+from server.errors import error_response
+from server.i18n import gettext
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+SCRAPE_ENDPOINT = "public.metrics"
 
 # Labels use the Flask endpoint name, never the raw path: unknown paths (scanners, fuzzers)
 # would otherwise create one time series each.
@@ -46,10 +56,41 @@ def exposition() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
+def _scraper_token_sent(expected: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, sent = header.partition(" ")
+    # compare_digest on bytes: its time does not depend on where the first difference is, and
+    # (unlike on str) any character the client sends is accepted.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        sent.strip().encode("utf-8"), expected.encode("utf-8"))
+
+
+def _gate_scrape() -> Response | None:
+    """Before the view of /metrics: 404 without a METRICS_TOKEN, 401 without that token."""
+    if request.endpoint != SCRAPE_ENDPOINT:
+        return None
+    expected = current_app.config["METRICS_TOKEN"]
+    if expected is None:
+        abort(404)
+    if not _scraper_token_sent(expected):
+        response = error_response(401, "unauthorized",
+                                  gettext("This page needs the metrics token."))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+    # The bearer credential is the scraper's, not a certification service token: the role of
+    # this request is settled here, so no lookup queries the database for it and a scrape
+    # still answers (and shows the 503s) while the database is down.
+    g.role = "anonymous"
+    return None
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start_clock() -> None:
         g.metrics_started = time.perf_counter()
+
+    # After the clock, so refused scrapes are counted too.
+    app.before_request(_gate_scrape)
 
     @app.after_request
     def _observe(response: Response) -> Response:

@@ -11,10 +11,10 @@ from item_bank import admin as ib_admin
 from server import bank
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_
+from server.i18n import N_, gettext
 from server.policy_args import policy_now
 from server.security import access
-from server.views.staff import form_float, form_int, form_text, saving
+from server.views.staff import form_float, form_int, form_text, saving, staff_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -128,7 +128,7 @@ def mark_done(program_id: int, assignment_id: int):
     program = _program_or_404(program_id)
     nip = form_text("nip")
     saving(bank.mark_assignment_done, db.session, program_id=program.id,
-           assignment_id=assignment_id, nip=nip, marked_by=request.form.get("by", "admin"))
+           assignment_id=assignment_id, nip=nip, marked_by=staff_actor())
     flash(f"Assignment marked done for {nip}.")
     return redirect(url_for("admin.program", program_id=program.id))
 
@@ -149,3 +149,18 @@ def tokens():
         created = saving(ib_admin.create_service_token, db.session, name)
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
     return render_template("admin/tokens.html", tokens=rows, created=created)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+@access("admin")
+def revoke_token(token_id: int):
+    """GET asks to confirm; the POST of that page (with its CSRF token) revokes the token."""
+    if request.method == "GET":
+        token = db.session.get(bank.ServiceToken, token_id)
+        if token is None:
+            raise bank.NotFound("service_token_not_found", token=token_id)
+        return render_template("admin/revoke_token.html", token=token)
+    token = bank.revoke_service_token(db.session, token_id=token_id, actor=staff_actor())
+    flash(gettext("Token %(name)s is revoked: the certification API refuses it from now on.",
+                  name=token.name))
+    return redirect(url_for("admin.tokens"))

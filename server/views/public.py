@@ -25,7 +25,7 @@ def verify_form():
 @bp.get("/verify/<number>")
 @access("anonymous")
 def verify(number: str):
-    record = bank.find_certificate(db.session, number)
+    record = bank.public_certificate(db.session, number)
     return render_template("public/verify.html", cert=record, number=number), (
         200 if record else 404)
 
@@ -41,5 +41,6 @@ def health():
 @bp.get("/metrics")
 @access("anonymous")
 def metrics():
-    """Prometheus text format (restrict it to the scraper at the reverse proxy)."""
+    """Prometheus text format, for the scraper only (its token is checked by server.metrics
+    before this view and its role lookup)."""
     return exposition()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import request, session
 from sqlalchemy.exc import IntegrityError
 
 from server.errors import BadInput
@@ -52,3 +52,9 @@ def saving(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         message = str(exc.orig) if isinstance(exc, IntegrityError) else str(exc)
         raise BadInput(N_("Not saved: %(detail)s"), 422, "invalid_input",
                        detail=message) from exc
+
+
+def staff_actor() -> str:
+    """The logged-in writer's or administrator's name, for what they change (never a form
+    field: a client could send any name)."""
+    return session.get("staff_name") or f"staff:{session.get('staff_id')}"

@@ -42,6 +42,24 @@ def pool_size(threads: int) -> int:
     return threads + 1
 
 
+SERVER_HEADER = "SMART CAT"
+
+
+def request_handler() -> type:
+    """The built-in server's request handler, sending ``Server: SMART CAT``.
+
+    Werkzeug's own says ``Werkzeug/<version> Python/<version>``, which tells a scanner which
+    published vulnerabilities to try.  (gunicorn, since 20.1, sends ``gunicorn`` alone.)
+    """
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Handler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return SERVER_HEADER
+
+    return Handler
+
+
 def serve(url: str, host: str, port: int, workers: int = 1, threads: int = 4) -> int:
     """Serve ``url`` until interrupted; returns the exit code."""
     check_port(port)
@@ -60,7 +78,8 @@ def serve(url: str, host: str, port: int, workers: int = 1, threads: int = 4) ->
         os.execv(sys.executable, gunicorn_command(host, port, workers, threads))
     from server import create_app
     app = create_app({"DATABASE_URL": url})
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(host=host, port=port, threaded=True, use_reloader=False,
+            request_handler=request_handler())
     return 0
 
 

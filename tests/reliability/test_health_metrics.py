@@ -11,10 +11,13 @@ import pytest
 
 from server import create_app
 
+METRICS_TOKEN = "scrape-" + "t" * 40
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
 
 def _app(url: str):
     return create_app({"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "r" * 64,
-                       "SWEEP_INTERVAL_SECONDS": 0})
+                       "SWEEP_INTERVAL_SECONDS": 0, "METRICS_TOKEN": METRICS_TOKEN})
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -31,12 +34,12 @@ def test_healthz_ok_and_metrics_count_requests(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     upgrade(url)
     client = _app(url).test_client()
-    before = client.get("/metrics").get_data(as_text=True)
+    before = client.get("/metrics", headers=SCRAPE).get_data(as_text=True)
     for _ in range(3):
         r = client.get("/healthz")
         assert r.status_code == 200 and r.json == {"status": "ok", "database": "ok"}
     client.get("/api/v1/no-such-thing")
-    text = client.get("/metrics").get_data(as_text=True)
+    text = client.get("/metrics", headers=SCRAPE).get_data(as_text=True)
     labels = {"endpoint": "public.health", "method": "GET", "status": "200"}
     # The registry is per process and shared by every app of the test run: compare deltas.
     assert _sample(text, "smartcat_http_requests_total", **labels) - \
@@ -105,13 +108,14 @@ def test_database_down_10s_then_back(pg, pg_db, gunicorn_factory):
 @pytest.mark.postgres
 def test_gunicorn_metrics_sum_all_workers(pg_db, gunicorn_factory):
     load.prepare_database(pg_db, 1, items=5)
-    server = gunicorn_factory(pg_db, workers=2, threads=1)
+    server = gunicorn_factory(pg_db, workers=2, threads=1,
+                              extra_env={"SMARTCAT_METRICS_TOKEN": METRICS_TOKEN})
     n = 40
     with httpx.Client(base_url=server.url, timeout=10) as c:
-        before = c.get("/metrics").text
+        before = c.get("/metrics", headers=SCRAPE).text
         for _ in range(n):
             assert c.get("/healthz").status_code == 200
-        text = c.get("/metrics").text
+        text = c.get("/metrics", headers=SCRAPE).text
     labels = {"endpoint": "public.health", "method": "GET", "status": "200"}
     # Each scrape is answered by one worker; the multiprocess files make it see all of them.
     assert _sample(text, "smartcat_http_requests_total", **labels) - \

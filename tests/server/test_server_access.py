@@ -70,6 +70,17 @@ def _draft_item(app, w) -> int:
         return item.id
 
 
+def _service_token(app) -> int:
+    """A token of its own for each revoke request (revoking the demo's would change the
+    service role of the requests after it)."""
+    with Database.factory(app)() as s:
+        token = bank.ServiceToken(name=f"svc-r{next(_counter)}",
+                                  token_hash=bank.hash_token(bank.new_token()))
+        s.add(token)
+        s.commit()
+        return token.id
+
+
 def _csv(text: str):
     return {"file": (io.BytesIO(text.encode()), "roster.csv")}
 
@@ -93,7 +104,8 @@ def requests_table(app, w):
         "public.verify_form": {"GET": ("/verify", {}, 200)},
         "public.verify": {"GET": (f"/verify/{w['number']}", {}, 200)},
         "public.health": {"GET": ("/healthz", {}, 200)},
-        "public.metrics": {"GET": ("/metrics", {}, 200)},
+        # Without the METRICS_TOKEN setting /metrics is 404 for everyone (test_server_surfaces).
+        "public.metrics": {"GET": ("/metrics", {}, 404)},
         "writer.login": {"GET": ("/writer/login", {}, 200),
                          "POST": ("/writer/login", {"data": {"username": "penulis",
                                                              "password": "penulis-demo"}}, 302)},
@@ -139,6 +151,8 @@ def requests_table(app, w):
         "admin.live": {"GET": ("/admin/live", {}, 200)},
         "admin.tokens": {"GET": ("/admin/tokens", {}, 200),
                          "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
+        "admin.revoke_token": {"GET": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 200),
+                               "POST": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 302)},
         "api.login": {"POST": ("/api/v1/session", {"json": {
             "nip": w["nip"], "password": "peserta-demo"}}, 200)},
         "api.logout": {"DELETE": ("/api/v1/session", {"json": {}}, 200)},
