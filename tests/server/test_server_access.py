@@ -139,6 +139,10 @@ def requests_table(app, w):
         "admin.live": {"GET": ("/admin/live", {}, 200)},
         "admin.tokens": {"GET": ("/admin/tokens", {}, 200),
                          "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
+        "logins.index": {"GET": ("/admin/logins/", {}, 200)},
+        "logins.reset": {"GET": ("/admin/logins/reset?address=192.0.2.9", {}, 200),
+                         "POST": ("/admin/logins/reset", {"data": {"address": "192.0.2.9"}},
+                                  302)},
         "api.login": {"POST": ("/api/v1/session", {"json": {
             "nip": w["nip"], "password": "peserta-demo"}}, 200)},
         "api.logout": {"DELETE": ("/api/v1/session", {"json": {}}, 200)},
