@@ -112,10 +112,10 @@ def _newest_at(session: Session, where: Sequence[ColumnElement[bool]], rank: int
 
 
 def _until(session: Session, rule: ThrottleRule, account: str, address: str,
-           now: dt.datetime, exclude: int | None = None) -> dt.datetime | None:
+           now: dt.datetime, exclude: int) -> dt.datetime | None:
     """When a try of ``account`` from ``address`` is allowed again (None: now); the row
     ``exclude`` (the try being judged) does not count."""
-    others = [] if exclude is None else [LoginAttempt.id != exclude]
+    others = [LoginAttempt.id != exclude]
     since = now - dt.timedelta(seconds=rule.window)
     window = dt.timedelta(seconds=rule.window)
     until: list[dt.datetime] = []
@@ -167,7 +167,7 @@ def login_succeeded(session: Session, decision: Decision) -> None:
 
 
 @dataclass(frozen=True)
-class Throttled:
+class ThrottleEntry:
     """A throttled account, address or pair for the administrator: ``scope`` is "pair",
     "account" or "address"; the failures counted by that rule; refused until ``until``."""
 
@@ -179,12 +179,12 @@ class Throttled:
 
 
 def throttled(session: Session, rule: ThrottleRule,
-              now: dt.datetime | None = None) -> list[Throttled]:
+              now: dt.datetime | None = None) -> list[ThrottleEntry]:
     """Every pair, address and account refused or delayed now, the longest wait first."""
     now = db_now(session) if now is None else now
     since = now - dt.timedelta(seconds=rule.window)
     window = dt.timedelta(seconds=rule.window)
-    found: list[Throttled] = []
+    found: list[ThrottleEntry] = []
     groups = [("pair", (LoginAttempt.account, LoginAttempt.address), rule.pair_limit),
               ("address", (LoginAttempt.address,), rule.address_limit)]
     for scope, columns, limit in groups:
@@ -196,7 +196,7 @@ def throttled(session: Session, rule: ThrottleRule,
             until = _newest_at(session, where, limit, since) + window
             if until > now:
                 account = key[0] if scope == "pair" else None
-                found.append(Throttled(scope, account, key[-1], failures, until))
+                found.append(ThrottleEntry(scope, account, key[-1], failures, until))
     rows = session.execute(
         select(LoginAttempt.account, func.count(), func.max(LoginAttempt.at))
         .where(LoginAttempt.at > now - dt.timedelta(seconds=rule.account_window))
@@ -204,7 +204,7 @@ def throttled(session: Session, rule: ThrottleRule,
     for account, failures, latest in rows:
         until = latest + rule.account_delay(failures)
         if until > now:
-            found.append(Throttled("account", account, None, failures, until))
+            found.append(ThrottleEntry("account", account, None, failures, until))
     return sorted(found, key=lambda t: (-t.until.timestamp(), t.scope, t.account or "",
                                         t.address or ""))
 

@@ -22,7 +22,7 @@ from server.extensions import db
 from server.i18n import N_
 from server.policy_args import policy_now
 
-P = TypeVar("P")
+T = TypeVar("T")
 
 
 class LoginRefused(BadInput):
@@ -48,7 +48,7 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _throttled_check(account: str, check: Callable[[], P | None]) -> P | None:
+def _throttled_check(account: str, check: Callable[[], T | None]) -> T | None:
     """Record and judge the try (429 when throttled), else run ``check`` (None = wrong)."""
     session = db.session
     decision = bank.login_throttle.judge_try(
