@@ -1,4 +1,5 @@
-"""Account changes around logging in: the failed-login record and roster passwords.
+"""Account changes around logging in: roster passwords (the failed-login record is
+:mod:`item_bank.login_throttle`).
 
 Each function is one transaction (:mod:`item_bank.tx`).
 """
@@ -7,27 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import LoginAttempt, Participant
+from .models import Participant
 from .security import hash_password
 from .tx import transactional
-
-
-@transactional
-def record_login_try(session: Session, *, keys: tuple[str, ...]) -> list[int]:
-    """Write this try as a failure under each key; returns the row ids (to clear on success)."""
-    rows = [LoginAttempt(key=key) for key in keys]
-    session.add_all(rows)
-    session.flush()
-    return [row.id for row in rows]
-
-
-@transactional
-def clear_login_try(session: Session, row_ids: list[int]) -> None:
-    """The try succeeded: it is not a failure."""
-    session.execute(delete(LoginAttempt).where(LoginAttempt.id.in_(row_ids)))
 
 
 @transactional

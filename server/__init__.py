@@ -39,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import errors, i18n, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
-    from server.views import admin, participant, public, writer
+    from server.views import admin, logins, participant, public, writer
 
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter
@@ -61,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(participant.bp)
     app.register_blueprint(writer.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(logins.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api)
     sweeper.init_app(app)

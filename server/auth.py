@@ -1,20 +1,28 @@
-"""Logging in participants (NIP) and staff (username), with a database-backed rate limit.
+"""Logging in participants (NIP) and staff (username), behind the login throttle.
 
-The limit lives in the database so that it holds across worker processes and hosts: every
-try is written (as a failure) and committed *before* the password is checked, then the
-failures in the window are counted.  Parallel tries therefore all see each other once
-committed, and the one that pushes the count past the limit is refused with 429 whatever the
-interleaving; a successful try is turned into a success afterwards.
+The throttle (:mod:`item_bank.login_throttle`) lives in the database so that it holds
+across worker processes and hosts: every try is written and committed *before* the password
+is checked and then judged against every stored failure, so parallel tries all see each
+other.  A refused try is 429 with ``Retry-After`` and a message saying how long to wait; the
+password of a refused try is never checked (no oracle for a locked-out attacker).
 """
 
 from __future__ import annotations
 
-from flask import current_app, request
+import math
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import Response, after_this_request, current_app, request
 
 from server import bank
+from server.config import login_rule
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.policy_args import policy_now
+
+T = TypeVar("T")
 
 
 class LoginRefused(BadInput):
@@ -26,29 +34,40 @@ class LoginRefused(BadInput):
 
 
 class Throttled(BadInput):
-    def __init__(self) -> None:
-        super().__init__(N_("Too many failed logins; wait a minute and try again."), 429,
-                         "too_many_attempts")
+    """429: wait ``seconds`` (the message says it in seconds, or minutes when long)."""
+
+    def __init__(self, seconds: int) -> None:
+        minutes = math.ceil(seconds / 60)
+        message = (N_("Too many failed logins. Try again in %(seconds)s seconds.")
+                   if seconds < 120 else
+                   N_("Too many failed logins. Try again in %(minutes)s minutes."))
+        super().__init__(message, 429, "too_many_attempts", seconds=seconds, minutes=minutes)
 
 
 def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _throttled_check(identity: str, check) -> object:
-    """Record the try, refuse when over the limit, else run ``check`` (None = wrong)."""
+def _throttled_check(account: str, check: Callable[[], T | None]) -> T | None:
+    """Record and judge the try (429 when throttled), else run ``check`` (None = wrong)."""
     session = db.session
-    limit = current_app.config["LOGIN_LIMIT"]
-    window = current_app.config["LOGIN_WINDOW_SECONDS"]
-    address = client_address()
-    attempt_id = bank.record_login_try(session, identity=identity, address=address)
-    failures = bank.count_login_failures(session, identity=identity, address=address,
-                                         window_seconds=window)
-    if failures > limit:
-        raise Throttled()
+    decision = bank.login_throttle.judge_try(
+        session, login_rule(current_app.config), account=account, address=client_address(),
+        now=policy_now())
+    if decision.retry_after is not None:
+        retry_after = str(decision.retry_after)
+
+        # The login views render the refusal themselves (a page) or through the error
+        # handler (JSON): either way the header joins the response that is finally sent.
+        @after_this_request
+        def _retry_after(response: Response) -> Response:
+            response.headers["Retry-After"] = retry_after
+            return response
+
+        raise Throttled(decision.retry_after)
     principal = check()
     if principal is not None:
-        bank.mark_login_success(session, attempt_id)
+        bank.login_throttle.login_succeeded(session, decision)
     return principal
 
 

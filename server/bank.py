@@ -22,6 +22,7 @@ from item_bank import (
     accounts,
     authoring,
     calibration_source,
+    login_throttle,  # noqa: F401  (the throttle of server.auth and the admin's view)
     policy,  # noqa: F401  (re-exported for the views)
 )
 from item_bank import admin as ib_admin
@@ -93,29 +94,6 @@ def authenticate_staff(session: Session, username: str, password: str) -> StaffU
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     ok = _check(user.password_hash if user else None, password)
     return user if ok else None
-
-
-def _keys(identity: str, address: str) -> tuple[str, str]:
-    return identity, f"ip:{address}"
-
-
-def record_login_try(session: Session, *, identity: str, address: str) -> list[int]:
-    """Write this try as a failure under both keys; returns the row ids."""
-    return accounts.record_login_try(session, keys=_keys(identity, address))
-
-
-def count_login_failures(session: Session, *, identity: str, address: str,
-                         window_seconds: int) -> int:
-    """The larger of the failure counts for the identity and for the address in the window."""
-    since = db_now(session) - dt.timedelta(seconds=window_seconds)
-    counts = session.execute(
-        select(LoginAttempt.key, func.count())
-        .where(LoginAttempt.key.in_(_keys(identity, address)), LoginAttempt.at >= since)
-        .group_by(LoginAttempt.key)).all()
-    return max((n for _key, n in counts), default=0)
-
-
-mark_login_success = accounts.clear_login_try
 
 
 def get_participant(session: Session, participant_id: int) -> Participant:

@@ -12,6 +12,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
+from item_bank.login_throttle import ThrottleRule
+
 log = logging.getLogger(__name__)
 
 MIN_METRICS_TOKEN = 32
@@ -20,9 +22,17 @@ MIN_METRICS_TOKEN = 32
 _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "DATABASE_URL": ("SMARTCAT_DATABASE_URL", "sqlite:///smartcat.sqlite", str),
     "SECRET_KEY": ("SMARTCAT_SECRET_KEY", None, str),
-    # Failed logins allowed per NIP and per client address within the window; the next is 429.
+    # The login throttle (item_bank.login_throttle, docs/server.md "Security"): failed logins
+    # per (account, address) and per address within the window, then 429 until the window
+    # has passed; failures per account (any address) in the account window before each try
+    # waits an exponential delay after the latest one.
     "LOGIN_LIMIT": ("SMARTCAT_LOGIN_LIMIT", 10, int),
-    "LOGIN_WINDOW_SECONDS": ("SMARTCAT_LOGIN_WINDOW_SECONDS", 60, int),
+    "LOGIN_ADDRESS_LIMIT": ("SMARTCAT_LOGIN_ADDRESS_LIMIT", 300, int),
+    "LOGIN_WINDOW_SECONDS": ("SMARTCAT_LOGIN_WINDOW_SECONDS", 900, int),
+    "LOGIN_ACCOUNT_FREE": ("SMARTCAT_LOGIN_ACCOUNT_FREE", 10, int),
+    "LOGIN_ACCOUNT_WINDOW_SECONDS": ("SMARTCAT_LOGIN_ACCOUNT_WINDOW_SECONDS", 86400, int),
+    "LOGIN_DELAY_SECONDS": ("SMARTCAT_LOGIN_DELAY_SECONDS", 1, int),
+    "LOGIN_DELAY_MAX_SECONDS": ("SMARTCAT_LOGIN_DELAY_MAX_SECONDS", 900, int),
     # Seconds between two sweeps that finish attempts past their deadline (0 = no sweeper thread).
     "SWEEP_INTERVAL_SECONDS": ("SMARTCAT_SWEEP_INTERVAL_SECONDS", 15, int),
     "DEFAULT_LOCALE": ("SMARTCAT_DEFAULT_LOCALE", "id", str),
@@ -79,6 +89,16 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     if config["METRICS_TOKEN"] is not None and len(config["METRICS_TOKEN"]) < MIN_METRICS_TOKEN:
         raise ValueError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters "
                          "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
+    login_rule(config)  # a bad limit is refused at start, not at the first login
     if config["DEFAULT_LOCALE"] not in ("id", "en"):
         raise ValueError(f"DEFAULT_LOCALE must be 'id' or 'en', not {config['DEFAULT_LOCALE']!r}")
     return config
+
+
+def login_rule(config: Mapping[str, Any]) -> ThrottleRule:
+    """The login throttle's limits from the ``LOGIN_*`` settings (ValueError when invalid)."""
+    return ThrottleRule(
+        pair_limit=config["LOGIN_LIMIT"], address_limit=config["LOGIN_ADDRESS_LIMIT"],
+        window=config["LOGIN_WINDOW_SECONDS"], account_free=config["LOGIN_ACCOUNT_FREE"],
+        account_window=config["LOGIN_ACCOUNT_WINDOW_SECONDS"],
+        delay=config["LOGIN_DELAY_SECONDS"], delay_max=config["LOGIN_DELAY_MAX_SECONDS"])

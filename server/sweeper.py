@@ -3,6 +3,7 @@
 Each access to an attempt already expires it in the policy; this background thread covers
 the attempts nobody touches, so results (and certificates) appear on time.  Running it in
 every worker is safe: ``expire_due_attempts`` is idempotent and finishes each attempt once.
+Each sweep also deletes the login tries older than the login throttle's longest window.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 from flask import Flask
 
 from server import bank
+from server.config import login_rule
 from server.extensions import Database
 from server.policy_args import policy_now
 
@@ -20,9 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def sweep_once(app: Flask) -> int:
-    """Expire every due attempt now; returns how many were finished."""
+    """Expire every due attempt now and prune old login tries; returns how many attempts
+    were finished."""
     with Database.factory(app)() as session:
-        return bank.policy.expire_due_attempts(session, now=policy_now(app))
+        now = policy_now(app)
+        bank.login_throttle.prune(session, login_rule(app.config), now)
+        return bank.policy.expire_due_attempts(session, now=now)
 
 
 def _loop(app: Flask, interval: float, stop: threading.Event) -> None:

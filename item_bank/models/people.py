@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 import re
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .base import Base
@@ -91,10 +91,15 @@ class ServiceToken(Base):
 
 
 class LoginAttempt(Base):
-    """One failed login, keyed by e.g. ``nip:<nip>`` or ``ip:<addr>``, for throttling."""
+    """One failed login try (or one being checked right now), for throttling: which account
+    (``nip:<nip>`` or ``staff:<username>``), from which client address, when.  A try that
+    succeeds or is refused is deleted again (item_bank.login_throttle)."""
 
     __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_account_at", "account", "at"),
+                      Index("ix_login_attempt_address_at", "address", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column("attempt_key", String(200), index=True)
+    account: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), index=True)

@@ -153,6 +153,10 @@ def requests_table(app, w):
                          "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
         "admin.revoke_token": {"GET": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 200),
                                "POST": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 302)},
+        "logins.index": {"GET": ("/admin/logins/", {}, 200)},
+        "logins.reset": {"GET": ("/admin/logins/reset?address=192.0.2.9", {}, 200),
+                         "POST": ("/admin/logins/reset", {"data": {"address": "192.0.2.9"}},
+                                  302)},
         "api.login": {"POST": ("/api/v1/session", {"json": {
             "nip": w["nip"], "password": "peserta-demo"}}, 200)},
         "api.logout": {"DELETE": ("/api/v1/session", {"json": {}}, 200)},
