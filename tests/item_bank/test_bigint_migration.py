@@ -20,9 +20,11 @@ pytestmark = pytest.mark.postgres
 
 
 def _rows(session) -> dict[str, list]:
+    # login_attempt is left out: a later migration (0008) reshapes it, so the models' columns
+    # do not exist at 0005, and it holds only short-lived throttle state (no row here).
     return {table.name: session.execute(
         select(table).order_by(*table.primary_key.columns)).all()
-        for table in Base.metadata.sorted_tables}
+        for table in Base.metadata.sorted_tables if table.name != "login_attempt"}
 
 
 def _integer_types(session) -> set[str]:
