@@ -12,6 +12,7 @@ from server import bank
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.inputs import upload_route
 from server.policy_args import policy_now
 from server.security import access
 from server.views.staff import form_float, form_int, form_text, saving
@@ -104,6 +105,7 @@ def create_assignment(program_id: int):
 
 
 @bp.post("/programs/<int:program_id>/roster")
+@upload_route
 @access("admin")
 def import_roster(program_id: int):
     """CSV with a header nip,name[,unit][,password]: enrols every row, or none if one is bad."""

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.errors import BadInput
 from server.i18n import N_
+from server.inputs import parse_int
 
 
 def form_int(name: str, *, required: bool = True, default: int | None = None) -> int | None:
@@ -18,11 +19,8 @@ def form_int(name: str, *, required: bool = True, default: int | None = None) ->
         if required:
             raise BadInput(N_("%(name)s is required."), 422, "invalid_input", name=name)
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise BadInput(N_("%(name)s must be a whole number, not %(value)s."), 422,
-                       "invalid_input", name=name, value=repr(raw)) from exc
+    # 64-bit at most (ids); a column of a smaller type refuses more when it is assigned.
+    return parse_int(raw, name)
 
 
 def form_float(name: str) -> float | None:

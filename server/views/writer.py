@@ -8,6 +8,7 @@ import json
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -18,11 +19,12 @@ from flask import (
 from sqlalchemy import func, or_, select
 
 from item_bank import authoring
-from server import bank
+from server import MAX_ID, bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.inputs import query_int, upload_route
 from server.security import access, start_session
 from server.views.staff import form_float, form_int, form_text, saving
 
@@ -53,7 +55,8 @@ def items():
     Item = bank.Item
     q = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    page = max(request.args.get("page", 1, type=int), 1)
+    # The offset (page - 1) * PAGE must stay a 64-bit integer.
+    page = query_int("page", 1, low=1, high=MAX_ID // PAGE)
     stmt = select(Item)
     if q:
         stmt = stmt.where(or_(Item.stem.ilike(f"%{q}%"), Item.code.ilike(f"%{q}%")))
@@ -129,6 +132,7 @@ def export_items():
 
 
 @bp.post("/items/import")
+@upload_route
 @access(*STAFF)
 def import_items():
     upload = request.files.get("file")
@@ -136,7 +140,7 @@ def import_items():
         raise BadInput(N_("Choose a JSON file exported from this page."), 422,
                        "invalid_input")
     try:
-        records = json.loads(upload.read().decode("utf-8"))
+        records = current_app.json.loads(upload.read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(N_("The file is not UTF-8 JSON: %(detail)s"), 422, "invalid_input",
                        detail=str(exc)) from exc
