@@ -2,8 +2,9 @@
 
 - Body size: ``MAX_REQUEST_BYTES`` for every route, ``MAX_UPLOAD_BYTES`` for the views marked
   :func:`upload_route`.  A declared ``Content-Length`` over the limit is 413 before anything is
-  read; a chunked body (no length) is cut off by Werkzeug's stream limit with 413 as soon as
-  it has sent more than the limit.  Installed before CSRF protection, which parses forms.
+  read; a chunked body (no length) is read up to the limit (Werkzeug's stream limit) and
+  refused with 413 as soon as it has sent more.  Installed before CSRF protection, which
+  parses forms.
 - JSON (request bodies and the writer's import file, through the app's JSON provider):
   nesting deeper than ``MAX_JSON_DEPTH`` is 400 before parsing (Python's parser would
   recurse until RecursionError), and every string in it is checked like the others.
@@ -49,9 +50,18 @@ def upload_route(view: Callable) -> Callable:
 def _limit_body() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     setting = "MAX_UPLOAD_BYTES" if getattr(view, "upload", False) else "MAX_REQUEST_BYTES"
-    request.max_content_length = current_app.config[setting]
-    if (request.content_length or 0) > request.max_content_length:
-        raise RequestEntityTooLarge()
+    limit = current_app.config[setting]
+    if request.content_length is not None:
+        request.max_content_length = limit
+        if request.content_length > limit:
+            raise RequestEntityTooLarge()
+    elif request.environ.get("wsgi.input_terminated"):
+        # A body of unknown length (chunked).  Werkzeug's stream limit stops reading there
+        # but hands over what it read as if it were the whole body, so read one byte more
+        # than allowed to tell (at most limit + 1 bytes are ever held).
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:
+            raise RequestEntityTooLarge()
 
 
 def check_text(value: str, name: str, attribute: Any = None) -> str:
