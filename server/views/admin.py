@@ -80,7 +80,7 @@ def create_exam(program_id: int):
         raise BadInput(N_("Unknown exam kind %(kind)s."), 422, "invalid_input",
                        kind=repr(kind))
 
-    materi_id = form_int("materi_id", required=False)
+    materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
     materi = None if materi_id is None else db.session.get(bank.Materi, materi_id)
     if materi_id is not None and (materi is None or materi.program_id != program.id):
         raise bank.NotFound("materi_not_found", materi=materi_id)

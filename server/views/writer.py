@@ -24,7 +24,7 @@ from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
-from server.inputs import query_int, upload_route
+from server.inputs import parse_int, query_int, upload_route
 from server.security import access, start_session
 from server.views.staff import form_float, form_int, form_text, saving
 
@@ -85,7 +85,8 @@ def _materi_choices():
 @access(*STAFF)
 def new_item():
     if request.method == "POST":
-        item = saving(authoring.create_item, db.session, materi_id=form_int("materi_id"),
+        item = saving(authoring.create_item, db.session,
+                      materi_id=form_int("materi_id", column=bank.Materi.id),
                       code=form_text("code"), author=request.form.get("author", ""),
                       **_content_from_form())
         flash(f"Item {item.code} created.")
@@ -169,8 +170,8 @@ def calibration():
 @bp.post("/calibration")
 @access(*STAFF)
 def start_calibration():
-    program_id = form_int("program_id")
-    materi_id = form_int("materi_id", required=False)
+    program_id = form_int("program_id", column=bank.Program.id)
+    materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
     model = request.form.get("model", "2pl")
     run_id = saving(bank.run_calibration, db.session, program_id=program_id,
                     materi_id=materi_id, model=model, actor=_actor())
@@ -194,11 +195,13 @@ def calibration_run(run_id: int):
 @access(*STAFF)
 def accept_calibration(run_id: int):
     chosen = request.form.getlist("item_id")
-    if not chosen or not all(x.isdigit() for x in chosen):
+    if not chosen:
         raise BadInput(N_("Choose at least one estimated pretest item to accept."), 422,
                        "invalid_input")
+    low, high = bank.int_range(bank.Item.id.property.columns[0].type)
+    item_ids = [parse_int(x, "item_id", low=max(low, 0), high=high) for x in chosen]
     accepted, skipped = saving(bank.accept_calibration, db.session, run_id=run_id,
-                               item_ids=[int(x) for x in chosen], actor=_actor())
+                               item_ids=item_ids, actor=_actor())
     message = f"{len(accepted)} item(s) calibrated and now operational"
     if accepted:
         message += ": " + ", ".join(item.code for item in accepted)
