@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     --------
     >>> app = create_app({"DATABASE_URL": "sqlite:///demo.db", "SECRET_KEY": "x" * 32})
     """
-    from server import errors, i18n, metrics, security, sweeper
+    from server import errors, i18n, inputs, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
     from server.views import admin, logins, participant, public, writer
@@ -44,13 +44,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.url_map.converters["int"] = IdConverter
     app.config.update(load_config(config))
-    app.config.setdefault("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore
 
     metrics.init_app(app)
     db.init_app(app)
+    # Before CSRF protection: its check parses forms, which the body limit must govern.
+    inputs.init_app(app)
     csrf.init_app(app)
     # The JSON API is protected by requiring JSON bodies (see server.api), not form tokens.
     csrf.exempt(api)

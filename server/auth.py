@@ -20,6 +20,7 @@ from server.config import login_rule
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.inputs import check_text
 from server.policy_args import policy_now
 
 T = TypeVar("T")
@@ -75,7 +76,8 @@ def login_participant(nip: str, password: str):
     """The participant whose NIP and password match, else :class:`LoginRefused` / 429."""
     if not isinstance(nip, str) or not isinstance(password, str):
         raise BadInput(N_("NIP and password must be strings."), 422, "invalid_input")
-    nip = nip.strip()
+    # No account has a NIP longer than the column, and the throttle's key must fit its own.
+    nip = check_text(nip.strip(), "nip", bank.Participant.nip)
     principal = _throttled_check(
         f"nip:{nip}", lambda: bank.authenticate_participant(db.session, nip, password))
     if principal is None:
@@ -86,7 +88,7 @@ def login_participant(nip: str, password: str):
 def login_staff(username: str, password: str):
     if not isinstance(username, str) or not isinstance(password, str):
         raise BadInput(N_("Username and password must be strings."), 422, "invalid_input")
-    username = username.strip()
+    username = check_text(username.strip(), "username", bank.StaffUser.username)
     principal = _throttled_check(
         f"staff:{username}", lambda: bank.authenticate_staff(db.session, username, password))
     if principal is None:

@@ -62,6 +62,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     StaffUser,
 )
 from item_bank.models.item import validate_item_fields  # noqa: F401
+from item_bank.models.limits import int_range, max_length, text_problem  # noqa: F401
 from item_bank.security import hash_password, hash_token, new_token, verify_password  # noqa: F401
 
 __all__ = ["policy", "make_engine", "Engine"]
@@ -128,7 +129,7 @@ def _certificate_record(cert: Certificate) -> dict[str, Any]:
             "issued_at": cert.issued_at.isoformat(), "attempt_id": cert.attempt_id}
 
 
-def certificates_page(session: Session, *, since: tuple[str, int] | None, limit: int,
+def certificates_page(session: Session, *, since: tuple[dt.datetime, int] | None, limit: int,
                       settle_seconds: float) -> tuple[list[dict[str, Any]], tuple[str, int] | None]:
     """Certificates strictly after the cursor ``(issued_at, id)``, oldest first.
 
@@ -138,7 +139,7 @@ def certificates_page(session: Session, *, since: tuple[str, int] | None, limit:
     horizon = db_now(session) - dt.timedelta(seconds=settle_seconds)
     stmt = select(Certificate).where(Certificate.issued_at <= horizon)
     if since is not None:
-        at = dt.datetime.fromisoformat(since[0])
+        at = since[0]
         stmt = stmt.where((Certificate.issued_at > at)
                           | ((Certificate.issued_at == at) & (Certificate.id > since[1])))
     rows = session.scalars(stmt.order_by(Certificate.issued_at, Certificate.id).limit(limit)).all()

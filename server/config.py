@@ -50,6 +50,13 @@ _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "DB_POOL_SIZE": ("SMARTCAT_DB_POOL_SIZE", 0, int),
     "DB_MAX_OVERFLOW": ("SMARTCAT_DB_MAX_OVERFLOW", 2, int),
     "DB_POOL_TIMEOUT": ("SMARTCAT_DB_POOL_TIMEOUT", 10, int),
+    # Largest request body in bytes: every route but the uploads (JSON API, forms) / the
+    # writer's item import and the roster upload.  A larger body is 413 before it is read.
+    "MAX_REQUEST_BYTES": ("SMARTCAT_MAX_REQUEST_BYTES", 1024 * 1024, int),
+    "MAX_UPLOAD_BYTES": ("SMARTCAT_MAX_UPLOAD_BYTES", 16 * 1024 * 1024, int),
+    # Deepest nesting of arrays and objects in a JSON body or import file; deeper is 400
+    # (well below Python's recursion limit, far above any document of the product).
+    "MAX_JSON_DEPTH": ("SMARTCAT_MAX_JSON_DEPTH", 32, int),
 }
 
 
@@ -92,6 +99,9 @@ def load_config(overrides: Mapping[str, Any] | None = None,
     login_rule(config)  # a bad limit is refused at start, not at the first login
     if config["DEFAULT_LOCALE"] not in ("id", "en"):
         raise ValueError(f"DEFAULT_LOCALE must be 'id' or 'en', not {config['DEFAULT_LOCALE']!r}")
+    for name in ("MAX_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "MAX_JSON_DEPTH"):
+        if config[name] < 1:
+            raise ValueError(f"{name} must be at least 1, not {config[name]!r}")
     return config
 
 

@@ -25,6 +25,9 @@ from .people import (
 )
 from .program import ContentTag, Materi, Program, ProgramSettings
 
+# Every string and integer column refuses what it cannot hold (registered on import).
+from . import limits  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
     "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",

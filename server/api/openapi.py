@@ -229,7 +229,7 @@ SPEC = {
         "/certificates/{number}": {"get": _op(
             "One certificate by number", _json("Certificate",
                                                {"$ref": "#/components/schemas/Certificate"}),
-            security="serviceToken", errors=(401, 403, 404),
+            security="serviceToken", errors=(400, 401, 403, 404),
             params=[{"name": "number", "in": "path", "required": True,
                      "schema": {"type": "string"}}])},
     },

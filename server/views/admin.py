@@ -12,6 +12,7 @@ from server import bank
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_, gettext
+from server.inputs import upload_route
 from server.policy_args import policy_now
 from server.security import access
 from server.views.staff import form_float, form_int, form_text, saving, staff_actor
@@ -79,7 +80,7 @@ def create_exam(program_id: int):
         raise BadInput(N_("Unknown exam kind %(kind)s."), 422, "invalid_input",
                        kind=repr(kind))
 
-    materi_id = form_int("materi_id", required=False)
+    materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
     materi = None if materi_id is None else db.session.get(bank.Materi, materi_id)
     if materi_id is not None and (materi is None or materi.program_id != program.id):
         raise bank.NotFound("materi_not_found", materi=materi_id)
@@ -104,6 +105,7 @@ def create_assignment(program_id: int):
 
 
 @bp.post("/programs/<int:program_id>/roster")
+@upload_route
 @access("admin")
 def import_roster(program_id: int):
     """CSV with a header nip,name[,unit][,password]: enrols every row, or none if one is bad."""

@@ -8,21 +8,26 @@ from typing import Any
 from flask import request, session
 from sqlalchemy.exc import IntegrityError
 
+from server import bank
 from server.errors import BadInput
 from server.i18n import N_
+from server.inputs import parse_int
 
 
-def form_int(name: str, *, required: bool = True, default: int | None = None) -> int | None:
+def form_int(name: str, *, required: bool = True, default: int | None = None,
+             column: Any = None) -> int | None:
+    """The whole number of a form field: within 64 bits, or within the type of ``column``
+    (a mapped attribute such as ``bank.Materi.id``) for a value the database compares with
+    it; a value stored in a column is also held to it when it is assigned (the models)."""
     raw = request.form.get(name, "").strip()
     if not raw:
         if required:
             raise BadInput(N_("%(name)s is required."), 422, "invalid_input", name=name)
         return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise BadInput(N_("%(name)s must be a whole number, not %(value)s."), 422,
-                       "invalid_input", name=name, value=repr(raw)) from exc
+    if column is None:
+        return parse_int(raw, name)
+    low, high = bank.int_range(column.property.columns[0].type)
+    return parse_int(raw, name, low=low, high=high)
 
 
 def form_float(name: str) -> float | None:

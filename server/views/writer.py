@@ -8,6 +8,7 @@ import json
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -18,11 +19,12 @@ from flask import (
 from sqlalchemy import func, or_, select
 
 from item_bank import authoring
-from server import bank
+from server import MAX_ID, bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
+from server.inputs import parse_int, query_int, upload_route
 from server.security import access, current_role, start_session
 from server.views.staff import form_float, form_int, form_text, saving
 
@@ -53,7 +55,8 @@ def items():
     Item = bank.Item
     q = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    page = max(request.args.get("page", 1, type=int), 1)
+    # The offset (page - 1) * PAGE must stay a 64-bit integer.
+    page = query_int("page", 1, low=1, high=MAX_ID // PAGE)
     stmt = select(Item)
     if q:
         stmt = stmt.where(or_(Item.stem.ilike(f"%{q}%"), Item.code.ilike(f"%{q}%")))
@@ -82,7 +85,8 @@ def _materi_choices():
 @access(*STAFF)
 def new_item():
     if request.method == "POST":
-        item = saving(authoring.create_item, db.session, materi_id=form_int("materi_id"),
+        item = saving(authoring.create_item, db.session,
+                      materi_id=form_int("materi_id", column=bank.Materi.id),
                       code=form_text("code"), author=request.form.get("author", ""),
                       **_content_from_form())
         flash(f"Item {item.code} created.")
@@ -129,6 +133,7 @@ def export_items():
 
 
 @bp.post("/items/import")
+@upload_route
 @access(*STAFF)
 def import_items():
     upload = request.files.get("file")
@@ -136,7 +141,7 @@ def import_items():
         raise BadInput(N_("Choose a JSON file exported from this page."), 422,
                        "invalid_input")
     try:
-        records = json.loads(upload.read().decode("utf-8"))
+        records = current_app.json.loads(upload.read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(N_("The file is not UTF-8 JSON: %(detail)s"), 422, "invalid_input",
                        detail=str(exc)) from exc
@@ -171,8 +176,8 @@ def calibration():
 @bp.post("/calibration")
 @access(*STAFF)
 def start_calibration():
-    program_id = form_int("program_id")
-    materi_id = form_int("materi_id", required=False)
+    program_id = form_int("program_id", column=bank.Program.id)
+    materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
     model = request.form.get("model", "2pl")
     run_id = saving(bank.run_calibration, db.session, program_id=program_id,
                     materi_id=materi_id, model=model, actor=_actor())
@@ -196,11 +201,13 @@ def calibration_run(run_id: int):
 @access(*STAFF)
 def accept_calibration(run_id: int):
     chosen = request.form.getlist("item_id")
-    if not chosen or not all(x.isdigit() for x in chosen):
+    if not chosen:
         raise BadInput(N_("Choose at least one estimated pretest item to accept."), 422,
                        "invalid_input")
+    low, high = bank.int_range(bank.Item.id.property.columns[0].type)
+    item_ids = [parse_int(x, "item_id", low=max(low, 0), high=high) for x in chosen]
     accepted, skipped = saving(bank.accept_calibration, db.session, run_id=run_id,
-                               item_ids=[int(x) for x in chosen], actor=_actor())
+                               item_ids=item_ids, actor=_actor())
     message = f"{len(accepted)} item(s) calibrated and now operational"
     if accepted:
         message += ": " + ", ".join(item.code for item in accepted)
