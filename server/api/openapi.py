@@ -1,9 +1,24 @@
-"""``/api/v1/openapi.json``: the OpenAPI 3 description of this API."""
+"""``/api/v1/openapi.json``: the OpenAPI 3 description of every route of the app.
+
+The document is built from the app's URL map, so that no route can be left out: every rule
+and method is one operation, its path parameters come from the rule (``<int:...>`` is the
+app's 64-bit id, see ``server.IdConverter``), and its security and 401/403 answers come from
+the roles its view declares with :func:`server.security.access`.  What a route takes and
+answers is written here: the JSON API's bodies and schemas in :data:`API`, the pages' query
+parameters, form fields and statuses in :data:`PAGES`.  A route with neither is still listed
+(as ``x-undocumented``), and tests/server/test_server_openapi.py fails on it.
+"""
 
 from __future__ import annotations
 
-from flask import jsonify
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
+from flask import Flask, current_app, jsonify
+
+from server import MAX_ID
 from server.api import api
 from server.security import access
 
@@ -16,13 +31,12 @@ def _json(description: str, schema: dict | None = None) -> dict:
         "schema": schema or {"type": "object"}}}}
 
 
-def _op(summary: str, ok: dict, *, security: str | None = "session", body: dict | None = None,
-        params: list | None = None, errors: tuple[int, ...] = (401, 404)) -> dict:
-    op: dict = {"summary": summary, "responses": {"200": ok}}
-    for status in errors:
-        op["responses"][str(status)] = _ERROR
-    if security:
-        op["security"] = [{security: []}]
+def _op(summary: str, ok: dict, *, body: dict | None = None, params: list | None = None,
+        errors: tuple[int, ...] = (404,), status: int = 200) -> dict:
+    """A JSON API operation; 401/403 and the security are added from the view's roles."""
+    op: dict = {"summary": summary, "responses": {str(status): ok}}
+    for code in errors:
+        op["responses"][str(code)] = _ERROR
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if params:
@@ -32,7 +46,7 @@ def _op(summary: str, ok: dict, *, security: str | None = "session", body: dict 
 
 def _path_id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "format": "int64", "minimum": 0}}
+            "schema": {"type": "integer", "format": "int64", "minimum": 0, "maximum": MAX_ID}}
 
 
 ATTEMPT = _path_id("attempt_id")
@@ -64,179 +78,442 @@ def _null_ref(name: str) -> dict:
 PARAMS = {"type": "object", "additionalProperties": True,
           "description": "The message's parameters by name; datetimes in ISO 8601"}
 
-SPEC = {
-    "openapi": "3.0.3",
-    "info": {"title": "SMART CAT exam server", "version": "1",
-             "description": "Participants take timed exams; the certification service pulls "
-                            "certificates. Errors are {error, code, params, message} with a "
-                            "4xx or 5xx status. What the exam policy says (a refusal, why an "
-                            "exam is locked, the next step) is a code with parameters and the "
-                            "message in the session's language (Bahasa Indonesia unless "
-                            "?lang=en was chosen). Keys and item parameters are never part of "
-                            "any response."},
-    "servers": [{"url": "/api/v1"}],
-    "components": {
-        "securitySchemes": {
-            "session": {"type": "apiKey", "in": "cookie", "name": "session",
-                        "description": "Set by POST /session. Changes must be sent as JSON."},
-            "serviceToken": {"type": "http", "scheme": "bearer",
-                             "description": "Token created by an administrator."},
-        },
-        "schemas": {
-            "Error": {"type": "object", "description": "error: the kind (not_found, "
-                      "forbidden, invalid_input, conflict, locked, bank_exhausted, or one of "
-                      "the server's own: bad_request, unauthorized, ...); code: exactly why "
-                      "(the exam policy's message code, else the kind again); params: the "
-                      "message's parameters; message: the text in the session's language.",
-                      **_fields({"error": STR, "code": STR, "params": PARAMS,
-                                 "message": STR})},
-            "Notice": {"type": "object", "description": "A message of the exam policy: its "
-                       "code (stable, for programs), parameters, and the text in the "
-                       "session's language.", **_fields({
-                           "code": STR, "params": PARAMS, "message": STR})},
-            "Login": {"type": "object", "required": ["nip", "password"], "properties": {
-                "nip": {"type": "string", "pattern": "^[0-9]{18}$"},
-                "password": {"type": "string"}}},
-            "Finish": {"type": "object", "properties": {
-                "confirm": {"type": "boolean", "description": "finish even with fewer "
-                            "answers than the exam needs (they count as wrong)"}}},
-            "Answer": {"type": "object", "required": ["item_id", "choice"], "properties": {
-                "item_id": {"type": "integer"},
-                "choice": {"type": "integer", "minimum": 0,
-                           "description": "0-based position of the option as shown"}}},
-            "Item": {"type": "object", "description": "The current item: stem, options in "
-                     "the order shown to this participant, position, remaining seconds "
-                     "(from the database clock).", **_fields({
-                         "attempt_id": INT, "item_id": INT, "position": INT, "stem": STR,
-                         "options": {"type": "array", "items": STR}, "answered": INT,
-                         "min_items": INT, "max_items": INT, "deadline": TIME,
-                         "seconds_left": NUM})},
-            "Attempt": {"type": "object", "description": "Attempt state: id, exam, status, "
-                        "deadline, remaining seconds.", **_fields({
-                            "attempt_id": INT, "exam_id": INT, "exam_code": STR, "kind": STR,
-                            "state": STR, "number": INT, "answered": INT,
-                            "min_items": INT, "max_items": INT, "assembly": STR,
-                            "deadline": TIME,
-                            "started_at": TIME, "seconds_left": NUM, "resumed": BOOL})},
-            "Result": {"type": "object", "description": "Score 0-100, passed, category "
-                       "(kompeten/belum kompeten for ujikom), attempts left, certificate.",
-                       **_fields({
-                           "attempt_id": INT, "exam_id": INT, "kind": STR, "number": INT,
-                           "state": STR, "answered": INT,
-                           "imputed": {"type": "integer", "minimum": 0, "description":
-                                       "unanswered items counted as wrong up to the "
-                                       "exam's minimum length"},
-                           "stop_reason": _null(STR),
-                           "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
-                           "passed": _null(BOOL), "category": _null(STR),
-                           "attempts_left": _null(INT), "certificate_number": _null(STR),
-                           "cut_score": _null(NUM), "next_step": _ref("Notice")})},
-            "ExamStatus": {"type": "object", "description": "One exam of a program for this "
-                           "participant: open or locked (and why), attempts used, best score.",
-                           **_fields({
-                               "exam_id": INT, "code": STR, "title": STR, "kind": STR,
-                               "materi_code": _null(STR), "attempts_used": INT,
-                               "max_attempts": INT, "passed": BOOL, "best_score": _null(NUM),
-                               "running_attempt_id": _null(INT), "available": BOOL,
-                               "locked_reason": _null_ref("Notice"),
-                               "available_from": _null(TIME)})},
-            "ProgramStatus": {"type": "object", "description": "Where the participant stands "
-                              "in a program, with the next step.", **_fields({
-                                  "program_id": INT, "program_code": STR, "program_name": STR,
-                                  "exams": {"type": "array", "items": _ref("ExamStatus")},
-                                  "assignments_done": INT, "assignments_total": INT,
-                                  "category": _null(STR), "certificate_number": _null(STR),
-                                  "next_step": _ref("Notice")})},
-            "AnswerOutcome": {"type": "object", **_fields({
-                "attempt_id": INT, "item_id": INT,
-                "stored": {"type": "boolean", "description": "false when this exact answer "
-                           "was already stored (a retry)"},
-                "finished": BOOL,
-                "next_item": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Item"}]},
-                "result": {"nullable": True,
-                           "allOf": [{"$ref": "#/components/schemas/Result"}]}})},
-            "Certificate": {"type": "object", "properties": {
-                "number": {"type": "string"}, "nip": {"type": "string"},
-                "name": {"type": "string"}, "program": {"type": "string"},
-                "route": {"type": "string", "enum": ["pre_assessment", "ujikom"]},
-                "issued_at": {"type": "string", "format": "date-time"},
-                "score": {"type": "number"}}},
-        },
-    },
-    "paths": {
-        "/session": {
-            "post": _op("Log in with NIP and password (sets the session cookie)",
-                        _json("Logged in"), security=None,
-                        body={"$ref": "#/components/schemas/Login"}, errors=(400, 401, 415, 422,
-                                                                             429)),
-            "delete": _op("Log out (send it as JSON, like every change)", _json("Logged out"),
-                          security=None, errors=(415,)),
-            "get": _op("Who is logged in", _json("The participant")),
-        },
-        "/programs": {"get": _op("The participant's programs, each with its status",
-                                 _json("Programs", {"type": "object", "required": ["programs"],
-                                                    "properties": {"programs": {
-                                                        "type": "array",
-                                                        "items": _ref("ProgramStatus")}}}))},
-        "/programs/{program_id}": {"get": _op(
-            "Where the participant stands in one program: each exam locked or open, attempts "
-            "used and left, results, certificate",
-            _json("Program status", _ref("ProgramStatus")),
-            params=[_path_id("program_id")])},
-        "/exams/{exam_id}/attempts": {"post": {**_op(
-            "Start an attempt, or resume the one in progress", _json(
-                "Resumed", {"$ref": "#/components/schemas/Attempt"}),
-            params=[_path_id("exam_id")], body=EMPTY, errors=(401, 404, 409, 415)),
-            "responses": {"201": _json("Started or resumed",
-                                       {"$ref": "#/components/schemas/Attempt"}),
-                          "401": _ERROR, "404": _ERROR, "409": _ERROR, "415": _ERROR}}},
-        "/attempts/{attempt_id}": {"get": _op("Attempt state and remaining time", _json(
-            "Attempt", {"$ref": "#/components/schemas/Attempt"}), params=[ATTEMPT])},
-        "/attempts/{attempt_id}/item": {"get": _op(
-            "The current item, or the result when the attempt is finished",
-            _json("{item} or {item: null, result}", {
-                "type": "object", "required": ["item"], "properties": {
-                    "item": {"nullable": True,
-                             "allOf": [{"$ref": "#/components/schemas/Item"}]},
-                    "result": {"$ref": "#/components/schemas/Result"}}}), params=[ATTEMPT])},
-        "/attempts/{attempt_id}/answers": {"post": _op(
-            "Answer the current item; sending the same answer again returns the same reply",
-            _json("Saved", {"$ref": "#/components/schemas/AnswerOutcome"}), params=[ATTEMPT],
-            body={"$ref": "#/components/schemas/Answer"},
-            errors=(400, 401, 404, 409, 415, 422))},
-        "/attempts/{attempt_id}/finish": {"post": _op(
-            "Finish the attempt now.  With fewer answers than the exam's minimum (a CAT) or "
-            "than its form (LOFT) the reply is 409 finish_needs_confirmation (params: "
-            "answered, min_items or length, missing) unless confirm is true: the missing "
-            "answers then count as wrong",
-            _json("Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
-            body={"$ref": "#/components/schemas/Finish"},
-            errors=(400, 401, 404, 409, 415, 422))},
-        "/attempts/{attempt_id}/result": {"get": _op("The result of a finished attempt", _json(
-            "Result", {"$ref": "#/components/schemas/Result"}), params=[ATTEMPT],
-            errors=(401, 404, 409))},
-        "/certificates": {"get": _op(
-            "Certificates issued after the cursor, oldest first; repeat with `next` until "
-            "`more` is false. Pulling twice with the same cursor never duplicates.",
-            _json("Page", {"type": "object", "properties": {
-                "certificates": {"type": "array",
-                                 "items": {"$ref": "#/components/schemas/Certificate"}},
-                "next": {"type": "string"}, "more": {"type": "boolean"}}}),
-            security="serviceToken", errors=(400, 401, 403),
-            params=[{"name": "since", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
-        "/certificates/{number}": {"get": _op(
-            "One certificate by number", _json("Certificate",
-                                               {"$ref": "#/components/schemas/Certificate"}),
-            security="serviceToken", errors=(400, 401, 403, 404),
-            params=[{"name": "number", "in": "path", "required": True,
-                     "schema": {"type": "string"}}])},
-    },
+SCHEMAS = {
+    "Error": {"type": "object", "description": "error: the kind (not_found, "
+              "forbidden, invalid_input, conflict, locked, bank_exhausted, or one of "
+              "the server's own: bad_request, unauthorized, ...); code: exactly why "
+              "(the exam policy's message code, else the kind again); params: the "
+              "message's parameters; message: the text in the session's language.",
+              **_fields({"error": STR, "code": STR, "params": PARAMS,
+                         "message": STR})},
+    "Notice": {"type": "object", "description": "A message of the exam policy: its "
+               "code (stable, for programs), parameters, and the text in the "
+               "session's language.", **_fields({
+                   "code": STR, "params": PARAMS, "message": STR})},
+    "Login": {"type": "object", "required": ["nip", "password"], "properties": {
+        "nip": {"type": "string", "pattern": "^[0-9]{18}$"},
+        "password": {"type": "string"}}},
+    "Finish": {"type": "object", "properties": {
+        "confirm": {"type": "boolean", "description": "finish even with fewer "
+                    "answers than the exam needs (they count as wrong)"}}},
+    "Answer": {"type": "object", "required": ["item_id", "choice"], "properties": {
+        "item_id": {"type": "integer"},
+        "choice": {"type": "integer", "minimum": 0,
+                   "description": "0-based position of the option as shown"}}},
+    "Item": {"type": "object", "description": "The current item: stem, options in "
+             "the order shown to this participant, position, remaining seconds "
+             "(from the database clock).", **_fields({
+                 "attempt_id": INT, "item_id": INT, "position": INT, "stem": STR,
+                 "options": {"type": "array", "items": STR}, "answered": INT,
+                 "min_items": INT, "max_items": INT, "deadline": TIME,
+                 "seconds_left": NUM})},
+    "Attempt": {"type": "object", "description": "Attempt state: id, exam, status, "
+                "deadline, remaining seconds.", **_fields({
+                    "attempt_id": INT, "exam_id": INT, "exam_code": STR, "kind": STR,
+                    "state": STR, "number": INT, "answered": INT,
+                    "min_items": INT, "max_items": INT, "assembly": STR,
+                    "deadline": TIME,
+                    "started_at": TIME, "seconds_left": NUM, "resumed": BOOL})},
+    "Result": {"type": "object", "description": "Score 0-100, passed, category "
+               "(kompeten/belum kompeten for ujikom), attempts left, certificate.",
+               **_fields({
+                   "attempt_id": INT, "exam_id": INT, "kind": STR, "number": INT,
+                   "state": STR, "answered": INT,
+                   "imputed": {"type": "integer", "minimum": 0, "description":
+                               "unanswered items counted as wrong up to the "
+                               "exam's minimum length"},
+                   "stop_reason": _null(STR),
+                   "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
+                   "passed": _null(BOOL), "category": _null(STR),
+                   "attempts_left": _null(INT), "certificate_number": _null(STR),
+                   "cut_score": _null(NUM), "next_step": _ref("Notice")})},
+    "ExamStatus": {"type": "object", "description": "One exam of a program for this "
+                   "participant: open or locked (and why), attempts used, best score.",
+                   **_fields({
+                       "exam_id": INT, "code": STR, "title": STR, "kind": STR,
+                       "materi_code": _null(STR), "attempts_used": INT,
+                       "max_attempts": INT, "passed": BOOL, "best_score": _null(NUM),
+                       "running_attempt_id": _null(INT), "available": BOOL,
+                       "locked_reason": _null_ref("Notice"),
+                       "available_from": _null(TIME)})},
+    "ProgramStatus": {"type": "object", "description": "Where the participant stands "
+                      "in a program, with the next step.", **_fields({
+                          "program_id": INT, "program_code": STR, "program_name": STR,
+                          "exams": {"type": "array", "items": _ref("ExamStatus")},
+                          "assignments_done": INT, "assignments_total": INT,
+                          "category": _null(STR), "certificate_number": _null(STR),
+                          "next_step": _ref("Notice")})},
+    "AnswerOutcome": {"type": "object", **_fields({
+        "attempt_id": INT, "item_id": INT,
+        "stored": {"type": "boolean", "description": "false when this exact answer "
+                   "was already stored (a retry)"},
+        "finished": BOOL,
+        "next_item": {"nullable": True, "allOf": [{"$ref": "#/components/schemas/Item"}]},
+        "result": {"nullable": True,
+                   "allOf": [{"$ref": "#/components/schemas/Result"}]}})},
+    "Certificate": {"type": "object", "properties": {
+        "number": {"type": "string"}, "nip": {"type": "string"},
+        "name": {"type": "string"}, "program": {"type": "string"},
+        "route": {"type": "string", "enum": ["pre_assessment", "ujikom"]},
+        "issued_at": {"type": "string", "format": "date-time"},
+        "score": {"type": "number"}}},
 }
+
+# The JSON API by OpenAPI path and method.
+API: dict[str, dict[str, dict]] = {
+    "/api/v1/session": {
+        "post": _op("Log in with NIP and password (sets the session cookie)",
+                    _json("Logged in"), body=_ref("Login"),
+                    errors=(400, 401, 415, 422, 429)),
+        "delete": _op("Log out (send it as JSON, like every change)", _json("Logged out"),
+                      errors=(415,)),
+        "get": _op("Who is logged in", _json("The participant"), errors=()),
+    },
+    "/api/v1/programs": {"get": _op(
+        "The participant's programs, each with its status",
+        _json("Programs", {"type": "object", "required": ["programs"], "properties": {
+            "programs": {"type": "array", "items": _ref("ProgramStatus")}}}), errors=())},
+    "/api/v1/programs/{program_id}": {"get": _op(
+        "Where the participant stands in one program: each exam locked or open, attempts "
+        "used and left, results, certificate",
+        _json("Program status", _ref("ProgramStatus")), params=[_path_id("program_id")])},
+    "/api/v1/exams/{exam_id}/attempts": {"post": _op(
+        "Start an attempt, or resume the one in progress",
+        _json("Started or resumed", _ref("Attempt")), status=201,
+        params=[_path_id("exam_id")], body=EMPTY, errors=(400, 404, 409, 415))},
+    "/api/v1/attempts/{attempt_id}": {"get": _op(
+        "Attempt state and remaining time", _json("Attempt", _ref("Attempt")),
+        params=[ATTEMPT])},
+    "/api/v1/attempts/{attempt_id}/item": {"get": _op(
+        "The current item, or the result when the attempt is finished",
+        _json("{item} or {item: null, result}", {
+            "type": "object", "required": ["item"], "properties": {
+                "item": _null_ref("Item"), "result": _ref("Result")}}), params=[ATTEMPT])},
+    "/api/v1/attempts/{attempt_id}/answers": {"post": _op(
+        "Answer the current item; sending the same answer again returns the same reply",
+        _json("Saved", _ref("AnswerOutcome")), params=[ATTEMPT], body=_ref("Answer"),
+        errors=(400, 404, 409, 415, 422))},
+    "/api/v1/attempts/{attempt_id}/finish": {"post": _op(
+        "Finish the attempt now.  With fewer answers than the exam's minimum (a CAT) or "
+        "than its form (LOFT) the reply is 409 finish_needs_confirmation (params: "
+        "answered, min_items or length, missing) unless confirm is true: the missing "
+        "answers then count as wrong",
+        _json("Result", _ref("Result")), params=[ATTEMPT], body=_ref("Finish"),
+        errors=(400, 404, 409, 415, 422))},
+    "/api/v1/attempts/{attempt_id}/result": {"get": _op(
+        "The result of a finished attempt", _json("Result", _ref("Result")),
+        params=[ATTEMPT], errors=(404, 409))},
+    "/api/v1/certificates": {"get": _op(
+        "Certificates issued after the cursor, oldest first; repeat with `next` until "
+        "`more` is false. Pulling twice with the same cursor never duplicates.",
+        _json("Page", {"type": "object", "properties": {
+            "certificates": {"type": "array", "items": _ref("Certificate")},
+            "next": STR, "more": BOOL}}),
+        errors=(400,),
+        params=[{"name": "since", "in": "query", "schema": STR,
+                 "description": "the `next` cursor of the previous page (opaque)"},
+                {"name": "limit", "in": "query",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}])},
+    "/api/v1/certificates/{number}": {"get": _op(
+        "One certificate by number", _json("Certificate", _ref("Certificate")),
+        errors=(400, 404),
+        params=[{"name": "number", "in": "path", "required": True, "schema": STR}])},
+    "/api/v1/openapi.json": {"get": _op("This document", _json("OpenAPI 3 document"),
+                                        errors=())},
+}
+
+HTML = "text/html"
+_STATUS = {200: "The page", 302: "Done: a redirect to the next page (Location)",
+           400: "A request the server cannot read, or an expired or missing CSRF token",
+           401: "Not logged in: the login page", 403: "This role may not use the page",
+           404: "Not found", 409: "Refused by the exam policy (the reason on the page)",
+           413: "The body is larger than the server accepts", 422: "The form is invalid: "
+           "the page names the field", 429: "Too many failed logins",
+           503: "The database cannot be reached; nothing was saved"}
+# Every form carries the page's CSRF token (Flask-WTF); a missing or stale one is a 400.
+CSRF_TOKEN = {"type": "string", "description": "the csrf_token of the page the form is on"}
+ID_FIELD = {"type": "integer", "format": "int64", "minimum": 0}
+LINES = {"type": "string", "description": "one option per line"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """What one page operation takes (query parameters, an urlencoded form or a multipart
+    upload) and the statuses it answers with; its answers are HTML unless ``media`` says
+    otherwise, its errors HTML unless ``json_errors``."""
+
+    summary: str
+    ok: tuple[int, ...] = (200,)
+    errors: tuple[int, ...] = ()
+    query: Mapping[str, dict] = field(default_factory=dict)
+    form: Mapping[str, dict] | None = None
+    upload: Mapping[str, dict] | None = None
+    required: tuple[str, ...] = ()
+    media: str = HTML
+    schema: dict = field(default_factory=lambda: {"type": "string"})
+    json_errors: bool = False
+
+    def operation(self) -> dict:
+        responses = {}
+        for status in self.ok:
+            response: dict = {"description": _STATUS[status]}
+            if status == 302:
+                response["headers"] = {"Location": {"schema": STR}}
+                response["content"] = {HTML: {"schema": STR}}
+            else:
+                response["content"] = {self.media: {"schema": self.schema}}
+            responses[str(status)] = response
+        errors = set(self.errors)
+        op: dict = {"summary": self.summary, "responses": responses}
+        if self.query:
+            op["parameters"] = [{"name": name, "in": "query", "schema": schema}
+                                for name, schema in self.query.items()]
+        if self.form is not None or self.upload is not None:
+            errors |= {400, 413}
+            media = ("multipart/form-data" if self.upload is not None
+                     else "application/x-www-form-urlencoded")
+            properties = {**(self.form or {}), **(self.upload or {}), "csrf_token": CSRF_TOKEN}
+            op["requestBody"] = {"required": True, "content": {media: {"schema": {
+                "type": "object", "properties": properties,
+                "required": [*self.required, "csrf_token"]}}}}
+        for status in sorted(errors):
+            op["responses"][str(status)] = _error(status, self.json_errors)
+        return op
+
+
+def _error(status: int, json_body: bool) -> dict:
+    if json_body:
+        return _ERROR
+    return {"description": _STATUS[status], "content": {HTML: {"schema": STR}}}
+
+
+ITEM_FORM = {"stem": STR, "options": LINES, "key": {"type": "integer", "minimum": 0},
+             "model": {"type": "string", "enum": ["1pl", "2pl", "3pl"]},
+             "a": NUM, "b": NUM, "c": NUM}
+UPLOAD = {"file": {"type": "string", "format": "binary"}}
+
+# The pages by endpoint and method.
+PAGES: dict[tuple[str, str], Page] = {
+    ("participant.home", "GET"): Page(
+        "Start: to the login page, the participant's programs or the staff pages",
+        ok=(302,)),
+    ("participant.login", "GET"): Page("The participant login form", query={"next": STR}),
+    ("participant.login", "POST"): Page(
+        "Log in with NIP and password, then to `next` (a local path) or the programs",
+        ok=(302,), errors=(401, 422, 429), form={"nip": STR, "password": STR, "next": STR},
+        required=("nip", "password")),
+    ("participant.logout", "POST"): Page("Log out", ok=(302,), form={}),
+    ("participant.programs", "GET"): Page("Every exam of the participant's programs: open "
+                                          "or locked and why, attempts, results"),
+    ("participant.start", "POST"): Page("Start or resume the exam, then to the exam page",
+                                        ok=(302,), errors=(404, 409), form={}),
+    ("participant.exam", "GET"): Page("The exam page of a running attempt (a finished one "
+                                      "redirects to its result)", ok=(200, 302),
+                                      errors=(404,)),
+    ("participant.result", "GET"): Page("The result of a finished attempt (a running one "
+                                        "redirects to the exam page)", ok=(200, 302),
+                                        errors=(404,)),
+    ("participant.certificate", "GET"): Page("The participant's own certificate, printable",
+                                             errors=(404,)),
+    ("public.verify_form", "GET"): Page("The verification form, or the verdict on `number`",
+                                        errors=(404,), query={"number": STR}),
+    ("public.verify", "GET"): Page("Whether a certificate number is valid (404: unknown)",
+                                   errors=(404,)),
+    ("public.health", "GET"): Page(
+        "200 when the database answers", media="application/json", json_errors=True,
+        schema={"type": "object", **_fields({"status": STR, "database": STR})}),
+    ("public.metrics", "GET"): Page("Prometheus metrics (text exposition format)",
+                                    media="text/plain"),
+    ("writer.login", "GET"): Page("The staff login form"),
+    ("writer.login", "POST"): Page(
+        "Log in as a writer or administrator, then to their pages", ok=(302,),
+        errors=(401, 422, 429), form={"username": STR, "password": STR, "next": STR},
+        required=("username", "password")),
+    ("writer.items", "GET"): Page(
+        "Items, 50 a page, with search in stem and code and a status filter",
+        query={"q": STR, "status": STR, "page": {"type": "integer", "minimum": 1}}),
+    ("writer.new_item", "GET"): Page("The new item form"),
+    ("writer.new_item", "POST"): Page(
+        "Create a draft item, then to its page", ok=(302,), errors=(404, 422),
+        form={"code": STR, "materi_id": ID_FIELD, "author": STR, **ITEM_FORM},
+        required=("code", "materi_id", "stem", "options", "key")),
+    ("writer.edit_item", "GET"): Page("An item: its content, status and statistics",
+                                      errors=(404,)),
+    ("writer.edit_item", "POST"): Page(
+        "Save the item's content (a new version)", ok=(302,), errors=(404, 409, 422),
+        form=ITEM_FORM, required=("stem", "options", "key")),
+    ("writer.change_status", "POST"): Page(
+        "Move the item along its lifecycle (draft, reviewed, pretest, operational, "
+        "retired)", ok=(302,), errors=(404, 409, 422),
+        form={"status": {"type": "string", "enum": ["draft", "reviewed", "pretest",
+                                                    "operational", "retired"]}},
+        required=("status",)),
+    ("writer.export_items", "GET"): Page(
+        "Every item as JSON (a download)", media="application/json",
+        schema={"type": "array", "items": {"type": "object"}}),
+    ("writer.import_items", "POST"): Page(
+        "Import items from a JSON file of the export's form", ok=(302,), errors=(404, 409, 422),
+        upload=UPLOAD, required=("file",)),
+    ("writer.calibration", "GET"): Page("Calibration: choose a program, materi and model; "
+                                        "recent runs"),
+    ("writer.start_calibration", "POST"): Page(
+        "Calibrate the logged answers, then to the run", ok=(302,), errors=(404, 422),
+        form={"program_id": ID_FIELD, "materi_id": ID_FIELD,
+              "model": {"type": "string", "enum": ["rasch", "2pl", "3pl"]}},
+        required=("program_id",)),
+    ("writer.calibration_run", "GET"): Page("A calibration run: estimates, fit and drift",
+                                            errors=(404,)),
+    ("writer.accept_calibration", "POST"): Page(
+        "Write the checked pretest items' estimates into the bank (operational)",
+        ok=(302,), errors=(404, 422), form={"item_id": {"type": "array", "items": ID_FIELD}},
+        required=("item_id",)),
+    ("admin.index", "GET"): Page("Programs, and the form for a new one"),
+    ("admin.create_program", "POST"): Page(
+        "Create a program", ok=(302,), errors=(422,), form={"code": STR, "name": STR},
+        required=("code", "name")),
+    ("admin.program", "GET"): Page("A program: materi, exams, assignments, roster",
+                                   errors=(404,)),
+    ("admin.create_materi", "POST"): Page(
+        "Add a materi to the program", ok=(302,), errors=(404, 422),
+        form={"code": STR, "name": STR}, required=("code", "name")),
+    ("admin.create_exam", "POST"): Page(
+        "Add an exam to the program", ok=(302,), errors=(404, 422), form={
+            "code": STR, "title": STR,
+            "kind": {"type": "string", "enum": ["pre_assessment", "materi", "ujikom"]},
+            "materi_id": ID_FIELD, "assembly": {"type": "string", "enum": ["cat", "loft"]},
+            "cut_score": NUM, "max_attempts": INT, "duration_s": INT, "min_items": INT,
+            "max_items": INT,
+            "window_opens_at": {"type": "string", "description": "like 2025-01-31T08:00"},
+            "window_closes_at": {"type": "string", "description": "like 2025-01-31T17:00"}},
+        required=("code", "title", "kind")),
+    ("admin.create_assignment", "POST"): Page(
+        "Add an assignment to the program", ok=(302,), errors=(404, 422),
+        form={"code": STR, "title": STR}, required=("code", "title")),
+    ("admin.import_roster", "POST"): Page(
+        "Enrol a roster CSV (nip,name[,unit][,password]): every row or none",
+        ok=(302,), errors=(404, 422), upload=UPLOAD, required=("file",)),
+    ("admin.mark_done", "POST"): Page(
+        "Mark an assignment done for a participant of the program", ok=(302,),
+        errors=(404, 422), form={"nip": STR}, required=("nip",)),
+    ("admin.live", "GET"): Page("Running attempts with the time left"),
+    ("admin.tokens", "GET"): Page("Service tokens"),
+    ("admin.tokens", "POST"): Page("Create a service token (shown once on the page)",
+                                   errors=(422,), form={"name": STR}, required=("name",)),
+    ("static", "GET"): Page("A static file (style sheet, script)", errors=(404,),
+                            media="*/*", schema={}),
+}
+
+# Which credential each role shows: participants and staff a session cookie (set by their
+# login), the certification service a bearer token, which wins over a cookie.
+SCHEMES = {"participant": "participantSession", "writer": "staffSession",
+           "admin": "staffSession", "service": "serviceToken"}
+SECURITY_SCHEMES = {
+    "participantSession": {
+        "type": "apiKey", "in": "cookie", "name": "session",
+        "description": "Set by POST /api/v1/session or POST /login. API changes must be "
+                       "sent as JSON; page forms carry the page's CSRF token."},
+    "staffSession": {
+        "type": "apiKey", "in": "cookie", "name": "session",
+        "description": "Set by POST /writer/login for a writer or an administrator (the "
+                       "operation's x-roles say which). Forms carry the page's CSRF token."},
+    "serviceToken": {"type": "http", "scheme": "bearer",
+                     "description": "A token created by an administrator (/admin/tokens)."},
+}
+LANG = {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["id", "en"]},
+        "description": "the language of this page or message, kept in the session"}
+_ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+def openapi_path(rule: str) -> tuple[str, list[dict]]:
+    """A URL rule as an OpenAPI path and its path parameters (by the rule's converters)."""
+    params = []
+    for converter, name in _ARGUMENT.findall(rule):
+        if converter == "int":
+            params.append(_path_id(name))
+        else:
+            schema = {"type": "string", "minLength": 1}
+            if converter == "path":
+                schema["description"] = "may contain /"
+            params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return _ARGUMENT.sub(r"{\2}", rule), params
+
+
+def roles_of(app: Flask, endpoint: str) -> frozenset[str]:
+    """The roles a route's view allows (``server.security.access``); static files are
+    public."""
+    if endpoint == "static":
+        return frozenset({"anonymous"})
+    return getattr(app.view_functions[endpoint], "access", frozenset())
+
+
+def _operation(endpoint: str, path: str, method: str, roles: frozenset[str],
+               params: list[dict]) -> dict:
+    api_op = API.get(path, {}).get(method.lower())
+    page = PAGES.get((endpoint, method))
+    if api_op is not None:
+        op = {**api_op, "responses": dict(api_op["responses"])}
+    elif page is not None:
+        op = page.operation()
+    else:
+        op = {"summary": endpoint, "x-undocumented": True,
+              "responses": {"default": {"description": "not documented"}}}
+    json_errors = api_op is not None or (page is not None and page.json_errors)
+    op["operationId"] = f"{endpoint}.{method.lower()}"
+    op["x-roles"] = sorted(roles)
+    op["security"] = [] if "anonymous" in roles else [
+        {scheme: []} for scheme in sorted({SCHEMES[role] for role in roles})]
+    if "anonymous" not in roles:
+        op["responses"]["401"] = _error(401, json_errors)
+        op["responses"]["403"] = _error(403, json_errors)
+    if endpoint != "static":
+        op["responses"]["503"] = _error(503, json_errors)
+    # Every route refuses a NUL or a lone surrogate in its query arguments, path parameters
+    # and body (server/inputs.py: 400 invalid_text), and a body over its limit (413).
+    op["responses"].setdefault("400", _error(400, json_errors))
+    if "requestBody" in op:
+        op["responses"].setdefault("413", _error(413, json_errors))
+    given = {p["name"] for p in op.get("parameters", ())}
+    op["parameters"] = [*(p for p in params if p["name"] not in given),
+                        *op.get("parameters", ()), LANG]
+    op["responses"] = dict(sorted(op["responses"].items()))
+    return op
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of every route of ``app`` (HEAD and OPTIONS left out)."""
+    paths: dict[str, dict] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+        path, params = openapi_path(rule.rule)
+        roles = roles_of(app, rule.endpoint)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                rule.endpoint, path, method, roles, params)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "SMART CAT exam server", "version": "1", "description": DESCRIPTION},
+        "components": {"securitySchemes": SECURITY_SCHEMES, "schemas": SCHEMAS},
+        "paths": paths,
+    }
+
+
+DESCRIPTION = (
+    "Every route of the server. Participants take timed exams through the pages or the JSON "
+    "API under /api/v1; writers and administrators use the pages under /writer and /admin; "
+    "the certification service pulls certificates from /api/v1/certificates with a bearer "
+    "token. Each operation's x-roles names the roles allowed (anonymous: anyone) and its "
+    "security the credential: the session cookie of a participant or of staff, or the "
+    "service token. API errors are {error, code, params, message} with a 4xx or 5xx status; "
+    "pages answer with HTML, errors too (except /healthz). What the exam policy says (a "
+    "refusal, why an exam is locked, the next step) is a code with parameters and the "
+    "message in the session's language (Bahasa Indonesia unless ?lang=en was chosen). Keys "
+    "and item parameters are never part of any participant's response.")
 
 
 @api.get("/openapi.json")
 @access("anonymous")
 def openapi():
-    return jsonify(SPEC)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    document = app.extensions.get("smartcat_openapi")
+    if document is None:
+        document = app.extensions["smartcat_openapi"] = build_document(app)
+    return jsonify(document)

@@ -218,7 +218,9 @@ def test_every_route_as_every_role(app, demo, world, no_secrets):
                 else:
                     assert r.status_code == 403, label
                 if role in ("participant", "anonymous"):
-                    if r.is_json:
+                    # The API document names the writer forms' fields (key, model, a, b, c)
+                    # but holds no item's values.
+                    if r.is_json and rule.endpoint != "api.openapi":
                         no_secrets(r.json, label)
                     else:
                         assert not HTML_SECRET.search(r.get_data(as_text=True)), label

@@ -112,15 +112,3 @@ def test_participant_page_bad_input(app, demo, driver, started):
     r = c.post("/login", data={"nip": "abc"})
     assert r.status_code == 401 and "NIP atau kata sandi salah" in r.get_data(as_text=True)
 
-
-def test_openapi_documents_every_api_route(app, client):
-    doc = client.get("/api/v1/openapi.json").json
-    assert doc["openapi"].startswith("3.")
-    documented = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
-    for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api.openapi":
-            continue
-        path = rule.rule[len("/api/v1"):].replace("<int:", "{").replace("<", "{") \
-            .replace(">", "}")
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            assert (path, method) in documented, (path, method)
