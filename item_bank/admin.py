@@ -72,6 +72,13 @@ def add_materi(session: Session, program: Program, *, code: str, name: str,
     return materi
 
 
+# What one exam day can hold: a deadline beyond it (or a datetime overflow, seconds far past
+# year 9999) and attempt or item counts no program uses are typing mistakes or attacks.
+EXAM_BOUNDS = {"duration_s": (60, 86_400), "max_attempts": (1, 100),
+               "min_items": (1, 1_000), "max_items": (1, 1_000),
+               "waiting_period_s": (0, 366 * 86_400)}
+
+
 @transactional
 def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | str,
              materi: Materi | None = None, assembly: Assembly | str = Assembly.CAT,
@@ -83,6 +90,10 @@ def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | 
     unknown = set(fields) - set(Exam.__table__.columns.keys())
     if unknown:
         raise ValueError(f"unknown exam field(s): {', '.join(sorted(unknown))}")
+    for name, (low, high) in EXAM_BOUNDS.items():
+        value = fields.get(name)
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{name} must be within {low}..{high}")
     exam = Exam(program_id=program.id, code=code, kind=kind, assembly=Assembly(assembly),
                 materi_id=materi.id if materi else None, **fields)
     session.add(exam)

@@ -322,8 +322,9 @@ PAGES: dict[tuple[str, str], Page] = {
     ("public.health", "GET"): Page(
         "200 when the database answers", media="application/json", json_errors=True,
         schema={"type": "object", **_fields({"status": STR, "database": STR})}),
-    ("public.metrics", "GET"): Page("Prometheus metrics (text exposition format)",
-                                    media="text/plain"),
+    ("public.metrics", "GET"): Page(
+        "Prometheus metrics (text exposition format), with the bearer METRICS_TOKEN; 404 when "
+        "the server has no such setting", errors=(401, 404), media="text/plain"),
     ("writer.login", "GET"): Page("The staff login form"),
     ("writer.login", "POST"): Page(
         "Log in as a writer or administrator, then to their pages", ok=(302,),
@@ -331,6 +332,7 @@ PAGES: dict[tuple[str, str], Page] = {
         required=("username", "password")),
     ("writer.items", "GET"): Page(
         "Items, 50 a page, with search in stem and code and a status filter",
+        errors=(422,),
         query={"q": STR, "status": STR, "page": {"type": "integer", "minimum": 1}}),
     ("writer.new_item", "GET"): Page("The new item form"),
     ("writer.new_item", "POST"): Page(
@@ -399,6 +401,18 @@ PAGES: dict[tuple[str, str], Page] = {
     ("admin.tokens", "GET"): Page("Service tokens"),
     ("admin.tokens", "POST"): Page("Create a service token (shown once on the page)",
                                    errors=(422,), form={"name": STR}, required=("name",)),
+    ("admin.revoke_token", "GET"): Page("Asks to confirm the revocation of a service token",
+                                        errors=(404,)),
+    ("admin.revoke_token", "POST"): Page(
+        "Revoke a service token: the certification API refuses it from then on", ok=(302,),
+        errors=(404,), form={}),
+    ("logins.index", "GET"): Page("The login throttle: accounts, addresses and pairs refused "
+                                  "or delayed now, with their failures and until when"),
+    ("logins.reset", "GET"): Page("Asks to confirm a reset of the login throttle",
+                                  errors=(422,), query={"account": STR, "address": STR}),
+    ("logins.reset", "POST"): Page(
+        "Forget the failed logins of an account, an address or a pair", ok=(302,),
+        errors=(422,), form={"account": STR, "address": STR}),
     ("static", "GET"): Page("A static file (style sheet, script)", errors=(404,),
                             media="*/*", schema={}),
 }

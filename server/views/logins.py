@@ -9,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
@@ -17,9 +16,10 @@ from server import bank
 from server.config import login_rule
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_
+from server.i18n import N_, gettext
 from server.policy_args import policy_now
 from server.security import access
+from server.views.staff import staff_actor
 
 bp = Blueprint("logins", __name__, url_prefix="/admin/logins")
 
@@ -51,8 +51,7 @@ def reset():
     if request.method == "GET":
         return render_template("admin/logins_reset.html", account=account, address=address)
     deleted = bank.login_throttle.reset(
-        db.session, account=account, address=address,
-        actor=session.get("staff_name") or f"staff:{session.get('staff_id')}")
-    flash(f"Login throttle reset for {' '.join(filter(None, (account, address)))}: "
-          f"{deleted} failed tries forgotten.")
+        db.session, account=account, address=address, actor=staff_actor())
+    flash(gettext("Login throttle reset for %(target)s: %(count)s failed tries forgotten.",
+                  target=" ".join(filter(None, (account, address))), count=deleted))
     return redirect(url_for("logins.index"))
