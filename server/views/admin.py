@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from item_bank import admin as ib_admin
 from server import bank
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_
+from server.i18n import N_, gettext
 from server.policy_args import policy_now
 from server.security import access
 from server.views.staff import form_float, form_int, form_text, saving
@@ -149,3 +149,20 @@ def tokens():
         created = saving(ib_admin.create_service_token, db.session, name)
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
     return render_template("admin/tokens.html", tokens=rows, created=created)
+
+
+@bp.route("/programs/<int:program_id>/participants/<int:participant_id>/end-sessions",
+          methods=["GET", "POST"])
+@access("admin")
+def end_sessions(program_id: int, participant_id: int):
+    """Log a participant out everywhere (a lost or shared device): GET asks to confirm,
+    POST does it, with an audit entry by this administrator."""
+    program = _program_or_404(program_id)
+    if request.method == "GET":
+        return render_template("admin/end_sessions.html", program=program,
+                               participant=bank.get_participant(db.session, participant_id))
+    participant = bank.accounts.end_participant_sessions(
+        db.session, participant_id=participant_id, actor=session["staff_name"])
+    flash(gettext("Every session of %(name)s (NIP %(nip)s) has ended.",
+                  name=participant.name, nip=participant.nip))
+    return redirect(url_for("admin.program", program_id=program.id))

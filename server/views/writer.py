@@ -23,7 +23,7 @@ from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
-from server.security import access, start_session
+from server.security import access, safe_next, start_session
 from server.views.staff import form_float, form_int, form_text, saving
 
 bp = Blueprint("writer", __name__, url_prefix="/writer")
@@ -41,9 +41,10 @@ def login():
         except BadInput as exc:
             error, status = exc.text(), exc.status
         else:
-            start_session(staff_id=user.id, staff_role=user.role.value, staff_name=user.username)
-            return redirect(url_for("admin.index" if user.role.value == "admin"
-                                    else "writer.items"))
+            start_session(user.session_version, staff_id=user.id, staff_role=user.role.value,
+                          staff_name=user.username)
+            return redirect(safe_next(request.form.get("next"), url_for(
+                "admin.index" if user.role.value == "admin" else "writer.items")))
     return render_template("login.html", audience="staff", error=error), status
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import time
 
 import pytest
 from sqlalchemy import select
@@ -164,13 +165,21 @@ def _client(app, demo, w, role: str, who: str):
     headers = {}
     if role == "service":
         headers["Authorization"] = f"Bearer {demo.accounts.token}"
-    elif role == "participant":
+    elif role in ("participant", "writer", "admin"):
+        # A session as the login makes it: the account's current session version (a logout
+        # in the table moves it on) and the start and idle stamps.
+        model, account_id = ((bank.Participant, w[who]) if role == "participant"
+                             else (bank.StaffUser, 1))
+        with Database.factory(app)() as s:
+            version = s.get(model, account_id).session_version
+        now = int(time.time())
         with client.session_transaction() as sess:
-            sess["participant_id"] = w[who]
-    elif role in ("writer", "admin"):
-        with client.session_transaction() as sess:
-            sess["staff_role"] = role
-            sess["staff_id"] = 1
+            sess.update(sv=version, iat=now, seen=now)
+            if role == "participant":
+                sess["participant_id"] = account_id
+            else:
+                sess["staff_role"] = role
+                sess["staff_id"] = account_id
     return client, headers
 
 
