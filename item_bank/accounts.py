@@ -6,10 +6,10 @@ Each function that changes something is one transaction (:mod:`item_bank.tx`).
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 
-from sqlalchemy import Engine, bindparam, delete, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .errors import NotFound
@@ -19,9 +19,8 @@ from .tx import transactional
 
 Account = type[Participant] | type[StaffUser]
 
-_VERSION_OF = {model: select(model.session_version).where(model.id == bindparam("id"))
-               for model in (Participant, StaffUser)}
-_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_VERSION_SQL = {model: f"SELECT session_version FROM {model.__tablename__} WHERE id = "
+                for model in (Participant, StaffUser)}
 
 
 @transactional
@@ -51,18 +50,40 @@ def set_passwords(session: Session, passwords: Mapping[str, str]) -> None:
 def session_version(session: Session, model: Account, account_id: int) -> int | None:
     """The account's session version; None when there is no such account.
 
-    Read on an AUTOCOMMIT connection of the session's engine that goes back to the pool at
-    once: the server checks every request's session before its view runs, and a read on the
-    ORM session would keep its connection until the end of the request (on SQLite with the
-    write lock of ``BEGIN IMMEDIATE``, on PostgreSQL beside the policy's own connection).
+    The server checks every request's session before its view runs, so this is one
+    primary-key read on a pooled driver connection outside any transaction, given back at
+    once: on the ORM session it would keep a connection to the end of the request (on SQLite
+    with the write lock of ``BEGIN IMMEDIATE``, on PostgreSQL beside the policy's own), and
+    SQLAlchemy's statement machinery cost about 0.2 ms of CPU per answer more than the read.
+    PostgreSQL reads in autocommit: one round trip, no BEGIN and no ROLLBACK.
     """
     engine = session.get_bind()
-    reader = _READERS.get(engine)  # type: ignore[arg-type]
-    if reader is None:
-        reader = _READERS[engine] = engine.execution_options(  # type: ignore[index]
-            isolation_level="AUTOCOMMIT")
-    with reader.connect() as connection:
-        return connection.execute(_VERSION_OF[model], {"id": account_id}).scalar_one_or_none()
+    dialect = engine.dialect
+    dbapi = dialect.loaded_dbapi
+    sql = _VERSION_SQL[model] + ("?" if dialect.paramstyle == "qmark" else "%s")
+    postgres = dialect.name == "postgresql"
+    try:
+        pooled = engine.raw_connection()
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(sql, (account_id,), exc, dbapi.Error) from None
+    try:
+        connection = pooled.driver_connection
+        if postgres:
+            connection.autocommit = True
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, (account_id,))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if postgres:
+            connection.autocommit = False
+    except dbapi.Error as exc:
+        pooled.invalidate(exc)  # possibly broken, or left in autocommit: never handed out again
+        raise DBAPIError.instance(sql, (account_id,), exc, dbapi.Error) from None
+    finally:
+        pooled.close()
+    return None if row is None else row[0]
 
 
 @transactional

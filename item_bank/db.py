@@ -96,11 +96,8 @@ def _install_sqlite_locking(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # An immediate write lock: two policy calls can never read the same state and
-        # both act on it; the second waits (busy timeout) until the first commits.  An
-        # AUTOCOMMIT connection (a single read, item_bank.accounts.session_version) takes
-        # no lock: it must not wait for a writer nor make one wait.
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # both act on it; the second waits (busy timeout) until the first commits.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
