@@ -138,6 +138,9 @@ def requests_table(app, w):
             f"/admin/programs/{program}/assignments/{w['assignment']}/done",
             {"data": {"nip": w["nip"]}}, 302)},
         "admin.live": {"GET": ("/admin/live", {}, 200)},
+        "admin.end_sessions": {
+            "GET": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 200),
+            "POST": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 302)},
         "admin.tokens": {"GET": ("/admin/tokens", {}, 200),
                          "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
         "api.login": {"POST": ("/api/v1/session", {"json": {
@@ -171,15 +174,15 @@ def _client(app, demo, w, role: str, who: str):
         model, account_id = ((bank.Participant, w[who]) if role == "participant"
                              else (bank.StaffUser, 1))
         with Database.factory(app)() as s:
-            version = s.get(model, account_id).session_version
+            account = s.get(model, account_id)
+            version, name = account.session_version, getattr(account, "username", "")
         now = int(time.time())
         with client.session_transaction() as sess:
             sess.update(sv=version, iat=now, seen=now)
             if role == "participant":
                 sess["participant_id"] = account_id
             else:
-                sess["staff_role"] = role
-                sess["staff_id"] = account_id
+                sess.update(staff_role=role, staff_id=account_id, staff_name=name)
     return client, headers
 
 
