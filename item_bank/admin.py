@@ -222,6 +222,7 @@ def set_participant_password(session: Session, *, participant_id: int, password:
     if participant is None:
         raise ValueError(f"unknown participant {participant_id}")
     participant.password_hash = hash_password(password)
+    participant.session_version += 1  # a new password ends the sessions of the old one
 
 
 def new_item(program: Program, materi: Materi, *, code: str, stem: str, options: list[str],

@@ -40,6 +40,13 @@ _SETTINGS: dict[str, tuple[str, Any, type]] = {
     # took its id earlier but committed later is never skipped by a cursor that moved past it.
     "CERTIFICATE_SETTLE_SECONDS": ("SMARTCAT_CERTIFICATE_SETTLE_SECONDS", 5, int),
     "CERTIFICATE_PAGE_SIZE": ("SMARTCAT_CERTIFICATE_PAGE_SIZE", 100, int),
+    # A login session ends after this many seconds without a request (idle) and this many after
+    # the login whatever happens (absolute): an exam day, not a month.  The idle stamp in the
+    # cookie is renewed at most every SESSION_REFRESH_SECONDS, so an answer seldom sets a cookie
+    # (and a session may end up to that much before the full idle time).
+    "SESSION_IDLE_SECONDS": ("SMARTCAT_SESSION_IDLE_SECONDS", 60 * 60, int),
+    "SESSION_ABSOLUTE_SECONDS": ("SMARTCAT_SESSION_ABSOLUTE_SECONDS", 12 * 60 * 60, int),
+    "SESSION_REFRESH_SECONDS": ("SMARTCAT_SESSION_REFRESH_SECONDS", 5 * 60, int),
     # Trust X-Forwarded-For / X-Forwarded-Proto from this many proxies (0 = none).
     "TRUSTED_PROXIES": ("SMARTCAT_TRUSTED_PROXIES", 0, int),
     # The bearer token Prometheus sends to scrape /metrics; unset, /metrics is 404.
@@ -97,6 +104,10 @@ def load_config(overrides: Mapping[str, Any] | None = None,
         raise ValueError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN} characters "
                          "(e.g. python3 -c 'import secrets; print(secrets.token_hex(32))')")
     login_rule(config)  # a bad limit is refused at start, not at the first login
+    if not 0 <= config["SESSION_REFRESH_SECONDS"] < config["SESSION_IDLE_SECONDS"] \
+            <= config["SESSION_ABSOLUTE_SECONDS"]:
+        raise ValueError("session lifetimes must satisfy 0 <= SESSION_REFRESH_SECONDS < "
+                         "SESSION_IDLE_SECONDS <= SESSION_ABSOLUTE_SECONDS")
     if config["DEFAULT_LOCALE"] not in ("id", "en"):
         raise ValueError(f"DEFAULT_LOCALE must be 'id' or 'en', not {config['DEFAULT_LOCALE']!r}")
     for name in ("MAX_REQUEST_BYTES", "MAX_UPLOAD_BYTES", "MAX_JSON_DEPTH"):

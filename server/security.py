@@ -9,13 +9,15 @@ of the certification system).
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import secrets
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, g, render_template, request, session
+from flask import Flask, Response, current_app, g, render_template, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
 
@@ -37,11 +39,53 @@ def current_role() -> str:
         token = header[7:].strip()
         if token and bank.service_token_valid(db.session, token):
             role = "service"
-    elif session.get("participant_id") is not None:
-        role = "participant"
-    elif session.get("staff_role") in ("writer", "admin"):
-        role = session["staff_role"]
+    else:
+        role = session_role()
     g.role = role
+    return role
+
+
+def session_clock() -> int:
+    """Seconds since the epoch for session lifetimes: the ``CLOCK`` setting when there is one
+    (tests move it), else this host's clock; a database round trip per request is not worth
+    it for lifetimes of minutes and hours, which a few seconds between hosts do not change."""
+    clock = current_app.config["CLOCK"]
+    return int(time.time() if clock is None else clock().timestamp())
+
+
+def _session_account() -> tuple[str, bank.accounts.Account, Any] | None:
+    """(role, account table, id) of the logged-in session, None for an anonymous one."""
+    if session.get("participant_id") is not None:
+        return "participant", bank.Participant, session["participant_id"]
+    if session.get("staff_role") in ("writer", "admin"):
+        return session["staff_role"], bank.StaffUser, session.get("staff_id")
+    return None
+
+
+def session_role() -> str:
+    """The role of the session cookie, checked once per request: "anonymous" when nobody is
+    logged in or the session has ended (idle or absolute lifetime over, or its account's
+    session version moved on: logout, password change, an administrator's "end sessions"),
+    and such a session is emptied.  The idle stamp is renewed at most every
+    ``SESSION_REFRESH_SECONDS``, so most requests send no new cookie."""
+    if "session_role" in g:
+        return g.session_role
+    account = _session_account()
+    role = "anonymous"
+    if account is not None:
+        now, config = session_clock(), current_app.config
+        issued, seen = session.get("iat"), session.get("seen")
+        if (isinstance(issued, int) and isinstance(seen, int)
+                and now - issued <= config["SESSION_ABSOLUTE_SECONDS"]
+                and now - seen <= config["SESSION_IDLE_SECONDS"]
+                and bank.accounts.session_version(db.session, account[1], account[2])
+                == session.get("sv")):
+            role = account[0]
+            if now - seen >= config["SESSION_REFRESH_SECONDS"]:
+                session["seen"] = now
+        else:
+            _empty_session()
+    g.session_role = role
     return role
 
 
@@ -73,15 +117,32 @@ def access(*roles: str) -> Callable:
     return decorate
 
 
-def start_session(**values: Any) -> None:
-    """Log in: a new session (new id and CSRF token) so a planted session is worth nothing."""
+def start_session(version: int, **values: Any) -> None:
+    """Log in: a new session (new id and CSRF token) so a planted session is worth nothing,
+    holding the account's session ``version`` and its start time (the lifetimes count from
+    there)."""
+    _empty_session()
+    session.update(values)
+    now = session_clock()
+    session.update(sid=secrets.token_urlsafe(24), sv=version, iat=now, seen=now)
+    session.permanent = False
+
+
+def _empty_session() -> None:
+    """Nobody logged in any more; the chosen language stays."""
     lang = session.get("lang")
     session.clear()
-    session.update(values)
-    session["sid"] = secrets.token_urlsafe(24)
     if lang:
         session["lang"] = lang
-    session.permanent = False
+
+
+def log_out() -> None:
+    """End every session of the logged-in account, here and in every worker (its session
+    version moves on), and empty this one.  A session that already ended changes nothing."""
+    account = _session_account()
+    if account is not None and session_role() != "anonymous":
+        bank.accounts.end_sessions(db.session, model=account[1], account_id=account[2])
+    _empty_session()
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -122,12 +183,38 @@ class _SessionInterface(SecureCookieSessionInterface):
         return self.session_class(data)
 
 
+def safe_next(target: Any, home: str) -> str:
+    """``target`` when it is a path of this site, else ``home``: the page to go to after a
+    login, which comes from the client and must not bounce a phishing link to another site.
+
+    Refused: anything not starting with one ``/`` (``//host``, ``///host``, schemes), any
+    whitespace or control character (browsers drop tabs and newlines, so ``/<TAB>/host`` would
+    become ``//host``), backslashes (browsers read ``/\\host`` as ``//host``), and a path
+    that decodes to one of these (``/%2F/host``, ``/%5Chost``, ``/%09/host``).
+    """
+    if (not isinstance(target, str) or not target.startswith("/") or target.startswith("//")
+            or not _plain(target)):
+        return home
+    parts = urlsplit(target)
+    path = unquote(parts.path)
+    if parts.scheme or parts.netloc or path.startswith("//") or not _plain(path):
+        return home
+    return target
+
+
+def _plain(text: str) -> bool:
+    """No whitespace, control or other non-printable character and no backslash."""
+    return text.isprintable() and not any(c.isspace() or c == "\\" for c in text)
+
+
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 
 def init_app(app: Flask) -> None:
     app.session_interface = _SessionInterface()
+    # No signed cookie outlives a session's absolute lifetime (Flask's default is 31 days).
+    app.permanent_session_lifetime = dt.timedelta(seconds=app.config["SESSION_ABSOLUTE_SECONDS"])
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 
     @app.after_request

@@ -33,6 +33,9 @@ class Participant(Base):
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Stored in a session at login and compared on every request: raising it ends every
+    # older session of the account (logout, password change, "end sessions").
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     @validates("nip")
@@ -75,6 +78,7 @@ class StaffUser(Base):
         Enum(StaffRole, native_enum=False, length=16,
              values_callable=lambda e: [m.value for m in e]))
     password_hash: Mapped[str] = mapped_column(String(255))
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")  # as above
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 

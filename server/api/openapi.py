@@ -406,6 +406,11 @@ PAGES: dict[tuple[str, str], Page] = {
     ("admin.revoke_token", "POST"): Page(
         "Revoke a service token: the certification API refuses it from then on", ok=(302,),
         errors=(404,), form={}),
+    ("admin.end_sessions", "GET"): Page("Asks to confirm ending every session of a participant",
+                                        errors=(404,)),
+    ("admin.end_sessions", "POST"): Page(
+        "End every session of a participant (on every device and worker), with an audit entry",
+        ok=(302,), errors=(404,), form={}),
     ("logins.index", "GET"): Page("The login throttle: accounts, addresses and pairs refused "
                                   "or delayed now, with their failures and until when"),
     ("logins.reset", "GET"): Page("Asks to confirm a reset of the login throttle",

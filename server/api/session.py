@@ -8,7 +8,7 @@ from server import bank
 from server.api import api, field, json_body
 from server.auth import login_participant
 from server.extensions import db
-from server.security import access, current_role, start_session
+from server.security import access, current_role, log_out, start_session
 
 
 @api.post("/session")
@@ -16,14 +16,14 @@ from server.security import access, current_role, start_session
 def login():
     data = json_body()
     participant = login_participant(field(data, "nip", str), field(data, "password", str))
-    start_session(participant_id=participant.id)
+    start_session(participant.session_version, participant_id=participant.id)
     return jsonify(participant=bank.participant_json(participant))
 
 
 @api.delete("/session")
 @access("anonymous")
 def logout():
-    session.clear()
+    log_out()
     return jsonify(ok=True)
 
 

@@ -166,3 +166,20 @@ def revoke_token(token_id: int):
     flash(gettext("Token %(name)s is revoked: the certification API refuses it from now on.",
                   name=token.name))
     return redirect(url_for("admin.tokens"))
+
+
+@bp.route("/programs/<int:program_id>/participants/<int:participant_id>/end-sessions",
+          methods=["GET", "POST"])
+@access("admin")
+def end_sessions(program_id: int, participant_id: int):
+    """Log a participant out everywhere (a lost or shared device): GET asks to confirm,
+    POST does it, with an audit entry by this administrator."""
+    program = _program_or_404(program_id)
+    if request.method == "GET":
+        return render_template("admin/end_sessions.html", program=program,
+                               participant=bank.get_participant(db.session, participant_id))
+    participant = bank.accounts.end_participant_sessions(
+        db.session, participant_id=participant_id, actor=staff_actor())
+    flash(gettext("Every session of %(name)s (NIP %(nip)s) has ended.",
+                  name=participant.name, nip=participant.nip))
+    return redirect(url_for("admin.program", program_id=program.id))

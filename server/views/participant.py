@@ -11,7 +11,7 @@ from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
 from server.policy_args import participant_args
-from server.security import access, start_session
+from server.security import access, log_out, safe_next, start_session
 
 bp = Blueprint("participant", __name__)
 
@@ -42,12 +42,8 @@ def login():
         except BadInput as exc:
             error, status = exc.text(), exc.status
         else:
-            start_session(participant_id=participant.id)
-            target = request.form.get("next", "")
-            # Only local paths: an open redirect would let a phishing link bounce through us.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("participant.programs")
-            return redirect(target)
+            start_session(participant.session_version, participant_id=participant.id)
+            return redirect(safe_next(request.form.get("next"), url_for("participant.programs")))
     return render_template("login.html", audience="participant", error=error,
                            next=request.args.get("next", "")), status
 
@@ -55,10 +51,7 @@ def login():
 @bp.post("/logout")
 @access("anonymous")
 def logout():
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    log_out()
     return redirect(url_for("participant.login"))
 
 

@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from sqlalchemy import func, or_, select
@@ -25,8 +24,8 @@ from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
 from server.inputs import parse_int, query_int, upload_route
-from server.security import access, current_role, start_session
-from server.views.staff import form_float, form_int, form_text, saving
+from server.security import access, current_role, safe_next, start_session
+from server.views.staff import form_float, form_int, form_text, saving, staff_actor
 
 bp = Blueprint("writer", __name__, url_prefix="/writer")
 STAFF = ("writer", "admin")
@@ -43,9 +42,10 @@ def login():
         except BadInput as exc:
             error, status = exc.text(), exc.status
         else:
-            start_session(staff_id=user.id, staff_role=user.role.value, staff_name=user.username)
-            return redirect(url_for("admin.index" if user.role.value == "admin"
-                                    else "writer.items"))
+            start_session(user.session_version, staff_id=user.id, staff_role=user.role.value,
+                          staff_name=user.username)
+            return redirect(safe_next(request.form.get("next"), url_for(
+                "admin.index" if user.role.value == "admin" else "writer.items")))
     return render_template("login.html", audience="staff", error=error), status
 
 
@@ -152,17 +152,13 @@ def import_items():
     if allow_operational and current_role() != "admin":
         raise BadInput(N_("Only an administrator may import new items as operational."), 403,
                        "forbidden")
-    count = saving(authoring.import_item_records, db.session, records, actor=_actor(),
+    count = saving(authoring.import_item_records, db.session, records, actor=staff_actor(),
                    allow_operational=allow_operational)
     flash(f"Imported {count} items.")
     return redirect(url_for("writer.items"))
 
 
 # --- calibration: logged responses -> estimates -> accepted into the bank ---------------------
-def _actor() -> str:
-    return session.get("staff_name") or f"staff:{session.get('staff_id')}"
-
-
 @bp.get("/calibration")
 @access(*STAFF)
 def calibration():
@@ -180,7 +176,7 @@ def start_calibration():
     materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
     model = request.form.get("model", "2pl")
     run_id = saving(bank.run_calibration, db.session, program_id=program_id,
-                    materi_id=materi_id, model=model, actor=_actor())
+                    materi_id=materi_id, model=model, actor=staff_actor())
     return redirect(url_for("writer.calibration_run", run_id=run_id))
 
 
@@ -207,7 +203,7 @@ def accept_calibration(run_id: int):
     low, high = bank.int_range(bank.Item.id.property.columns[0].type)
     item_ids = [parse_int(x, "item_id", low=max(low, 0), high=high) for x in chosen]
     accepted, skipped = saving(bank.accept_calibration, db.session, run_id=run_id,
-                               item_ids=item_ids, actor=_actor())
+                               item_ids=item_ids, actor=staff_actor())
     message = f"{len(accepted)} item(s) calibrated and now operational"
     if accepted:
         message += ": " + ", ".join(item.code for item in accepted)

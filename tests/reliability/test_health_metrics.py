@@ -61,8 +61,8 @@ def test_database_down_is_503_json_never_500(tmp_path):
     assert r.headers["Retry-After"]
     r = client.post("/api/v1/session", json={"nip": "199001012015031001", "password": "x"})
     assert r.status_code == 503 and r.is_json and r.json["message"]
-    with client.session_transaction() as s:
-        s["participant_id"] = 1
+    with client.session_transaction() as s:  # logged in as the login would do it
+        s.update(participant_id=1, sv=0, iat=int(time.time()), seen=int(time.time()))
     for method, path, body in (("GET", "/api/v1/programs", None),
                                ("POST", "/api/v1/exams/1/attempts", {}),
                                ("POST", "/api/v1/attempts/1/answers",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
+import time
 
 import pytest
 from sqlalchemy import select
@@ -149,6 +150,9 @@ def requests_table(app, w):
             f"/admin/programs/{program}/assignments/{w['assignment']}/done",
             {"data": {"nip": w["nip"]}}, 302)},
         "admin.live": {"GET": ("/admin/live", {}, 200)},
+        "admin.end_sessions": {
+            "GET": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 200),
+            "POST": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 302)},
         "admin.tokens": {"GET": ("/admin/tokens", {}, 200),
                          "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
         "admin.revoke_token": {"GET": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 200),
@@ -182,13 +186,21 @@ def _client(app, demo, w, role: str, who: str):
     headers = {}
     if role == "service":
         headers["Authorization"] = f"Bearer {demo.accounts.token}"
-    elif role == "participant":
+    elif role in ("participant", "writer", "admin"):
+        # A session as the login makes it: the account's current session version (a logout
+        # in the table moves it on) and the start and idle stamps.
+        model, account_id = ((bank.Participant, w[who]) if role == "participant"
+                             else (bank.StaffUser, 1))
+        with Database.factory(app)() as s:
+            account = s.get(model, account_id)
+            version, name = account.session_version, getattr(account, "username", "")
+        now = int(time.time())
         with client.session_transaction() as sess:
-            sess["participant_id"] = w[who]
-    elif role in ("writer", "admin"):
-        with client.session_transaction() as sess:
-            sess["staff_role"] = role
-            sess["staff_id"] = 1
+            sess.update(sv=version, iat=now, seen=now)
+            if role == "participant":
+                sess["participant_id"] = account_id
+            else:
+                sess.update(staff_role=role, staff_id=account_id, staff_name=name)
     return client, headers
 
 

@@ -204,8 +204,9 @@ def test_key_position_is_uniform_across_participants(app, demo):
     counts = np.zeros(4, dtype=int)
     for participant_id in ids:
         client = app.test_client()
-        with client.session_transaction() as sess:
-            sess["participant_id"] = participant_id
+        with client.session_transaction() as sess:  # logged in as the login would do it
+            sess.update(participant_id=participant_id, sv=0, iat=int(time.time()),
+                        seen=int(time.time()))
         attempt = client.post(f"/api/v1/exams/{exam_id}/attempts", json={}).json["attempt_id"]
         item = client.get(f"/api/v1/attempts/{attempt}/item").json["item"]
         shown = [o for o in item["options"] if o.startswith("benar")]

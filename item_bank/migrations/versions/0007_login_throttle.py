@@ -5,7 +5,7 @@ per account and per address, so a try is one row with both instead of one row pe
 rows are short-lived throttle state (nothing older than the longest window is read), so the
 old rows are dropped rather than converted.
 
-Revision ID: 0008_login_throttle
+Revision ID: 0007_login_throttle
 Revises: 0006_bigint_ids
 Create Date: 2026-12-02 06:00:00
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_login_throttle"
+revision: str = "0007_login_throttle"
 down_revision: str | Sequence[str] | None = "0006_bigint_ids"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
