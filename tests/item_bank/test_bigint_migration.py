@@ -1,9 +1,10 @@
 """Migration 0006_bigint_ids on PostgreSQL with rows: up to BIGINT and back, every row kept.
 
 A database at revision 0005 holds a program, items, participants and a finished attempt with
-its responses, seen items, exposure counts and audit entries; the upgrade turns every integer
-column and id sequence into ``bigint`` and a new row then takes an id past 2**32; the
-downgrade (before such a row exists) brings back ``integer``; neither changes a row.
+its responses, seen items, exposure counts and audit entries (made at the head revision by
+the models, then migrated down to 0005: the models describe only the head); the upgrade
+turns every integer column and id sequence into ``bigint`` and a new row then takes an id
+past 2**32; the downgrade (before such a row exists) brings back ``integer``; neither changes a row.
 """
 
 from __future__ import annotations
@@ -11,20 +12,29 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from item_bank_helpers import build_world, enrolled_participants, take
-from sqlalchemy import select, text
+from sqlalchemy import MetaData, select, text
 
 from item_bank.db import alembic_config, make_engine, session_factory
-from item_bank.models import Base, Participant
+from item_bank.models import Participant
 
 pytestmark = pytest.mark.postgres
 
 
-def _rows(session) -> dict[str, list]:
-    # login_attempt is left out: a later migration (0008) reshapes it, so the models' columns
-    # do not exist at 0005, and it holds only short-lived throttle state (no row here).
-    return {table.name: session.execute(
-        select(table).order_by(*table.primary_key.columns)).all()
-        for table in Base.metadata.sorted_tables if table.name != "login_attempt"}
+def _rows(session, like: dict[str, list] | None = None) -> dict[str, list]:
+    """Every row of every table as the database has it now (reflected: later revisions add
+    columns), or only the columns of ``like``'s rows; the throttle's login_attempt (reshaped
+    by a later revision, short-lived state) and alembic_version left out."""
+    metadata = MetaData()
+    metadata.reflect(session.connection())
+    rows = {}
+    for table in metadata.sorted_tables:
+        if table.name in ("login_attempt", "alembic_version"):
+            continue
+        columns = [table.c[name] for name in like[table.name][0]._fields] \
+            if like is not None and like[table.name] else list(table.c)
+        rows[table.name] = session.execute(
+            select(*columns).order_by(*table.primary_key.columns)).all()
+    return rows
 
 
 def _integer_types(session) -> set[str]:
@@ -40,13 +50,16 @@ def _integer_types(session) -> set[str]:
 def test_upgrade_and_downgrade_keep_the_rows(postgres_database):
     url = postgres_database("mig")
     config = alembic_config(url)
-    command.upgrade(config, "0005")
+    command.upgrade(config, "head")
     engine = make_engine(url)
     with session_factory(engine)() as session:
         world = build_world(session, n_materi=1, items_per_materi=12, settings={
             "min_items": 3, "max_items": 4})
         (pid,) = enrolled_participants(session, world.program, 1)
         take(session, pid, world.pre.id, right=True)
+    engine.dispose()
+    command.downgrade(config, "0005")
+    with session_factory(engine)() as session:
         before = _rows(session)
         assert _integer_types(session) == {"column integer", "sequence integer"}
         assert before["response"] and before["audit_log"] and before["item_exposure"]
@@ -55,13 +68,13 @@ def test_upgrade_and_downgrade_keep_the_rows(postgres_database):
     command.upgrade(config, "head")
     with session_factory(engine)() as session:
         assert _integer_types(session) == {"column bigint", "sequence bigint"}
-        assert _rows(session) == before
+        assert _rows(session, before) == before
     engine.dispose()
 
     command.downgrade(config, "0005")
     with session_factory(engine)() as session:
         assert _integer_types(session) == {"column integer", "sequence integer"}
-        assert _rows(session) == before
+        assert _rows(session, before) == before
     engine.dispose()
 
     command.upgrade(config, "head")
@@ -73,5 +86,5 @@ def test_upgrade_and_downgrade_keep_the_rows(postgres_database):
         session.commit()
         assert big.id == 2**40 + 1
         assert session.get(Participant, 2**40 + 1).name == "Peserta Besar"
-        assert _rows(session) | {"participant": before["participant"]} == before
+        assert _rows(session, before) | {"participant": before["participant"]} == before
     engine.dispose()
