@@ -76,6 +76,10 @@ def _install_idle_ping(engine: Engine) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("SELECT 1")
             cursor.close()
+            # Hand the connection out as it was, outside a transaction: the driver began one
+            # for the ping, and a caller that reads in autocommit (the session check,
+            # item_bank.accounts) may not find one open.
+            dbapi_connection.rollback()
         except Exception as exc:  # any driver error: the connection is unusable
             # The pool discards this connection and checks out (or opens) another.
             raise DisconnectionError(f"stale pooled connection: {exc}") from exc
