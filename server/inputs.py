@@ -86,6 +86,8 @@ def _check_request_text() -> None:
             check_text(value, name)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for name, values in request.form.lists():
+            if name is None:  # a multipart part without a name: Werkzeug keeps it under None
+                raise BadInput(N_("Every part of a form needs a name."), 400, "bad_request")
             check_text(name, "field")
             for value in values:
                 check_text(value, name)

@@ -114,6 +114,17 @@ def test_nul_in_writer_search_is_400(any_demo, staff):
     _page_error(staff.get("/writer/items?q=%00"), 400, "q tidak boleh mengandung karakter NUL.")
 
 
+def test_a_form_part_without_a_name_is_400(client):
+    """Werkzeug keeps a multipart part without a name under None; CSRF (on in this app) and
+    the text check would fail on it with a 500."""
+    body = b"--B\r\nContent-Disposition: form-data\r\n\r\nhello\r\n--B--\r\n"
+    for path in ("/login", "/writer/login"):
+        r = client.post(path, data=body, content_type="multipart/form-data; boundary=B")
+        _page_error(r, 400, "Setiap bagian formulir harus bernama.")
+    r = client.post("/api/v1/session", data=body, content_type="multipart/form-data; boundary=B")
+    _json_error(r, 400, "bad_request")
+
+
 def test_strings_longer_than_their_column_are_422(any_demo, app, staff, program_id):
     programs = _count(app, bank.Program)
     r = staff.post("/admin/programs", data={"code": "P" * 41, "name": "x"})
