@@ -26,8 +26,12 @@ import pytest
 from pgserver import PostgresServer, admin_execute, with_database
 
 from item_bank.db import make_engine, session_factory, upgrade
+from item_bank.security import TEST_FAST_HASH_ENV
 
 TEMPLATE_DB = "smartcat_template"
+# Cheap argon2 parameters for every password the suite hashes and checks (item_bank.security),
+# in this process and the servers it starts; tests/test_password_hash.py checks the default.
+os.environ[TEST_FAST_HASH_ENV] = "1"
 
 
 def _in_ci() -> bool:
