@@ -186,13 +186,20 @@ _AUDITED = """audited AS (
     FROM unnest(%(actors)s::text[], %(actions)s::text[], %(subjects)s::text[],
                 %(details)s::text[]) WITH ORDINALITY AS u(actor, action, subject, details, n)
     ORDER BY u.n RETURNING id)"""
-_WRITES: dict[tuple[bool | int, ...], str] = {}
+_WRITES: dict[tuple[bool | int, ...], str] = {}  # by shape and text
 
 
-def _write_statement(shape: tuple[bool, int, bool, bool, bool]) -> str:
+# The stem and options of the one presented item, read by the write statement when the pool
+# has not cached them yet: the reply shows them, and this saves a round trip of their own.
+_WITH_TEXT = ("(SELECT i.stem FROM item i WHERE i.id = %(item)s), "
+              "(SELECT i.options FROM item i WHERE i.id = %(item)s)")
+
+
+def _write_statement(shape: tuple[bool, int, bool, bool, bool], text: bool = False) -> str:
     """The statement for effects of this shape (answer, items presented, finish, certificate,
-    audit); a handful of texts in all, each prepared by the driver once it is used often."""
-    sql = _WRITES.get(shape)
+    audit), then with ``text`` the presented item's stem and options; a handful of texts in
+    all, each prepared by the driver once it is used often."""
+    sql = _WRITES.get((*shape, text))
     if sql is None:
         presented = _PRESENTED_ONE if shape[1] == 1 else _PRESENTED
         parts = [p for p, on in zip((_ANSWERED, presented, _FINISHED, _CERTIFIED, _AUDITED),
@@ -200,7 +207,9 @@ def _write_statement(shape: tuple[bool, int, bool, bool, bool]) -> str:
         checks = [f"(SELECT count(*) FROM {name})" for name, on in
                   zip(("answered", "presented", "finished", "certified", "audited"), shape,
                       strict=True) if on]
-        sql = _WRITES[shape] = f"WITH {', '.join(parts)} SELECT {', '.join(checks)}"
+        if text:
+            checks.append(_WITH_TEXT)
+        sql = _WRITES[(*shape, text)] = f"WITH {', '.join(parts)} SELECT {', '.join(checks)}"
     return sql
 
 
@@ -389,7 +398,11 @@ class PgStore:
                               subjects=[e.subject or f"attempt:{attempt_id}"
                                         for e in effects.audit],
                               details=[json.dumps(dict(e.details)) for e in effects.audit])
-            counts = self._one(_write_statement(shape), params)
+            pool = load.pool
+            text = (len(effects.present) == 1 and pool is not None
+                    and effects.present[0].item_id not in pool.texts)
+            row = self._one(_write_statement(shape, text), params)
+            counts = row[:-2] if text else row
             expected = [1 if shape[0] else None, len(effects.present) if shape[1] else None,
                         1 if shape[2] else None, 1 if shape[3] else None,
                         len(effects.audit) if shape[4] else None]
@@ -397,6 +410,9 @@ class PgStore:
             if list(counts) != [e for e in expected if e is not None]:
                 raise Conflict("answered_with_other_option" if effects.answer is not None
                                and counts[0] != 1 else "attempt_finished")
+            if text and row[-2] is not None:
+                # As :meth:`text` caches it (a change to an item moves the pool version).
+                pool.texts[effects.present[0].item_id] = (row[-2], list(row[-1]))
         if effects.new_attempt is not None:
             # Last, as in the ORM store: the exam's row stays locked only until the commit.
             self._execute(_BUMP_STARTED, {"exam_id": exam.id})
