@@ -130,22 +130,28 @@ def db_now(session: Session) -> dt.datetime:
     return _as_utc(session.execute(select(_clock(session))).scalar_one())
 
 
-def lock_with_clock(session: Session, model: type, ident: Any) -> dt.datetime | None:
+def lock_with_clock(session: Session, model: type, ident: Any,
+                    *columns: str) -> dt.datetime | tuple | None:
     """Lock one row by primary key (``SELECT ... FOR UPDATE``; SQLite: the transaction already
     holds the write lock) and read the database clock after the lock, in one round trip.
 
-    None when there is no such row.  Every request that serializes on a participant needs
-    both; as two statements they cost a round trip and an ORM load more.
+    None when there is no such row; with ``columns`` (names of the row's columns), the tuple
+    (clock, *values) of the locked row.  Every request that serializes on a participant needs
+    the lock and the clock; as two statements they cost a round trip and an ORM load more.
     """
     table = model.__table__
-    row = select(literal(1)).select_from(table).where(table.c.id == ident)
+    row = select(literal(1).label("one"), *(table.c[name] for name in columns)
+                 ).where(table.c.id == ident)
     if is_postgresql(session):
         row = row.with_for_update()
+    locked = row.subquery("locked")
     # The clock is read above the locked subquery: in ``SELECT clock_timestamp() FROM t ...
     # FOR UPDATE`` PostgreSQL computes it below the lock, i.e. before waiting for it.
-    value = session.execute(select(_clock(session)).select_from(row.subquery("locked"))
-                            ).scalar_one_or_none()
-    return None if value is None else _as_utc(value)
+    found = session.execute(select(_clock(session), *(locked.c[name] for name in columns))
+                            .select_from(locked)).one_or_none()
+    if found is None:
+        return None
+    return (_as_utc(found[0]), *found[1:]) if columns else _as_utc(found[0])
 
 
 def lock_one(session: Session, model: type, ident: Any) -> Any:

@@ -66,6 +66,14 @@ class Locked(DomainError):
     error = "locked"
 
 
+class SessionEnded(DomainError):
+    """The participant's session ended after it began (logout elsewhere, a new password, an
+    administrator's "end sessions"): checked under the participant's lock by the policy calls
+    that receive the session's version, so the request does nothing."""
+
+    error = "session_ended"
+
+
 class BankExhausted(DomainError):
     """Refused at start: the bank has too few unseen operational items for this attempt."""
 

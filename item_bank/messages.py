@@ -28,6 +28,8 @@ def N_(text: str) -> str:  # noqa: N802 - the gettext convention for "mark, tran
 MESSAGES: dict[str, str] = {
     # --- not found (404): someone else's attempt is indistinguishable from a missing one
     "participant_not_found": N_("Participant not found."),
+    # --- the login session ended after it began (401)
+    "session_ended": N_("This session has ended; log in again."),
     "program_not_found": N_("Program not found."),
     "unknown_program": N_("Unknown program %(program)s."),
     "exam_not_found": N_("Exam not found."),

@@ -35,6 +35,7 @@ from item_bank.errors import (  # noqa: F401
     InvalidInput,
     Locked,
     NotFound,
+    SessionEnded,
 )
 from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Assembly,

@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask, current_app, session
 
+from server.security import session_version
+
 
 def policy_now(app: Flask | None = None) -> dt.datetime | None:
     """The ``now=`` of a policy call: the app's ``CLOCK``, or None for the database clock."""
@@ -21,5 +23,10 @@ def policy_now(app: Flask | None = None) -> dt.datetime | None:
 
 
 def participant_args() -> dict[str, Any]:
-    """``participant_id`` (the logged-in participant) and ``now`` of a policy call."""
-    return {"participant_id": session["participant_id"], "now": policy_now()}
+    """``participant_id`` (the logged-in participant) and ``now`` of a policy call, and the
+    session's ``session_version`` when the view left its check to the policy's lock."""
+    args = {"participant_id": session["participant_id"], "now": policy_now()}
+    version = session_version()
+    if version is not None:
+        args["session_version"] = version
+    return args

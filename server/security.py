@@ -29,20 +29,20 @@ from server.i18n import gettext
 ROLES = ("anonymous", "participant", "writer", "admin", "service")
 
 
-def current_role() -> str:
-    """The role of this request (a bearer token wins over a session cookie)."""
+def current_role(*, check_version: bool = True) -> str:
+    """The role of this request (a bearer token wins over a session cookie).
+
+    ``check_version=False`` leaves the session's version to the policy call of the view
+    (:func:`access`'s ``policy_checks_session``)."""
     if "role" in g:
         return g.role
-    role = "anonymous"
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
-        if token and bank.service_token_valid(db.session, token):
-            role = "service"
-    else:
-        role = session_role()
-    g.role = role
-    return role
+        g.role = ("service" if token and bank.service_token_valid(db.session, token)
+                  else "anonymous")
+        return g.role
+    return session_role(check_version=check_version)
 
 
 def session_clock() -> int:
@@ -62,35 +62,62 @@ def _session_account() -> tuple[str, bank.accounts.Account, Any] | None:
     return None
 
 
-def session_role() -> str:
+def session_role(*, check_version: bool = True) -> str:
     """The role of the session cookie, checked once per request: "anonymous" when nobody is
     logged in or the session has ended (idle or absolute lifetime over, or its account's
     session version moved on: logout, password change, an administrator's "end sessions"),
     and such a session is emptied.  The idle stamp is renewed at most every
-    ``SESSION_REFRESH_SECONDS``, so most requests send no new cookie."""
-    if "session_role" in g:
-        return g.session_role
+    ``SESSION_REFRESH_SECONDS``, so most requests send no new cookie.
+
+    ``check_version=False`` skips the read of the account's session version: the view's
+    policy call compares it under the participant's lock instead (:func:`session_version`
+    is then what the call gets), which spares a round trip on every answer.  Any later
+    call in the request with the default reads it all the same.
+    """
+    if "session_role" not in g:
+        g.session_role, g.session_version_checked = _cookie_role(), False
+    if g.session_role != "anonymous" and check_version and not g.session_version_checked:
+        account = _session_account()
+        assert account is not None
+        if bank.accounts.session_version(db.session, account[1], account[2]) != session["sv"]:
+            _empty_session()
+            g.session_role = "anonymous"
+        g.session_version_checked = True
+    return g.session_role
+
+
+def _cookie_role() -> str:
+    """The role the session cookie claims while within its lifetimes (version unchecked)."""
     account = _session_account()
-    role = "anonymous"
     if account is not None:
         now, config = session_clock(), current_app.config
         issued, seen = session.get("iat"), session.get("seen")
         if (isinstance(issued, int) and isinstance(seen, int)
+                and isinstance(session.get("sv"), int)
                 and now - issued <= config["SESSION_ABSOLUTE_SECONDS"]
-                and now - seen <= config["SESSION_IDLE_SECONDS"]
-                and bank.accounts.session_version(db.session, account[1], account[2])
-                == session.get("sv")):
-            role = account[0]
+                and now - seen <= config["SESSION_IDLE_SECONDS"]):
             if now - seen >= config["SESSION_REFRESH_SECONDS"]:
                 session["seen"] = now
-        else:
-            _empty_session()
-    g.session_role = role
-    return role
+            return account[0]
+        _empty_session()
+    return "anonymous"
 
 
-def access(*roles: str) -> Callable:
-    """Allow only ``roles``; others get 401 (not logged in) or 403 (wrong role)."""
+def session_version() -> int | None:
+    """The session version a policy call must check under its lock: the session's own when
+    the role was granted without reading it, else None (already checked)."""
+    if g.get("session_version_checked", True):
+        return None
+    return session["sv"]
+
+
+def access(*roles: str, policy_checks_session: bool = False) -> Callable:
+    """Allow only ``roles``; others get 401 (not logged in) or 403 (wrong role).
+
+    ``policy_checks_session``: the view passes :func:`session_version` to a policy call that
+    checks it under the participant's lock (``SessionEnded`` when it moved on, answered by
+    :func:`login_required` like any ended session), so no read of its own is made here.
+    """
     unknown = set(roles) - set(ROLES)
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
@@ -99,15 +126,11 @@ def access(*roles: str) -> Callable:
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any):
-            role = current_role()
+            role = current_role(check_version=not policy_checks_session)
             if "anonymous" in allowed or role in allowed:
                 return view(*args, **kwargs)
             if role == "anonymous":
-                if request.path.startswith("/api/"):
-                    return error_response(401, "unauthorized", gettext("Log in first."))
-                target = "writer" if allowed & {"writer", "admin"} else "participant"
-                return Response(render_template("login.html", audience=target,
-                                                next=request.full_path), status=401)
+                return login_required(allowed)
             return error_response(403, "forbidden",
                                   gettext("Your role may not use this page."))
 
@@ -115,6 +138,24 @@ def access(*roles: str) -> Callable:
         return wrapper
 
     return decorate
+
+
+def login_required(allowed: frozenset[str]) -> Response:
+    """The answer to a request that needs one of ``allowed`` from nobody logged in: 401, and
+    on a page the login form that comes back to it."""
+    if request.path.startswith("/api/"):
+        return error_response(401, "unauthorized", gettext("Log in first."))
+    target = "writer" if allowed & {"writer", "admin"} else "participant"
+    return Response(render_template("login.html", audience=target, next=request.full_path),
+                    status=401)
+
+
+def session_ended(_exc: Exception) -> Response:
+    """A policy call found the session's version moved on: it is empty from now on, and the
+    request is answered as from nobody logged in."""
+    _empty_session()
+    g.session_role, g.session_version_checked = "anonymous", True
+    return login_required(frozenset({"participant"}))
 
 
 def start_session(version: int, **values: Any) -> None:
@@ -171,7 +212,7 @@ class _SessionInterface(SecureCookieSessionInterface):
         max_age = app.permanent_session_lifetime.total_seconds()
         found = self._verified.get(key)
         if found is not None and time.time() - found[1] <= max_age:
-            return self.session_class(copy.deepcopy(found[0]))
+            return self.session_class(_copy(found[0]))
         try:
             data, signed = self.get_signing_serializer(app).loads(  # type: ignore[union-attr]
                 value, max_age=int(max_age), return_timestamp=True)
@@ -179,8 +220,20 @@ class _SessionInterface(SecureCookieSessionInterface):
             return self.session_class()
         if len(self._verified) >= self._VERIFIED_MAX:
             self._verified.clear()
-        self._verified[key] = (copy.deepcopy(data), signed.timestamp())
+        self._verified[key] = (_copy(data), signed.timestamp())
         return self.session_class(data)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of session ``data`` that no change of the copy reaches: a plain dict copy when
+    every value is a scalar (a session here holds ids, stamps and tokens; ``deepcopy`` cost
+    a tenth of the cookie's share of an answer), else a deep copy."""
+    if all(type(v) in _SCALARS for v in data.values()):
+        return dict(data)
+    return copy.deepcopy(data)
 
 
 def safe_next(target: Any, home: str) -> str:
@@ -213,6 +266,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 def init_app(app: Flask) -> None:
     app.session_interface = _SessionInterface()
+    app.register_error_handler(bank.SessionEnded, session_ended)
     # No signed cookie outlives a session's absolute lifetime (Flask's default is 31 days).
     app.permanent_session_lifetime = dt.timedelta(seconds=app.config["SESSION_ABSOLUTE_SECONDS"])
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..db import db_now, is_postgresql
-from ..errors import DomainError, Forbidden, InvalidInput, NotFound
+from ..errors import DomainError, Forbidden, InvalidInput, NotFound, SessionEnded
 from ..models import Attempt, AttemptState, AuditLog, Enrolment, Participant, Program
 from ..models import validate_nip as _validate_nip
 from ..tx import CommitThenRefuse, raw_transaction, transaction
@@ -70,6 +70,21 @@ def _refusing() -> Iterator[None]:
         yield
     except DomainError as refusal:
         raise CommitThenRefuse(refusal) from None
+
+
+def _locked(store: Store, participant_id: int, now: dt.datetime | None,
+            session_version: int | None) -> dt.datetime:
+    """Lock the participant (serializing their requests) and return the time of the request.
+
+    With ``session_version`` (the version the request's login session holds), SessionEnded
+    when the participant's sessions were ended since: the check rides on the lock's own read,
+    under the lock, so no request of an ended session changes anything and the server needs
+    no round trip of its own for it.
+    """
+    now, version = store.lock(participant_id, now)
+    if session_version is not None and version != session_version:
+        raise SessionEnded("session_ended")
+    return now
 
 
 def _token() -> str:
@@ -119,12 +134,12 @@ def _result(store: Store, load: AttemptLoad, answered: int, now: dt.datetime) ->
 
 
 def _attempt_call(session: Session, participant_id: int, attempt_id: int, event,
-                  now: dt.datetime | None, build):
+                  now: dt.datetime | None, build, session_version: int | None = None):
     """One event on the participant's attempt: lock, load, decide, write, then ``build(store,
     load, effects, attempt, responses, now)`` the reply in the same transaction."""
     with _store(session) as store:
         with _refusing():
-            now = store.lock(participant_id, now)
+            now = _locked(store, participant_id, now, session_version)
             load = store.attempt(participant_id, attempt_id)
             effects = decide(load, event, now)
         store.apply(load, effects)
@@ -155,7 +170,7 @@ def enrol(session: Session, *, program_code: str, nip: str) -> Enrolment:
         # RULE: SPEC.md flow 7 — only a NIP on the register may enrol, only in an open program.
         if participant_id is None:
             raise Forbidden("not_registered", nip=nip)
-        OrmStore(session).lock(participant_id, None)
+        _locked(OrmStore(session), participant_id, None, None)
         existing = session.scalar(select(Enrolment).where(
             Enrolment.participant_id == participant_id, Enrolment.program_id == program.id))
         if existing is not None:
@@ -174,7 +189,8 @@ def enrol(session: Session, *, program_code: str, nip: str) -> Enrolment:
 
 
 def start_attempt(session: Session, *, participant_id: int, exam_id: int,
-                  now: dt.datetime | None = None) -> AttemptView:
+                  now: dt.datetime | None = None,
+                  session_version: int | None = None) -> AttemptView:
     """Start an attempt of ``exam_id``, or resume the participant's running one.
 
     Raises NotFound (unknown exam), Forbidden (not enrolled), Locked (a rule forbids it now)
@@ -183,7 +199,7 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
     seed, token = secrets.randbits(31), _token()
     with _store(session) as store:
         with _refusing():
-            now = store.lock(participant_id, now)
+            now = _locked(store, participant_id, now, session_version)
             load = store.start(participant_id, exam_id)
         if load.running is not None:
             with _refusing():
@@ -212,24 +228,29 @@ def _started(attempt_id: int, new: NewAttempt) -> AttemptFacts:
 
 
 def attempt_view(session: Session, *, participant_id: int, attempt_id: int,
-                 now: dt.datetime | None = None) -> AttemptView:
+                 now: dt.datetime | None = None,
+                 session_version: int | None = None) -> AttemptView:
     """The participant's own attempt (ended first if its time ran out)."""
     def build(_store, load, _effects, attempt, responses, now):
         return views.attempt_view(attempt, load.exam, load.settings,
                                   sum(r.answered_at is not None for r in responses), now)
-    return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build)
+    return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build,
+                         session_version)
 
 
 def current_item(session: Session, *, participant_id: int, attempt_id: int,
-                 now: dt.datetime | None = None) -> ItemPresentation | None:
+                 now: dt.datetime | None = None,
+                 session_version: int | None = None) -> ItemPresentation | None:
     """The item to answer now (stem and options in shown order), or None once finished."""
     def build(store, load, _effects, attempt, responses, now):
         return _current(store, load, attempt, responses, now)
-    return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build)
+    return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build,
+                         session_version)
 
 
 def record_answer(session: Session, *, participant_id: int, attempt_id: int, item_id: int | str,
-                  choice: int, now: dt.datetime | None = None) -> AnswerOutcome:
+                  choice: int, now: dt.datetime | None = None,
+                  session_version: int | None = None) -> AnswerOutcome:
     """Store the answer ``choice`` (0-based shown position) to the current item.
 
     Idempotent: the same (item, choice) again returns ``stored=False``.  A different choice for
@@ -252,11 +273,12 @@ def record_answer(session: Session, *, participant_id: int, attempt_id: int, ite
             finished=final, next_item=_current(store, load, attempt, responses, now),
             result=_result(store, load, answered, now) if final else None)
     return _attempt_call(session, participant_id, attempt_id, Answer(item_id, choice, _token()),
-                         now, build)
+                         now, build, session_version)
 
 
 def finish_attempt(session: Session, *, participant_id: int, attempt_id: int,
-                   confirmed: bool = False, now: dt.datetime | None = None) -> AttemptResult:
+                   confirmed: bool = False, now: dt.datetime | None = None,
+                   session_version: int | None = None) -> AttemptResult:
     """Submit the attempt (expired instead once past its deadline); idempotent once final.
 
     With fewer answers than the exam needs, Conflict ``finish_needs_confirmation`` says how
@@ -265,15 +287,17 @@ def finish_attempt(session: Session, *, participant_id: int, attempt_id: int,
     def build(store, load, _effects, _attempt, responses, now):
         return _result(store, load, sum(r.answered_at is not None for r in responses), now)
     return _attempt_call(session, participant_id, attempt_id, Finish(confirmed, _token()), now,
-                         build)
+                         build, session_version)
 
 
 def attempt_result(session: Session, *, participant_id: int, attempt_id: int,
-                   now: dt.datetime | None = None) -> AttemptResult:
+                   now: dt.datetime | None = None,
+                   session_version: int | None = None) -> AttemptResult:
     """The result of the participant's attempt (score None while it is still running)."""
     def build(store, load, _effects, _attempt, responses, now):
         return _result(store, load, sum(r.answered_at is not None for r in responses), now)
-    return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build)
+    return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build,
+                         session_version)
 
 
 def expire_due_attempts(session: Session, *, now: dt.datetime | None = None) -> int:
@@ -298,10 +322,11 @@ def expire_due_attempts(session: Session, *, now: dt.datetime | None = None) -> 
 
 
 def program_status(session: Session, *, participant_id: int, program_id: int,
-                   now: dt.datetime | None = None) -> ProgramStatus:
+                   now: dt.datetime | None = None,
+                   session_version: int | None = None) -> ProgramStatus:
     """Where the participant stands in the program: every exam, its gate and the next step."""
     with _store(session) as store, _refusing():
-        now = store.lock(participant_id, now)
+        now = _locked(store, participant_id, now, session_version)
         program = store.program(participant_id, program_id)
         if program is None:  # unknown, or not enrolled: the same to the participant
             raise NotFound("program_not_found")

@@ -73,15 +73,17 @@ class OrmStore:
 
     # ------------------------------------------------------------------ reads
 
-    def lock(self, participant_id: int, now: dt.datetime | None) -> dt.datetime:
-        """Lock the participant's row and return the time of this request: the database clock
-        read once the lock is held (or the tests' frozen ``now``).  The store reads columns,
-        never the session's identity map, so what the session loaded before cannot be stale
-        here."""
-        clock = lock_with_clock(self.session, Participant, participant_id)
-        if clock is None:
+    def lock(self, participant_id: int, now: dt.datetime | None) -> tuple[dt.datetime, int]:
+        """Lock the participant's row and return the time of this request, the database clock
+        read once the lock is held (or the tests' frozen ``now``), and the participant's
+        session version (the policy checks the session of the request against it).  The store
+        reads columns, never the session's identity map, so what the session loaded before
+        cannot be stale here."""
+        locked = lock_with_clock(self.session, Participant, participant_id, "session_version")
+        if locked is None:
             raise NotFound("participant_not_found")
-        return clock if now is None else now
+        clock, version = locked
+        return (clock if now is None else now), version
 
     def _exam(self, *where: Any, columns: tuple = ()) -> tuple | None:
         """(exam facts, program code, settings, attempts started, *columns) of the exam that

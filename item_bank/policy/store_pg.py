@@ -64,8 +64,8 @@ _EXPOSURE = _packed("int8send(x.item_id) || int8send(x.count)", "item_exposure x
 _VERSION = "(SELECT v.version FROM pool_version v WHERE v.id = 1)"
 
 # The clock is read above the lock (see item_bank.db.lock_with_clock): after any wait for it.
-_LOCK = """SELECT clock_timestamp() FROM (
-    SELECT 1 FROM participant WHERE id = %(participant_id)s FOR UPDATE) AS locked"""
+_LOCK = """SELECT clock_timestamp(), session_version FROM (
+    SELECT session_version FROM participant WHERE id = %(participant_id)s FOR UPDATE) AS locked"""
 
 _ATTEMPT = f"""
 SELECT {_json_row('a', ATTEMPT_COLUMNS)}, {_json_row('e', EXAM_COLUMNS)}, m.code, p.code,
@@ -256,11 +256,11 @@ class PgStore:
 
     # ------------------------------------------------------------------ reads
 
-    def lock(self, participant_id: int, now: dt.datetime | None) -> dt.datetime:
+    def lock(self, participant_id: int, now: dt.datetime | None) -> tuple[dt.datetime, int]:
         row = self._one(_LOCK, {"participant_id": participant_id})
         if row is None:
             raise NotFound("participant_not_found")
-        return row[0].astimezone(dt.UTC) if now is None else now
+        return (row[0].astimezone(dt.UTC) if now is None else now), row[1]
 
     def _pool(self, exam: Any, version: int | None) -> Pool | None:
         if version is None:  # no pool_version row: never true after migration 0004

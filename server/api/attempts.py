@@ -16,21 +16,21 @@ from server.security import access
 
 
 @api.post("/exams/<int:exam_id>/attempts")
-@access("participant")
+@access("participant", policy_checks_session=True)
 def start_attempt(exam_id: int):
     view = bank.policy.start_attempt(db.session, exam_id=exam_id, **participant_args())
     return jsonify(to_json(view)), 201
 
 
 @api.get("/attempts/<int:attempt_id>")
-@access("participant")
+@access("participant", policy_checks_session=True)
 def get_attempt(attempt_id: int):
     view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **participant_args())
     return jsonify(to_json(view))
 
 
 @api.get("/attempts/<int:attempt_id>/item")
-@access("participant")
+@access("participant", policy_checks_session=True)
 def current_item(attempt_id: int):
     item = bank.policy.current_item(db.session, attempt_id=attempt_id, **participant_args())
     if item is None:
@@ -41,7 +41,7 @@ def current_item(attempt_id: int):
 
 
 @api.post("/attempts/<int:attempt_id>/answers")
-@access("participant")
+@access("participant", policy_checks_session=True)
 def answer(attempt_id: int):
     data = json_body()
     item_id = field(data, "item_id", (int, str))
@@ -52,7 +52,7 @@ def answer(attempt_id: int):
 
 
 @api.post("/attempts/<int:attempt_id>/finish")
-@access("participant")
+@access("participant", policy_checks_session=True)
 def finish(attempt_id: int):
     confirmed = field(json_body(), "confirm", bool, required=False, default=False)
     result = bank.policy.finish_attempt(db.session, attempt_id=attempt_id, confirmed=confirmed,
@@ -61,7 +61,7 @@ def finish(attempt_id: int):
 
 
 @api.get("/attempts/<int:attempt_id>/result")
-@access("participant")
+@access("participant", policy_checks_session=True)
 def result(attempt_id: int):
     res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
     return jsonify(to_json(res))

@@ -318,3 +318,49 @@ def test_the_staff_login_follows_only_paths_of_this_site(app, demo, csrf):
     assert r.headers["Location"] == "/writer/items"
     r = _staff_login(app.test_client(), csrf, *demo.accounts.admin, "/admin/live")
     assert r.headers["Location"] == "/admin/live"
+
+
+def test_an_ended_session_changes_nothing_on_the_exam_routes(app, any_demo):
+    """The exam routes leave the session's version to the policy's participant lock: a cookie
+    copied mid-exam is refused there too after the owner logs out (401, emptied), and none of
+    start, answer, finish or the item and result reads stores anything."""
+    from tests.server.conftest import Driver
+
+    nip, _, password = any_demo.accounts.participants[0]
+    owner = Driver(app, app.test_client())
+    owner.login(nip, password)
+    cookie = owner.client.get_cookie("session").value
+    taken = owner.take("PRA", correct=True, n_answers=2)
+    attempt_id, item = taken["attempt_id"], taken["item"]
+    thief = _replay(app, cookie)
+    assert thief.get(f"/api/v1/attempts/{attempt_id}/item").status_code == 200
+
+    def stored() -> tuple:
+        with owner.session() as s:
+            attempts = s.scalars(select(bank.Attempt)).all()
+            responses = s.scalars(select(bank.Response)).all()
+            return ([(a.id, a.state, a.score) for a in attempts],
+                    [(r.id, r.item_id, r.choice) for r in responses])
+
+    assert owner.client.delete("/api/v1/session", json={}).status_code == 200
+    before = stored()
+    exam_id = owner.exam_id("UJIAN-PP")
+    for method, url, body in [
+        ("post", f"/api/v1/attempts/{attempt_id}/answers",
+         {"item_id": item["item_id"], "choice": 0}),
+        ("post", f"/api/v1/attempts/{attempt_id}/finish", {"confirm": True}),
+        ("post", f"/api/v1/exams/{exam_id}/attempts", {}),
+        ("get", f"/api/v1/attempts/{attempt_id}/item", None),
+        ("get", f"/api/v1/attempts/{attempt_id}/result", None),
+        ("get", f"/api/v1/attempts/{attempt_id}", None),
+    ]:
+        thief = _replay(app, cookie)
+        r = thief.open(url, method=method.upper(), json=body)
+        assert r.status_code == 401 and r.json["error"] == "unauthorized", (url, r.json)
+        assert thief.get_cookie("session") is None  # the emptied session is sent back
+    assert stored() == before
+    # The owner logs in again and goes on with the same attempt.
+    owner.login(nip, password)
+    r = owner.post(f"/api/v1/attempts/{attempt_id}/answers",
+                   json={"item_id": item["item_id"], "choice": 0})
+    assert r.status_code == 200 and r.json["stored"] is True
