@@ -93,6 +93,12 @@ def _check_request_text() -> None:
                 check_text(value, name)
 
 
+def _check_request() -> None:
+    """Before every view (one hook: each costs the dispatch of its own)."""
+    _limit_body()
+    _check_request_text()
+
+
 def _check_json_text(value: Any, name: str) -> None:
     # Recursion is bounded: the document was checked against MAX_JSON_DEPTH before parsing.
     if isinstance(value, str):
@@ -116,6 +122,8 @@ _INNER_PAIR = re.compile(r"\[\]|\{\}")
 
 
 def _check_json_depth(text: str, limit: int) -> None:
+    if text.count("[") + text.count("{") <= limit:
+        return  # too few brackets to nest deeper, in strings or not (an answer has one)
     brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
     for _ in range(limit):
         if not brackets:
@@ -170,5 +178,4 @@ def init_app(app: Flask) -> None:
     """Install the body limit and the string check; call before CSRF protection is set up."""
     app.json = JSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_REQUEST_BYTES"]
-    app.before_request(_limit_body)
-    app.before_request(_check_request_text)
+    app.before_request(_check_request)

@@ -223,6 +223,15 @@ class _SessionInterface(SecureCookieSessionInterface):
         self._verified[key] = (_copy(data), signed.timestamp())
         return self.session_class(data)
 
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        # What Flask does for a session that is neither changed nor empty (nearly every
+        # request), without first reading the seven cookie settings it then does not use.
+        if session and not self.should_set_cookie(app, session):
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -263,6 +272,9 @@ def _plain(text: str) -> bool:
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
+_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Content-Security-Policy", CSP),
+            ("X-Frame-Options", "DENY"), ("Referrer-Policy", "same-origin"))
+
 
 def init_app(app: Flask) -> None:
     app.session_interface = _SessionInterface()
@@ -273,10 +285,10 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
+        # Added, not set: no view sets these, and setting scans every header for each.
+        headers = response.headers
+        for name, value in _HEADERS:
+            headers.add(name, value)
         if not request.path.startswith("/static/"):
             # Exam pages, results and API answers must never come back from a shared cache or
             # the back button after logout.

@@ -139,3 +139,25 @@ def Session(engine):  # noqa: N802 - a sessionmaker, named like the class it mak
 def session(Session):  # noqa: N803
     with Session() as session:
         yield session
+
+
+# The files that take longest (``pytest --durations``), run first: under ``-n 2 --dist
+# loadfile`` a long file handed out last keeps one worker busy while the other is idle.
+LONG_FILES_FIRST = (
+    "reliability/test_schemathesis.py",
+    "cat_engine/test_simulation.py",
+    "reliability/test_faults.py",
+    "reliability/test_health_metrics.py",
+    "server/test_server_browser.py",
+    "item_bank/test_no_repeat.py",
+    "reliability/test_round_robin.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.path.as_posix()
+        return next((n for n, name in enumerate(LONG_FILES_FIRST) if path.endswith(name)),
+                    len(LONG_FILES_FIRST))
+
+    items.sort(key=rank)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import enum
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, request
+import orjson
+from flask import Blueprint, Response, request
 
 from server.errors import BadInput
 from server.i18n import N_, Notice, notice_json
@@ -19,30 +18,37 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 # Field names per dataclass: ``dataclasses.fields`` rebuilds its tuple on every call, and every
 # answer serializes a few nested dataclasses.
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+# orjson writes what Flask's JSON would (keys sorted, ISO dates, enums by value, numpy numbers,
+# non-string keys as strings) and hands every dataclass to :func:`_plain_json`, which needs
+# only one level of it: orjson walks the rest.  One answer's reply takes a fraction of the CPU
+# of the standard library's encoder and a Python walk over the view.
+_OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+            | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
-def to_json(value: Any) -> Any:
-    """Dataclasses, enums, dates and containers to plain JSON values; a Notice as
-    ``{"code", "params", "message"}`` with the message in the request's language."""
+def _plain_json(value: Any) -> Any:
+    """One level of what orjson does not write itself: a Notice as ``{"code", "params",
+    "message"}`` with the message in the request's language, a dataclass as its fields, other
+    mappings as dicts and sets as lists."""
     if isinstance(value, Notice):
         return notice_json(value)
     names = _FIELDS.get(type(value))
     if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
         names = _FIELDS[type(value)] = tuple(f.name for f in dataclasses.fields(value))
     if names is not None:
-        return {name: to_json(getattr(value, name)) for name in names}
-    if type(value) in _PLAIN:
-        return value
+        return {name: getattr(value, name) for name in names}
     if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_json(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_response(value: Any, status: int = 200) -> Response:
+    """``value`` (views of the policy: dataclasses, enums, dates, containers) as a JSON
+    response."""
+    body = orjson.dumps(value, default=_plain_json, option=_OPTIONS) + b"\n"
+    return Response(body, status=status, mimetype="application/json")
 
 
 def json_body() -> dict[str, Any]:

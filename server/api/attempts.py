@@ -6,10 +6,8 @@ another participant's attempt is "not found" (404) there, never here.
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from server import bank
-from server.api import api, field, json_body, to_json
+from server.api import api, field, json_body, json_response
 from server.extensions import db
 from server.policy_args import participant_args
 from server.security import access
@@ -19,14 +17,14 @@ from server.security import access
 @access("participant", policy_checks_session=True)
 def start_attempt(exam_id: int):
     view = bank.policy.start_attempt(db.session, exam_id=exam_id, **participant_args())
-    return jsonify(to_json(view)), 201
+    return json_response(view, 201)
 
 
 @api.get("/attempts/<int:attempt_id>")
 @access("participant", policy_checks_session=True)
 def get_attempt(attempt_id: int):
     view = bank.policy.attempt_view(db.session, attempt_id=attempt_id, **participant_args())
-    return jsonify(to_json(view))
+    return json_response(view)
 
 
 @api.get("/attempts/<int:attempt_id>/item")
@@ -36,8 +34,8 @@ def current_item(attempt_id: int):
     if item is None:
         # Finished (by the participant, the last item or the deadline): send the result.
         result = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
-        return jsonify(item=None, result=to_json(result))
-    return jsonify(item=to_json(item))
+        return json_response({"item": None, "result": result})
+    return json_response({"item": item})
 
 
 @api.post("/attempts/<int:attempt_id>/answers")
@@ -48,7 +46,7 @@ def answer(attempt_id: int):
     choice = field(data, "choice", int)
     outcome = bank.policy.record_answer(db.session, attempt_id=attempt_id, item_id=item_id,
                                         choice=choice, **participant_args())
-    return jsonify(to_json(outcome))
+    return json_response(outcome)
 
 
 @api.post("/attempts/<int:attempt_id>/finish")
@@ -57,11 +55,11 @@ def finish(attempt_id: int):
     confirmed = field(json_body(), "confirm", bool, required=False, default=False)
     result = bank.policy.finish_attempt(db.session, attempt_id=attempt_id, confirmed=confirmed,
                                         **participant_args())
-    return jsonify(to_json(result))
+    return json_response(result)
 
 
 @api.get("/attempts/<int:attempt_id>/result")
 @access("participant", policy_checks_session=True)
 def result(attempt_id: int):
     res = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
-    return jsonify(to_json(res))
+    return json_response(res)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from server import bank
-from server.api import api, to_json
+from server.api import api, json_response
 from server.extensions import db
 from server.policy_args import participant_args
 from server.security import access
@@ -15,7 +13,7 @@ from server.security import access
 @access("participant")
 def list_programs():
     statuses = bank.participant_programs(db.session, **participant_args())
-    return jsonify(programs=to_json(statuses))
+    return json_response({"programs": statuses})
 
 
 @api.get("/programs/<int:program_id>")
@@ -23,4 +21,4 @@ def list_programs():
 def program_status(program_id: int):
     status = bank.policy.program_status(db.session, program_id=program_id,
                                         **participant_args())
-    return jsonify(to_json(status))
+    return json_response(status)
