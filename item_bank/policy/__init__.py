@@ -82,9 +82,17 @@ def _locked(store: Store, participant_id: int, now: dt.datetime | None,
     no round trip of its own for it.
     """
     now, version = store.lock(participant_id, now)
-    if session_version is not None and version != session_version:
-        raise SessionEnded("session_ended")
+    _session_check(session_version)(version)
     return now
+
+
+def _session_check(session_version: int | None):
+    """The check of the participant's session version against the request's (none without
+    one), made under the lock."""
+    def check(version: int) -> None:
+        if session_version is not None and version != session_version:
+            raise SessionEnded("session_ended")
+    return check
 
 
 def _token() -> str:
@@ -139,8 +147,8 @@ def _attempt_call(session: Session, participant_id: int, attempt_id: int, event,
     load, effects, attempt, responses, now)`` the reply in the same transaction."""
     with _store(session) as store:
         with _refusing():
-            now = _locked(store, participant_id, now, session_version)
-            load = store.attempt(participant_id, attempt_id)
+            now, load = store.locked_attempt(participant_id, attempt_id, now,
+                                             _session_check(session_version))
             effects = decide(load, event, now)
         store.apply(load, effects)
         attempt, responses = _applied(load, effects)

@@ -11,6 +11,7 @@ one certificate per participant and program).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,13 @@ class OrmStore:
             raise NotFound("participant_not_found")
         clock, version = locked
         return (clock if now is None else now), version
+
+    def locked_attempt(self, participant_id: int, attempt_id: int, now: dt.datetime | None,
+                       check_version: Callable[[int], None]) -> tuple[dt.datetime, AttemptLoad]:
+        """:meth:`lock`, ``check_version(session_version)``, then :meth:`attempt`."""
+        now, version = self.lock(participant_id, now)
+        check_version(version)
+        return now, self.attempt(participant_id, attempt_id)
 
     def _exam(self, *where: Any, columns: tuple = ()) -> tuple | None:
         """(exam facts, program code, settings, attempts started, *columns) of the exam that

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -67,21 +68,65 @@ _VERSION = "(SELECT v.version FROM pool_version v WHERE v.id = 1)"
 _LOCK = """SELECT clock_timestamp(), session_version FROM (
     SELECT session_version FROM participant WHERE id = %(participant_id)s FOR UPDATE) AS locked"""
 
-_ATTEMPT = f"""
-SELECT {_json_row('a', ATTEMPT_COLUMNS)}, {_json_row('e', EXAM_COLUMNS)}, m.code, p.code,
-       p.settings::text, {_VERSION}, {_SEEN.format(program='a.program_id')},
-       e.attempts_started, {_EXPOSURE},
-       (SELECT json_agg({_json_row('r', RESPONSE_COLUMNS)} ORDER BY r.position)
-          FROM response r WHERE r.attempt_id = a.id),
-       (SELECT i.answer_key FROM response r JOIN item i ON i.id = r.item_id
-         WHERE r.attempt_id = a.id AND r.answered_at IS NULL ORDER BY r.position LIMIT 1),
-       EXISTS (SELECT 1 FROM certificate c WHERE c.participant_id = a.participant_id
-                                             AND c.program_id = a.program_id)
+# What the decision needs of an attempt, typed (the function below returns it as a table).
+_ATTEMPT_TYPES = ("json", "json", "text", "text", "text", "bigint", "bytea", "bigint", "bytea",
+                  "json", "bigint", "boolean")
+_ATTEMPT_VALUES = [
+    _json_row("a", ATTEMPT_COLUMNS), _json_row("e", EXAM_COLUMNS), "m.code", "p.code",
+    "p.settings", _VERSION, _SEEN.format(program="a.program_id"), "e.attempts_started",
+    _EXPOSURE,
+    f"""(SELECT json_agg({_json_row('r', RESPONSE_COLUMNS)} ORDER BY r.position)
+          FROM response r WHERE r.attempt_id = a.id)""",
+    """(SELECT i.answer_key FROM response r JOIN item i ON i.id = r.item_id
+         WHERE r.attempt_id = a.id AND r.answered_at IS NULL ORDER BY r.position LIMIT 1)""",
+    """EXISTS (SELECT 1 FROM certificate c WHERE c.participant_id = a.participant_id
+                                             AND c.program_id = a.program_id)"""]
+_ATTEMPT_FROM = """
 FROM attempt a
 JOIN exam e ON e.id = a.exam_id
 JOIN program p ON p.id = e.program_id
 LEFT JOIN materi m ON m.id = e.materi_id
 WHERE a.id = %(attempt_id)s"""
+_ATTEMPT = "SELECT " + ", ".join(
+    f"({v})::{t}" for v, t in zip(_ATTEMPT_VALUES, _ATTEMPT_TYPES, strict=True)) + _ATTEMPT_FROM
+
+# Locking the participant and reading the attempt in one round trip.  One statement would read
+# the attempt in the snapshot taken when it began, before any wait for the lock, and so miss
+# what the request that held the lock wrote.  A PL/pgSQL function runs each of its statements
+# in a snapshot of its own (PostgreSQL, "Function Volatility Categories": a VOLATILE function
+# takes a fresh snapshot for each query), so its read, after its lock, sees every transaction
+# that committed before the lock was granted, as the two statements of the ORM store do.  It
+# is a temporary function (pg_temp): created on each driver connection at its first answer,
+# from the same text as the rest of this module, so it never differs from the code that reads
+# its rows.  No row: no such participant; a row of NULLs after the clock and version: no such
+# attempt.
+_LOAD_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION pg_temp.smartcat_locked_attempt(p_participant bigint, p_attempt bigint)
+RETURNS TABLE (clock timestamptz, version bigint,
+               {', '.join(f'c{n} {t}' for n, t in enumerate(_ATTEMPT_TYPES))})
+LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+    v_version bigint;
+BEGIN
+    SELECT t.session_version INTO v_version FROM participant t WHERE t.id = p_participant
+        FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT clock_timestamp(), v_version, q.* FROM (VALUES (1)) AS one
+        LEFT JOIN LATERAL ({_ATTEMPT.replace('%(attempt_id)s', 'p_attempt')
+                                      .replace('%(participant_id)s', 'p_participant')}) AS q
+        ON true;
+END
+$fn$"""
+_LOCKED_ATTEMPT = ("SELECT * FROM pg_temp.smartcat_locked_attempt(%(participant_id)s, "
+                   "%(attempt_id)s)")
+# Per driver connection: whether it has the function (a temporary object lives as long as its
+# connection).  False where the database user may not create temporary objects (the TEMPORARY
+# privilege, which PostgreSQL grants to everyone unless an operator revoked it): that
+# connection locks and reads in two round trips.
+_WITH_FUNCTION: weakref.WeakKeyDictionary[psycopg.Connection[Any], bool] = (
+    weakref.WeakKeyDictionary())
 
 _START = f"""
 SELECT {_json_row('e', EXAM_COLUMNS)}, m.code, p.code, {_VERSION},
@@ -245,9 +290,10 @@ class PgStore:
 
     def __init__(self, session: Session, connection: psycopg.Connection[Any]) -> None:
         self.engine = session.get_bind().engine
+        self.connection = connection
         self.cursor = connection.cursor()
 
-    def _execute(self, sql: str, params: dict[str, Any]) -> psycopg.Cursor[Any]:
+    def _execute(self, sql: str, params: dict[str, Any] | None) -> psycopg.Cursor[Any]:
         """Every statement of the store goes through here (the tests count them)."""
         return self.cursor.execute(sql, params)
 
@@ -277,9 +323,39 @@ class PgStore:
 
         return cached_pool(self.engine, (exam.program_id, materi_id), version, read)
 
-    def attempt(self, participant_id: int, attempt_id: int) -> AttemptLoad:
-        row = self._one(_ATTEMPT, {"attempt_id": attempt_id, "participant_id": participant_id})
+    def locked_attempt(self, participant_id: int, attempt_id: int, now: dt.datetime | None,
+                       check_version: Callable[[int], None]) -> tuple[dt.datetime, AttemptLoad]:
+        """:meth:`lock` then :meth:`attempt`, in one round trip (see ``_LOAD_FUNCTION``);
+        ``check_version(session_version)`` comes between the two, as it would there."""
+        function = _WITH_FUNCTION.get(self.connection)
+        if function is None:
+            # Its own transaction, before the event's: the event may still be refused.
+            try:
+                self._execute(_LOAD_FUNCTION, None)
+                self.connection.commit()
+                function = True
+            except psycopg.errors.InsufficientPrivilege:
+                self.connection.rollback()
+                function = False
+            _WITH_FUNCTION[self.connection] = function
+        if not function:
+            now, version = self.lock(participant_id, now)
+            check_version(version)
+            return now, self.attempt(participant_id, attempt_id)
+        row = self._one(_LOCKED_ATTEMPT, {"participant_id": participant_id,
+                                          "attempt_id": attempt_id})
         if row is None:
+            raise NotFound("participant_not_found")
+        check_version(row[1])
+        return (row[0].astimezone(dt.UTC) if now is None else now), self._attempt(
+            participant_id, row[2:])
+
+    def attempt(self, participant_id: int, attempt_id: int) -> AttemptLoad:
+        return self._attempt(participant_id, self._one(
+            _ATTEMPT, {"attempt_id": attempt_id, "participant_id": participant_id}))
+
+    def _attempt(self, participant_id: int, row: Sequence[Any] | None) -> AttemptLoad:
+        if row is None or row[0] is None:
             raise NotFound("attempt_not_found")
         (attempt, exam, materi_code, program_code, settings, version, seen, started, exposed,
          responses, key, certified) = row

@@ -3,10 +3,14 @@ length of the test, and a cached pool never serves an item retired since it was 
 
 from __future__ import annotations
 
+import uuid
+
+import pytest
 from item_bank_helpers import answer, build_world, enrolled_participants
-from sqlalchemy import event, select
+from sqlalchemy import event, make_url, select
 
 from item_bank import policy
+from item_bank.db import make_engine, session_factory
 from item_bank.models import Item, Response
 from item_bank.policy.store_pg import PgStore
 
@@ -49,9 +53,10 @@ def test_statements_per_answer_do_not_grow_with_the_test(session, engine, monkey
     # Constant from the second answer on (the first may do one-off work): a per-response lazy
     # load would add one statement per earlier item (answer 19 would cost 17 more than answer 2).
     assert max(per_answer[1:]) == min(per_answer[1:]), per_answer
-    # PostgreSQL: lock, read, and the write that also reads the new item's text (once per
-    # item and pool version); SQLite: BEGIN, the lock, 7 reads, 4 writes and the text.
-    assert per_answer[1] == (3 if engine.dialect.name == "postgresql" else 14), per_answer
+    # PostgreSQL: lock and read (one function call), and the write that also reads the new
+    # item's text (once per item and pool version); SQLite: BEGIN, the lock, 7 reads, 4 writes
+    # and the text.
+    assert per_answer[1] == (2 if engine.dialect.name == "postgresql" else 14), per_answer
 
 
 def test_cached_pool_never_serves_an_item_retired_mid_attempt(session):
@@ -75,3 +80,55 @@ def test_cached_pool_never_serves_an_item_retired_mid_attempt(session):
         Response.attempt_id == view.attempt_id)))
     # 20 items: the first one (shown before the retirement) and the 19 left operational.
     assert len(given) == 20 and not given & retired
+
+
+@pytest.mark.postgres
+def test_without_the_temporary_privilege_an_answer_takes_one_round_trip_more(
+        postgres_database, postgres_template, monkeypatch):
+    """A database user that may not create temporary objects (an operator revoked TEMPORARY
+    from PUBLIC) cannot have the store's lock-and-read function: its answers lock and read in
+    two statements and are stored all the same."""
+    url = postgres_database("t", template=postgres_template)
+    role = f"no_temp_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(url)
+    with admin.begin() as c:
+        database = c.exec_driver_sql("SELECT current_database()").scalar_one()
+        for sql in (f'CREATE ROLE "{role}" LOGIN',
+                    f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC',
+                    f'GRANT USAGE ON SCHEMA public TO "{role}"',
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                    f'TO "{role}"',
+                    f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"'):
+            c.exec_driver_sql(sql)
+    engine = make_engine(make_url(url).set(username=role).render_as_string(hide_password=False))
+    statements: list[str] = []
+    driver = PgStore._execute
+
+    def counted(store, sql, params):
+        statements.append(sql)
+        return driver(store, sql, params)
+
+    monkeypatch.setattr(PgStore, "_execute", counted)
+    try:
+        with session_factory(engine)() as session:
+            world = build_world(session, n_materi=1, items_per_materi=40, settings=LONG, seed=5,
+                                with_pre=False)
+            (pid,) = enrolled_participants(session, world.program, 1)
+            view = policy.start_attempt(session, participant_id=pid,
+                                        exam_id=world.materi_exams[0].id)
+            item = policy.current_item(session, participant_id=pid, attempt_id=view.attempt_id)
+            per_answer = []
+            for position in range(1, 6):
+                statements.clear()
+                outcome = answer(session, pid, view.attempt_id, item.item_id, position % 2 == 0)
+                per_answer.append(len(statements))
+                item = outcome.next_item
+            session.expire_all()
+            stored = session.scalars(select(Response).where(
+                Response.attempt_id == view.attempt_id, Response.answered_at.is_not(None)))
+            assert len(stored.all()) == 5
+    finally:
+        engine.dispose()
+        admin.dispose()
+    # The first answer also tried to create the function; then lock, read and write.
+    assert per_answer[1:] == [3, 3, 3, 3], per_answer
