@@ -24,7 +24,7 @@ chromium:
 	  else echo "chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

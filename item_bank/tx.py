@@ -89,3 +89,16 @@ def raw_transaction(session: Session) -> Iterator[psycopg.Connection[Any]]:
             raise
     finally:
         pooled.close()
+
+
+def setup_connection(connection: psycopg.Connection[Any], sql: str) -> bool:
+    """Run ``sql``, a driver connection's own set-up (a temporary function, say), in a
+    transaction of its own before the connection's next one; False, with nothing changed,
+    when the database user lacks the privilege for it."""
+    try:
+        connection.execute(sql)
+        connection.commit()
+    except psycopg.errors.InsufficientPrivilege:
+        connection.rollback()
+        return False
+    return True

@@ -142,7 +142,8 @@ def session(Session):  # noqa: N803
 
 
 # The files that take longest (``pytest --durations``), run first: under ``-n 2 --dist
-# loadfile`` a long file handed out last keeps one worker busy while the other is idle.
+# worksteal`` (``make test``) a long test started last keeps one worker busy while the other
+# has nothing left to steal.
 LONG_FILES_FIRST = (
     "reliability/test_schemathesis.py",
     "cat_engine/test_simulation.py",

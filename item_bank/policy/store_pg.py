@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ..errors import Conflict, NotFound
 from ..models import AttemptState, CertificateRoute, ItemStatus, ProgramSettings, exam_slot
 from ..pools import Pool, PoolRows, cached_pool, pool_materi
+from ..tx import setup_connection
 from .facts import (
     ATTEMPT_COLUMNS,
     EXAM_COLUMNS,
@@ -293,7 +294,7 @@ class PgStore:
         self.connection = connection
         self.cursor = connection.cursor()
 
-    def _execute(self, sql: str, params: dict[str, Any] | None) -> psycopg.Cursor[Any]:
+    def _execute(self, sql: str, params: dict[str, Any]) -> psycopg.Cursor[Any]:
         """Every statement of the store goes through here (the tests count them)."""
         return self.cursor.execute(sql, params)
 
@@ -330,14 +331,8 @@ class PgStore:
         function = _WITH_FUNCTION.get(self.connection)
         if function is None:
             # Its own transaction, before the event's: the event may still be refused.
-            try:
-                self._execute(_LOAD_FUNCTION, None)
-                self.connection.commit()
-                function = True
-            except psycopg.errors.InsufficientPrivilege:
-                self.connection.rollback()
-                function = False
-            _WITH_FUNCTION[self.connection] = function
+            function = _WITH_FUNCTION[self.connection] = setup_connection(self.connection,
+                                                                          _LOAD_FUNCTION)
         if not function:
             now, version = self.lock(participant_id, now)
             check_version(version)
