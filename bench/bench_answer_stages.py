@@ -96,11 +96,9 @@ def main() -> int:
     from server import create_app
 
     server = pgserver.PostgresServer(durable=True, max_connections=50)
-    url = server.start()
+    server.start()
     try:
-        database = f"stages_{uuid.uuid4().hex[:8]}"
-        pgserver.admin_execute(url, f'CREATE DATABASE "{database}"')
-        db_url = pgserver.with_database(url, database)
+        db_url = server.create_database(f"stages_{uuid.uuid4().hex[:8]}")
         prepared = load.prepare_database(db_url, args.participants)
         app = create_app({"DATABASE_URL": db_url, "TESTING": True, "SECRET_KEY": "b" * 64,
                           "SWEEP_INTERVAL_SECONDS": 0, "LOGIN_LIMIT": 10**6})

@@ -49,11 +49,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3000)
     args = parser.parse_args()
     server = pgserver.PostgresServer(durable=True, max_connections=20)
-    url = server.start()
+    server.start()
     try:
-        name = f"sql_{uuid.uuid4().hex[:8]}"
-        pgserver.admin_execute(url, f'CREATE DATABASE "{name}"')
-        database = pgserver.with_database(url, name)
+        database = server.create_database(f"sql_{uuid.uuid4().hex[:8]}")
         prepared = load.prepare_database(database, 1)
         engine = make_engine(database, pool_size=2)
         with session_factory(engine)() as s:
