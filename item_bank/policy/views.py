@@ -95,6 +95,11 @@ class ExamStatus:
     available: bool
     locked_reason: Notice | None
     available_from: dt.datetime | None
+    # The exam's rules, for the page shown before it starts.
+    min_items: int
+    max_items: int
+    duration_s: int
+    cut_score: float
 
 
 @dataclass(frozen=True)
@@ -184,7 +189,9 @@ def program_status(standing: Standing, *, program_id: int, program_code: str,
             best_score=max(scores) if scores else None,
             running_attempt_id=running.id if running else None,
             available=running is not None or reason is None, locked_reason=reason,
-            available_from=until))
+            available_from=until, min_items=_needed(exam, standing.settings),
+            max_items=rules.max_items, duration_s=rules.duration_s,
+            cut_score=rules.cut_score))
     category = None
     ujikom = standing.slot_attempts(ExamKind.UJIKOM.value)
     if standing.passed(ExamKind.UJIKOM.value):

@@ -135,7 +135,11 @@ SCHEMAS = {
                        "max_attempts": INT, "passed": BOOL, "best_score": _null(NUM),
                        "running_attempt_id": _null(INT), "available": BOOL,
                        "locked_reason": _null_ref("Notice"),
-                       "available_from": _null(TIME)})},
+                       "available_from": _null(TIME),
+                       "min_items": {"type": "integer", "minimum": 1, "description":
+                                     "answers the result is computed from alone (a LOFT "
+                                     "form: all of them)"},
+                       "max_items": INT, "duration_s": INT, "cut_score": NUM})},
     "ProgramStatus": {"type": "object", "description": "Where the participant stands "
                       "in a program, with the next step.", **_fields({
                           "program_id": INT, "program_code": STR, "program_name": STR,
@@ -305,8 +309,15 @@ PAGES: dict[tuple[str, str], Page] = {
     ("participant.logout", "POST"): Page("Log out", ok=(302,), form={}),
     ("participant.programs", "GET"): Page("Every exam of the participant's programs: open "
                                           "or locked and why, attempts, results"),
-    ("participant.start", "POST"): Page("Start or resume the exam, then to the exam page",
-                                        ok=(302,), errors=(404, 409), form={}),
+    ("participant.rules", "GET"): Page("The exam's rules before it starts: length, time, cut "
+                                       "score, attempts; for a once-only exam the confirmation "
+                                       "(a running attempt redirects to the exam page)",
+                                       ok=(200, 302), errors=(404,)),
+    ("participant.start", "POST"): Page("Start or resume the exam, then to the exam page; a "
+                                        "once-only exam needs `confirm=yes` (else 422 and the "
+                                        "rules page again)",
+                                        ok=(302,), errors=(404, 409, 422),
+                                        form={"confirm": STR}),
     ("participant.exam", "GET"): Page("The exam page of a running attempt (a finished one "
                                       "redirects to its result)", ok=(200, 302),
                                       errors=(404,)),

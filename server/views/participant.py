@@ -9,7 +9,7 @@ from server import bank
 from server.auth import login_participant
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_
+from server.i18n import N_, gettext
 from server.policy_args import participant_args
 from server.security import access, log_out, safe_next, start_session
 
@@ -64,9 +64,42 @@ def programs():
                            statuses=statuses)
 
 
+def _exam_status(exam_id: int):
+    """(program status, exam status) of one of the participant's exams; "not found" for any
+    other, as the policy says it."""
+    for status in bank.participant_programs(db.session, **participant_args()):
+        for exam in status.exams:
+            if exam.exam_id == exam_id:
+                return status, exam
+    raise bank.NotFound("exam_not_found")
+
+
+def _once_only(exam) -> bool:
+    # RULE: SPEC.md flow 1 — an exam of one attempt (the pre-assessment) starts only after the
+    # participant confirmed that it cannot be taken again.
+    # A locked one is refused by the policy with its reason, confirmed or not.
+    return exam.max_attempts == 1 and exam.running_attempt_id is None and exam.available
+
+
+@bp.get("/exams/<int:exam_id>/rules")
+@access("participant")
+def rules(exam_id: int):
+    program, exam = _exam_status(exam_id)
+    if exam.running_attempt_id is not None:
+        return redirect(url_for("participant.exam", attempt_id=exam.running_attempt_id))
+    return render_template("participant/rules.html", program=program, exam=exam,
+                           once_only=_once_only(exam), error=None)
+
+
 @bp.post("/exams/<int:exam_id>/start")
 @access("participant")
 def start(exam_id: int):
+    program, exam = _exam_status(exam_id)
+    if _once_only(exam) and request.form.get("confirm") != "yes":
+        return render_template(
+            "participant/rules.html", program=program, exam=exam, once_only=True,
+            error=gettext("Tick the box to confirm that you know this exam can be taken only "
+                            "once.")), 422
     view = bank.policy.start_attempt(db.session, exam_id=exam_id, **participant_args())
     return redirect(url_for("participant.exam", attempt_id=view.attempt_id))
 

@@ -98,6 +98,7 @@ def requests_table(app, w):
                                                            "password": "peserta-demo"}}, 302)},
         "participant.logout": {"POST": ("/logout", {}, 302)},
         "participant.programs": {"GET": ("/programs", {}, 200)},
+        "participant.rules": {"GET": (f"/exams/{w['exam_pp']}/rules", {}, 302)},
         "participant.start": {"POST": (f"/exams/{w['exam_pp']}/start", {}, 302)},
         "participant.exam": {"GET": (f"/attempts/{w['running']}", {}, 200)},
         "participant.result": {"GET": (f"/attempts/{w['finished']}/result", {}, 200)},

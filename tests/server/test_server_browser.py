@@ -48,7 +48,14 @@ class Examinee:
 
     def start(self, code: str) -> int:
         self.page.goto(f"{self.base}/programs")
-        self.page.click(f"#exam-{code} button.start")
+        self.page.click(f"#exam-{code} .start")
+        # The rules page first; a once-only exam starts only once it is confirmed.
+        self.page.wait_for_url(re.compile(r"/exams/\d+/rules$"))
+        if self.page.locator("#confirm").count():
+            self.page.click("#start-button")  # not confirmed: refused, nothing started
+            assert self.page.locator("#confirm").count() == 1
+            self.page.check("#confirm")
+        self.page.click("#start-button")
         self.page.wait_for_url(re.compile(r"/attempts/\d+$"))
         self.wait_item()
         return int(self.page.url.rsplit("/", 1)[1])
