@@ -155,4 +155,5 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=get_locale,
           default_locale=app.config.get("DEFAULT_LOCALE", "id"),
           default_translation_directories="translations")
-    app.jinja_env.globals.update(get_locale=get_locale, notice=_notice_or_empty)
+    app.jinja_env.globals.update(get_locale=get_locale, notice=_notice_or_empty,
+                                 local_time=format_datetime_local)

@@ -68,6 +68,24 @@ class AttemptResult:
     certificate_number: str | None
     attempts_left: int
     next_step: Notice
+    exam_title: str = ""
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    timezone: str = "Asia/Jakarta"  # the program's: where its times are written for people
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    """One finished attempt, for the participant's history."""
+
+    attempt_id: int
+    number: int
+    state: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    score: float | None
+    passed: bool | None
+    stop_reason: str | None
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,7 @@ class ExamStatus:
     max_items: int
     duration_s: int
     cut_score: float
+    history: list[AttemptSummary] = field(default_factory=list)  # finished attempts, oldest first
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,7 @@ class ProgramStatus:
     category: str | None = None
     certificate_number: str | None = None
     next_step: Notice = field(default_factory=lambda: Notice("next_nothing"))
+    timezone: str = "Asia/Jakarta"
 
 
 def _needed(exam: ExamFacts, settings: ProgramSettings) -> int:
@@ -169,7 +189,9 @@ def attempt_result(attempt: AttemptFacts, exam: ExamFacts, standing: Standing, a
         certificate_number=(certificate.number if certificate is not None
                             and certificate.attempt_id == attempt.id else None),
         attempts_left=max(0, rules.max_attempts - used),
-        next_step=next_step(standing, now))
+        next_step=next_step(standing, now), exam_title=exam.title or exam.code,
+        started_at=attempt.started_at, finished_at=attempt.finished_at if final else None,
+        timezone=standing.settings.timezone)
 
 
 def program_status(standing: Standing, *, program_id: int, program_code: str,
@@ -191,7 +213,11 @@ def program_status(standing: Standing, *, program_id: int, program_code: str,
             available=running is not None or reason is None, locked_reason=reason,
             available_from=until, min_items=_needed(exam, standing.settings),
             max_items=rules.max_items, duration_s=rules.duration_s,
-            cut_score=rules.cut_score))
+            cut_score=rules.cut_score,
+            history=[AttemptSummary(attempt_id=a.id, number=a.number, state=a.state.value,
+                                    started_at=a.started_at, finished_at=a.finished_at,
+                                    score=a.score, passed=a.passed, stop_reason=a.stop_reason)
+                     for a in attempts if not a.running]))
     category = None
     ujikom = standing.slot_attempts(ExamKind.UJIKOM.value)
     if standing.passed(ExamKind.UJIKOM.value):
@@ -203,4 +229,4 @@ def program_status(standing: Standing, *, program_id: int, program_code: str,
         exams=exams, assignments_done=standing.assignments_done,
         assignments_total=standing.assignments_total, category=category,
         certificate_number=standing.certificate.number if standing.certificate else None,
-        next_step=next_step(standing, now))
+        next_step=next_step(standing, now), timezone=standing.settings.timezone)

@@ -126,7 +126,15 @@ SCHEMAS = {
                    "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
                    "passed": _null(BOOL), "category": _null(STR),
                    "attempts_left": _null(INT), "certificate_number": _null(STR),
-                   "cut_score": _null(NUM), "next_step": _ref("Notice")})},
+                   "cut_score": _null(NUM), "next_step": _ref("Notice"),
+                   "exam_title": STR, "started_at": _null(TIME),
+                   "finished_at": _null(TIME), "timezone": STR})},
+    "AttemptSummary": {"type": "object", "description": "A finished attempt, for the "
+                       "participant's history.", **_fields({
+                           "attempt_id": INT, "number": INT, "state": STR,
+                           "started_at": TIME, "finished_at": _null(TIME),
+                           "score": _null(NUM), "passed": _null(BOOL),
+                           "stop_reason": _null(STR)})},
     "ExamStatus": {"type": "object", "description": "One exam of a program for this "
                    "participant: open or locked (and why), attempts used, best score.",
                    **_fields({
@@ -139,14 +147,15 @@ SCHEMAS = {
                        "min_items": {"type": "integer", "minimum": 1, "description":
                                      "answers the result is computed from alone (a LOFT "
                                      "form: all of them)"},
-                       "max_items": INT, "duration_s": INT, "cut_score": NUM})},
+                       "max_items": INT, "duration_s": INT, "cut_score": NUM,
+                       "history": {"type": "array", "items": _ref("AttemptSummary")}})},
     "ProgramStatus": {"type": "object", "description": "Where the participant stands "
                       "in a program, with the next step.", **_fields({
                           "program_id": INT, "program_code": STR, "program_name": STR,
                           "exams": {"type": "array", "items": _ref("ExamStatus")},
                           "assignments_done": INT, "assignments_total": INT,
                           "category": _null(STR), "certificate_number": _null(STR),
-                          "next_step": _ref("Notice")})},
+                          "next_step": _ref("Notice"), "timezone": STR})},
     "AnswerOutcome": {"type": "object", **_fields({
         "attempt_id": INT, "item_id": INT,
         "stored": {"type": "boolean", "description": "false when this exact answer "

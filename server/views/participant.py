@@ -17,6 +17,16 @@ bp = Blueprint("participant", __name__)
 
 # The ujikom categories of a result, shown translated (``_(result.category)`` in templates).
 CATEGORIES = (N_("kompeten"), N_("belum kompeten"))
+# Why an attempt ended (its stop_reason), as the result page and the history say it.
+STOP_REASONS = {
+    "classified": N_("Your answers decided the result: it is clearly above or below the pass "
+                     "mark."),
+    "se": N_("Your score was measured precisely enough."),
+    "max_items": N_("All questions of the exam were answered."),
+    "time": N_("The time ran out."),
+    "bank": N_("No further question was available for you."),
+    "submitted": N_("You finished the exam yourself."),
+}
 
 
 @bp.get("/")
@@ -61,7 +71,7 @@ def programs():
     participant = bank.get_participant(db.session, session["participant_id"])
     statuses = bank.participant_programs(db.session, **participant_args())
     return render_template("participant/programs.html", participant=participant,
-                           statuses=statuses)
+                           statuses=statuses, stop_reasons=STOP_REASONS)
 
 
 def _exam_status(exam_id: int):
@@ -125,7 +135,7 @@ def result(attempt_id: int):
         # Still running: there is no result yet, so the participant goes back to the exam.
         return redirect(url_for("participant.exam", attempt_id=attempt_id))
     return render_template("participant/result.html", result=res, attempt_id=attempt_id,
-                           next_step=next_step(res))
+                           next_step=next_step(res), stop_reasons=STOP_REASONS)
 
 
 def next_step(res) -> str:
