@@ -8,6 +8,9 @@
   let item = null;          // the item shown
   let deadline = null;      // performance.now() at which the server's remaining time hits 0
   let busy = false;
+  let warned = Infinity;    // the last time warning given, in seconds left
+  const LETTERS = "ABCDEFGHI";
+  const WARNINGS = [300, 60];  // seconds left at which the page warns, visibly and aloud
 
   const headers = { "Content-Type": "application/json", "Accept": "application/json" };
 
@@ -20,6 +23,10 @@
     el("stem").textContent = item.stem;
     el("progress-pos").textContent = item.position;
     el("progress-max").textContent = item.max_items;
+    // A CAT may end before its maximum: say so instead of promising "n of max".
+    const fixed = item.min_items >= item.max_items;
+    el("progress-early").hidden = fixed;
+    el("progress-of").textContent = fixed ? msg("Of") : msg("OfAtMost");
     el("progress-bar").max = item.max_items;
     el("progress-bar").value = item.position - 1;
     const list = el("options");
@@ -29,11 +36,17 @@
       li.textContent = text;
       li.dataset.choice = String(i);
       li.tabIndex = 0;
+      li.setAttribute("role", "radio");
+      li.setAttribute("aria-checked", "false");
       li.addEventListener("click", () => answer(i));
       list.appendChild(li);
     });
+    const n = item.options.length;
+    el("hint").textContent = fill(msg("Hint"), { last_digit: n, last_letter: LETTERS[n - 1] });
     el("save-status").textContent = "";
     busy = false;
+    // The new question is where a person (and a screen reader) goes on from.
+    el("stem").focus();
   }
 
   async function load() {
@@ -46,7 +59,7 @@
     if (busy || !item) return;
     busy = true;
     const li = el("options").children[choice];
-    if (li) li.classList.add("chosen");
+    if (li) { li.classList.add("chosen"); li.setAttribute("aria-checked", "true"); }
     el("save-status").textContent = msg("Saving");
     for (let tries = 0; ; tries++) {
       try {
@@ -73,6 +86,12 @@
     const left = Math.max(0, Math.round((deadline - performance.now()) / 1000));
     const m = Math.floor(left / 60), s = left % 60;
     el("countdown").textContent = `${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+    el("countdown").classList.toggle("low", left <= 60);
+    const due = WARNINGS.filter((w) => left <= w && w < warned);
+    if (due.length && left > 0) {
+      warned = Math.min(...due);
+      el("time-warning").textContent = fill(msg("Warning"), { minutes: Math.ceil(left / 60) });
+    }
     // At zero the server ends the attempt.  An answer still on its way is taken within the
     // grace and its reply brings the result: asking for the item now would end the attempt
     // before that answer arrives.
@@ -94,10 +113,24 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || !item) return;
+    const focused = document.activeElement;
+    if ((event.key === "Enter" || event.key === " ") && focused && focused.dataset.choice) {
+      event.preventDefault();
+      answer(Number(focused.dataset.choice));
+      return;
+    }
+    if (event.key.length !== 1) return;
     const key = event.key.toUpperCase();
-    let choice = "1234".indexOf(key);
-    if (choice < 0) choice = "ABCD".indexOf(key);
+    let choice = "123456789".indexOf(key);
+    if (choice < 0) choice = LETTERS.indexOf(key);
     if (choice >= 0 && choice < item.options.length) { event.preventDefault(); answer(choice); }
+  });
+
+  // Leaving a running exam asks first: its clock keeps running.
+  document.querySelectorAll("form.logout").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(msg("Leave"))) event.preventDefault();
+    });
   });
 
   // Finish asks first, and says exactly what happens: with fewer answers than the exam

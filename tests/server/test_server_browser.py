@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server import bank
 from server.extensions import Database
@@ -73,8 +73,18 @@ class Examinee:
             assert self.page.text_content("#stem") == stem
             choice = key if correct else (key + 1) % 4
             position = self.page.text_content("#progress-pos")
-            if answered % 2:  # keyboard: digits and letters
-                self.page.keyboard.press("1234"[choice] if answered % 4 == 1 else "ABCD"[choice])
+            n = self.page.locator("#options li[role=radio]").count()
+            # the hint names the keys of this item's options
+            assert f"1-{n}" in self.page.text_content("#hint")
+            assert f"A-{'ABCDEFGHI'[n - 1]}" in self.page.text_content("#hint")
+            if answered % 3 == 1:  # keyboard: digits and letters
+                self.page.keyboard.press("1234"[choice] if answered % 6 == 1 else "ABCD"[choice])
+            elif answered % 3 == 2:  # keyboard: Tab to the option, then Enter
+                assert self.page.evaluate("document.activeElement.id") == "stem"
+                for _ in range(choice + 1):
+                    self.page.keyboard.press("Tab")
+                assert self.page.evaluate("document.activeElement.dataset.choice") == str(choice)
+                self.page.keyboard.press("Enter")
             else:
                 self.page.click(f"#options li[data-choice='{choice}']")
             answered += 1
@@ -138,6 +148,14 @@ def test_whole_flow_in_chromium(app, demo, live_server):
             # Pre-assessment failed; the page is reloaded in the middle and resumes.
             attempt = me.start("PRA")
             me.shot("pre-assessment")
+            # The progress of a CAT does not promise its maximum length.
+            assert "paling banyak" in page.text_content(".examhead")
+            assert page.is_visible("#progress-early")
+            # Leaving a running exam asks first, saying that the clock keeps running.
+            asked: list[str] = []
+            page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+            page.click("form.logout button")
+            assert asked and "tetap berjalan" in asked[0] and page.url.endswith(f"/{attempt}")
             me.answer_all(attempt, correct=False, reload_after=2)
             res = me.result()
             assert not res["passed"] and res["score"] < 85
@@ -169,8 +187,22 @@ def test_whole_flow_in_chromium(app, demo, live_server):
                 admin.wait_for_selector(".flash")
             admin.screenshot(path=str(ARTIFACTS / "admin-assignments.png"), full_page=True)
 
-            # Ujikom passed: kompeten, certificate shown, printable and verifiable.
-            me.answer_all(me.start("UJIKOM"), correct=True)
+            # Ujikom passed: kompeten, certificate shown, printable and verifiable.  Its time is
+            # cut to 65 s here, so that the page's warnings at 5 and 1 minutes left show.
+            with Database.factory(app)() as s:
+                s.execute(update(bank.Exam).where(bank.Exam.code == "UJIKOM").values(
+                    duration_s=65))
+                s.commit()
+            ujikom = me.start("UJIKOM")
+            page.wait_for_function(
+                "() => document.getElementById('time-warning').textContent.includes('2 menit')")
+            page.wait_for_function(
+                "() => document.getElementById('time-warning').textContent.includes('1 menit')"
+                " && document.getElementById('countdown').classList.contains('low')",
+                timeout=15_000)
+            assert page.get_attribute("#time-warning", "role") == "alert"
+            me.shot("ujikom-time-warning")
+            me.answer_all(ujikom, correct=True)
             res = me.result()
             assert res["passed"] and res["verdict"] == "kompeten"
             me.shot("ujikom-result")
