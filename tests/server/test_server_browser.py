@@ -214,5 +214,21 @@ def test_whole_flow_in_chromium(app, demo, live_server):
             page.goto(f"{live_server}/verify/{number}")
             assert page.text_content("#verify-status") == "Sertifikat ini sah."
             me.shot("verify")
+
+            # Phones: no participant page is wider than a 360 px screen.
+            phone = browser.new_context(viewport={"width": 360, "height": 740},
+                                        storage_state=page.context.storage_state()).new_page()
+            with Database.factory(app)() as s:
+                attempts = s.scalars(select(bank.Attempt.id)).all()
+                exams = s.scalars(select(bank.Exam.id)).all()
+            for path in ["/programs", f"/certificate/{number}", f"/verify/{number}",
+                         *(f"/attempts/{a}/result" for a in attempts),
+                         *(f"/exams/{e}/rules" for e in exams)]:
+                phone.goto(f"{live_server}{path}")
+                widths = phone.evaluate("[document.documentElement.scrollWidth, "
+                                        "document.documentElement.clientWidth]")
+                assert widths[0] <= widths[1], (path, widths)
+            phone.goto(f"{live_server}/programs")
+            phone.screenshot(path=str(ARTIFACTS / "phone-programs.png"), full_page=True)
         finally:
             browser.close()
