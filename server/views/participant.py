@@ -85,9 +85,10 @@ def _exam_status(exam_id: int):
 
 
 def _once_only(exam) -> bool:
-    # RULE: SPEC.md flow 1 — an exam of one attempt (the pre-assessment) starts only after the
-    # participant confirmed that it cannot be taken again.
-    # A locked one is refused by the policy with its reason, confirmed or not.
+    # A page's safeguard, not a rule of the policy (the API's clients are programs): an exam
+    # of one attempt (SPEC.md flow 1, the pre-assessment) starts from the page only after the
+    # participant confirmed that it cannot be taken again.  A locked one is refused by the
+    # policy with its reason, confirmed or not.
     return exam.max_attempts == 1 and exam.running_attempt_id is None and exam.available
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from item_bank.policy.facts import EXAM_COLUMNS, exam_facts
@@ -16,15 +17,24 @@ def _text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
 
 
+@pytest.fixture
+def participant(app, demo, driver):
+    """The driver logged in as the demo's first participant, forms without CSRF tokens (CSRF
+    has its own tests)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    nip, _name, password = demo.accounts.participants[0]
+    driver.login(nip, password)
+    return driver
+
+
 def _attempts(driver, exam_id: int) -> int:
     with driver.session() as s:
         return s.scalar(select(func.count(bank.Attempt.id)).where(
             bank.Attempt.exam_id == exam_id))
 
 
-def test_programs_link_to_the_rules_page_which_states_the_rules(app, demo, driver):
-    nip, _name, password = demo.accounts.participants[0]
-    driver.login(nip, password)
+def test_programs_link_to_the_rules_page_which_states_the_rules(participant):
+    driver = participant
     pra = driver.exam_id("PRA")
     page = driver.client.get("/programs").get_data(as_text=True)
     assert f'href="/exams/{pra}/rules"' in page
@@ -45,10 +55,8 @@ def test_programs_link_to_the_rules_page_which_states_the_rules(app, demo, drive
     assert "hanya dapat diikuti satu kali" in text and 'id="confirm"' in r.get_data(as_text=True)
 
 
-def test_a_once_only_exam_starts_only_when_confirmed(app, demo, driver):
-    app.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own tests
-    nip, _name, password = demo.accounts.participants[0]
-    driver.login(nip, password)
+def test_a_once_only_exam_starts_only_when_confirmed(participant):
+    driver = participant
     pra = driver.exam_id("PRA")
     for form in ({}, {"confirm": "no"}, {"confirm": ""}):
         r = driver.client.post(f"/exams/{pra}/start", data=form)
@@ -65,10 +73,8 @@ def test_a_once_only_exam_starts_only_when_confirmed(app, demo, driver):
     assert r.status_code == 302 and _attempts(driver, pra) == 1
 
 
-def test_an_exam_of_several_attempts_starts_without_a_confirmation(app, demo, driver):
-    app.config["WTF_CSRF_ENABLED"] = False
-    nip, _name, password = demo.accounts.participants[0]
-    driver.login(nip, password)
+def test_an_exam_of_several_attempts_starts_without_a_confirmation(participant):
+    driver = participant
     driver.take("PRA", correct=False)  # failed: the materi exams open
     exam = driver.exam_id("UJIAN-PP")
     r = driver.client.get(f"/exams/{exam}/rules")
@@ -78,10 +84,8 @@ def test_an_exam_of_several_attempts_starts_without_a_confirmation(app, demo, dr
     assert r.status_code == 302 and _attempts(driver, exam) == 1
 
 
-def test_a_locked_exam_shows_why_and_an_unknown_one_is_not_found(app, demo, driver):
-    app.config["WTF_CSRF_ENABLED"] = False
-    nip, _name, password = demo.accounts.participants[0]
-    driver.login(nip, password)
+def test_a_locked_exam_shows_why_and_an_unknown_one_is_not_found(participant):
+    driver = participant
     ujikom = driver.exam_id("UJIKOM")
     r = driver.client.get(f"/exams/{ujikom}/rules")
     assert r.status_code == 200
