@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint clean chromium messages
+.PHONY: demo test bench lint clean chromium axe messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,15 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-test: $(STAMP) chromium
+# axe-core (npm, pinned in tests/node/package-lock.json) checks the participant pages for WCAG
+# 2.1 A/AA violations in the browser test; it is loaded only there.
+AXE := tests/node/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+$(AXE): tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --silent
+	touch $(AXE)
+
+test: $(STAMP) chromium $(AXE)
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 bench: $(STAMP)
@@ -45,4 +53,4 @@ messages: $(STAMP)
 	$(BIN)/pybabel compile -d $(TRANSLATIONS) --statistics
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache tests/node/node_modules

@@ -6,14 +6,18 @@ Used by the CLI, the server's admin pages and the tests.  Like the policy they v
 
 from __future__ import annotations
 
+import hashlib
+import io
+import struct
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import db_now, lock_one
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
 from .models import (
     Assembly,
     Assignment,
@@ -28,11 +32,13 @@ from .models import (
     Materi,
     Participant,
     Program,
+    ProgramLogo,
     ProgramSettings,
     ServiceToken,
     validate_item_fields,
     validate_nip,
 )
+from .models.program import CERTIFICATE_TEXT_MAX, certificate_text_problem
 from .security import hash_password, hash_token, new_token
 from .tx import transactional
 
@@ -273,3 +279,231 @@ def revoke_service_token(session: Session, *, token_id: int, actor: str) -> Serv
                              subject=f"service_token:{token.name}"))
         session.flush()
     return token
+
+
+# --- the certificate: the agency's details and logo ----------------------------------------
+# The form fields of set_certificate_details and the program settings they are stored in.
+CERTIFICATE_FIELDS = {"agency_name": "agency_name", "signatory": "certificate_signatory",
+                      "signatory_title": "certificate_signatory_title",
+                      "place": "certificate_place"}
+
+
+def certificate_details(**texts: str) -> dict[str, str]:
+    """The certificate settings of ``texts`` (keys of :data:`CERTIFICATE_FIELDS`), stripped;
+    InvalidInput ``certificate_text_too_long`` / ``certificate_text_control`` naming the
+    setting otherwise."""
+    settings = {}
+    for field, value in texts.items():
+        name = CERTIFICATE_FIELDS[field]
+        value = str(value or "").strip()
+        problem = certificate_text_problem(value)
+        if problem is not None:
+            if len(value) > CERTIFICATE_TEXT_MAX:
+                raise InvalidInput("certificate_text_too_long", field=name,
+                                   max=CERTIFICATE_TEXT_MAX, length=len(value))
+            raise InvalidInput("certificate_text_control", field=name)
+        settings[name] = value
+    return settings
+
+
+def _store_certificate_details(session: Session, program: Program, details: dict[str, str],
+                               actor: str) -> None:
+    program = lock_one(session, Program, program.id)  # no lost update of other settings
+    settings = dict(program.settings_json or {})
+    for name, value in details.items():
+        if value:
+            settings[name] = value
+        else:
+            settings.pop(name, None)  # the default: a blank line on the certificate
+    ProgramSettings.from_json(settings)  # every setting still valid
+    program.settings_json = settings
+    session.add(AuditLog(actor=actor, action="certificate_details_set",
+                         subject=f"program:{program.code}", details=details))
+    session.flush()
+
+
+@transactional
+def set_certificate_details(session: Session, program: Program, *, agency_name: str,
+                            signatory: str, signatory_title: str, place: str = "",
+                            actor: str = "admin") -> None:
+    """Set the agency and the signature block printed on the program's certificates (program
+    settings ``agency_name``, ``certificate_signatory``, ``certificate_signatory_title``,
+    ``certificate_place``); an empty text is a blank line to fill in by hand.  Refused
+    (InvalidInput, nothing stored) for a text over 200 characters or with control
+    characters.  An audit entry names ``actor``."""
+    details = certificate_details(agency_name=agency_name, signatory=signatory,
+                                  signatory_title=signatory_title, place=place)
+    _store_certificate_details(session, program, details, actor)
+
+
+# The logo: what an administrator may upload, and what is stored and printed.
+LOGO_MAX_BYTES = 512 * 1024
+LOGO_MAX_SIDE = 2000          # pixels, either side, of the upload
+LOGO_STORED_SIDE = 800        # the stored PNG fits in this square (printed about 3 cm high)
+LOGO_MEDIA_TYPE = "image/png"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SIGNATURE = b"\xff\xd8\xff"
+# JPEG start-of-frame markers (they carry the image's size): C0..CF but DHT, JPG, DAC.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+@dataclass(frozen=True)
+class Logo:
+    """An accepted logo: the PNG to store and its size in pixels."""
+
+    png: bytes
+    width: int
+    height: int
+
+
+def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """The width and height an image's header declares, read without decoding anything
+    (PNG: the IHDR chunk, JPEG: the largest start-of-frame before the scan), or None when
+    the header cannot be read this way (Pillow then judges the file)."""
+    if kind == "PNG":
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        return struct.unpack(">II", data[16:24])
+    sizes = []
+    at = 2
+    while at + 4 <= len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
+            at += 2
+            continue
+        (length,) = struct.unpack(">H", data[at + 2:at + 4])
+        if marker in _JPEG_SOF and at + 9 <= len(data):
+            height, width = struct.unpack(">HH", data[at + 5:at + 9])
+            sizes.append((width, height))
+        if marker == 0xDA:  # start of scan: the header is over
+            break
+        at += 2 + length
+    if not sizes:
+        return None
+    return max(w for w, _h in sizes), max(h for _w, h in sizes)
+
+
+def logo_from_upload(data: bytes) -> Logo:
+    """The logo an administrator uploaded, checked and re-encoded as PNG.
+
+    Accepted: a PNG or JPEG of at most :data:`LOGO_MAX_BYTES` and :data:`LOGO_MAX_SIDE`
+    pixels a side.  The type is the file's signature, never its name; the size declared in
+    the header is checked before a single pixel is decoded (a decompression bomb, a small
+    file declaring 20000 × 20000 pixels, is refused unread; Pillow's own bomb check stays as a
+    second guard); then the whole image is decoded, so a truncated or damaged file is refused
+    too.  What is stored is a new PNG made from the pixels alone (orientation applied, at most
+    :data:`LOGO_STORED_SIDE` pixels a side): no metadata, comments or extra chunks of the
+    upload, nothing that a browser or PDF reader could take for another format.  Refusals are
+    InvalidInput ``logo_empty``, ``logo_too_large``, ``logo_not_image``,
+    ``logo_too_many_pixels``.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not data:
+        raise InvalidInput("logo_empty")
+    if len(data) > LOGO_MAX_BYTES:
+        raise InvalidInput("logo_too_large", max_kb=LOGO_MAX_BYTES // 1024,
+                           size_kb=-(-len(data) // 1024))
+    if data.startswith(_PNG_SIGNATURE):
+        kind = "PNG"
+    elif data.startswith(_JPEG_SIGNATURE):
+        kind = "JPEG"
+    else:
+        raise InvalidInput("logo_not_image")
+
+    def too_big(width: int, height: int) -> InvalidInput:
+        return InvalidInput("logo_too_many_pixels", width=width, height=height,
+                            max=LOGO_MAX_SIDE)
+
+    declared = _declared_size(data, kind)
+    if declared is not None and max(declared) > LOGO_MAX_SIDE:
+        raise too_big(*declared)
+    try:
+        with Image.open(io.BytesIO(data), formats=[kind]) as image:
+            if max(image.size) > LOGO_MAX_SIDE:
+                raise too_big(*image.size)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+            alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            if image.mode.startswith("I") or image.mode == "F":
+                image = image.convert("L")  # 16-bit and float greys: 8 bits are printed
+            image = image.convert("RGBA" if alpha else "RGB")
+            image.thumbnail((LOGO_STORED_SIDE, LOGO_STORED_SIDE), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            image.save(out, "PNG", optimize=True)
+            return Logo(png=out.getvalue(), width=image.width, height=image.height)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_big(*(declared or (0, 0))) from None
+    except InvalidInput:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
+            struct.error) as exc:
+        raise InvalidInput("logo_not_image") from exc
+
+
+def _store_logo(session: Session, program: Program, logo: Logo, actor: str) -> None:
+    program = lock_one(session, Program, program.id)  # one upload at a time per program
+    now = db_now(session)
+    row = session.get(ProgramLogo, program.id)
+    if row is None:
+        session.add(ProgramLogo(program_id=program.id, media_type=LOGO_MEDIA_TYPE,
+                                data=logo.png, uploaded_at=now))
+    else:
+        row.media_type, row.data, row.uploaded_at = LOGO_MEDIA_TYPE, logo.png, now
+    session.add(AuditLog(actor=actor, action="program_logo_set",
+                         subject=f"program:{program.code}",
+                         details={"sha256": hashlib.sha256(logo.png).hexdigest(),
+                                  "bytes": len(logo.png), "width": logo.width,
+                                  "height": logo.height}))
+    session.flush()
+
+
+@transactional
+def set_program_logo(session: Session, program: Program, data: bytes, *,
+                     actor: str = "admin") -> Logo:
+    """Store the uploaded ``data`` as the program's certificate logo (see
+    :func:`logo_from_upload`), replacing the one before; a refused upload changes nothing,
+    the previous logo stays.  An audit entry names ``actor``."""
+    logo = logo_from_upload(data)
+    _store_logo(session, program, logo, actor)
+    return logo
+
+
+def _remove_logo(session: Session, program: Program, actor: str) -> None:
+    program = lock_one(session, Program, program.id)
+    row = session.get(ProgramLogo, program.id)
+    if row is not None:
+        session.delete(row)
+        session.add(AuditLog(actor=actor, action="program_logo_removed",
+                             subject=f"program:{program.code}"))
+        session.flush()
+
+
+@transactional
+def remove_program_logo(session: Session, program: Program, *, actor: str = "admin") -> None:
+    """The program's certificates are printed without a logo from now on."""
+    _remove_logo(session, program, actor)
+
+
+@transactional
+def set_certificate(session: Session, program: Program, *, agency_name: str, signatory: str,
+                    signatory_title: str, place: str = "", logo: bytes | None = None,
+                    remove_logo: bool = False, actor: str = "admin") -> None:
+    """The administrator's certificate form in one transaction: the texts of
+    :func:`set_certificate_details` and, when ``logo`` is given, the logo of
+    :func:`set_program_logo` (or, with ``remove_logo``, no logo).  Everything is checked
+    before anything is stored: a refused text or logo leaves the texts and the logo as
+    they were."""
+    details = certificate_details(agency_name=agency_name, signatory=signatory,
+                                  signatory_title=signatory_title, place=place)
+    accepted = logo_from_upload(logo) if logo is not None else None
+    _store_certificate_details(session, program, details, actor)
+    if accepted is not None:
+        _store_logo(session, program, accepted, actor)
+    elif remove_logo:
+        _remove_logo(session, program, actor)

@@ -41,6 +41,7 @@ MESSAGES: dict[str, str] = {
     "calibration_run_not_found": N_("No calibration run %(run)s."),
     "item_not_found": N_("No item %(item)s."),
     "service_token_not_found": N_("No service token %(token)s."),
+    "program_logo_not_found": N_("This program has no logo."),
     # --- forbidden (403)
     "not_registered": N_("NIP %(nip)s is not on the register."),
     "program_closed": N_("Program %(program)s is not open for enrolment."),
@@ -103,6 +104,17 @@ MESSAGES: dict[str, str] = {
     "calibration_failed": N_("Calibration failed: %(detail)s"),
     "item_not_estimated": N_("Item %(item)s was not estimated in calibration run %(run)s."),
     "item_parameters_refused": N_("Item %(item)s: %(detail)s."),
+    # --- the certificate's details and logo (the administrator's program page)
+    "certificate_text_too_long": N_(
+        "The certificate's %(field)s is longer than %(max)s characters (%(length)s)."),
+    "certificate_text_control": N_(
+        "The certificate's %(field)s must be one line of text, without control characters."),
+    "logo_empty": N_("The logo file is empty."),
+    "logo_too_large": N_("The logo file is larger than %(max_kb)s KB (%(size_kb)s KB)."),
+    "logo_not_image": N_(
+        "The logo must be a PNG or JPEG image; this file is not one, or it is damaged."),
+    "logo_too_many_pixels": N_(
+        "The logo is %(width)s × %(height)s pixels; at most %(max)s × %(max)s are accepted."),
 }
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, case, func, select
@@ -57,6 +58,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Materi,
     Participant,
     Program,
+    ProgramLogo,
     Response,
     ServiceToken,
     StaffRole,
@@ -148,9 +150,72 @@ def certificates_page(session: Session, *, since: tuple[dt.datetime, int] | None
     return [_certificate_record(c) for c in rows], last
 
 
+def _certificate_row(session: Session, number: str) -> Certificate | None:
+    return session.scalar(select(Certificate).where(Certificate.number == number))
+
+
 def find_certificate(session: Session, number: str) -> dict[str, Any] | None:
-    cert = session.scalar(select(Certificate).where(Certificate.number == number))
+    """The certificate as the certification API sends it (``issued_at`` in ISO 8601, UTC)."""
+    cert = _certificate_row(session, number)
     return _certificate_record(cert) if cert else None
+
+
+@dataclass(frozen=True)
+class CertificateDocument:
+    """What the holder's certificate shows (the printable page and the PDF): the holder, the
+    program and its agency, route, score, the moment of issue with the program's time zone
+    (the date is written in that zone: issued at 06:17 WIB on 2 December is 2 December,
+    whatever UTC says), the signature block and whether the program has a logo.  Nothing
+    about items, keys or parameters."""
+
+    number: str
+    nip: str
+    name: str
+    program_id: int
+    program_name: str
+    route: str
+    score: float
+    issued_at: dt.datetime
+    timezone: str
+    agency_name: str
+    signatory: str
+    signatory_title: str
+    place: str
+    has_logo: bool
+
+
+def certificate_document(session: Session, number: str) -> CertificateDocument | None:
+    """The certificate ``number`` for its page and PDF, or None for an unknown number."""
+    cert = _certificate_row(session, number)
+    if cert is None:
+        return None
+    program = cert.program
+    settings = program.settings
+    has_logo = session.scalar(select(ProgramLogo.program_id)
+                              .where(ProgramLogo.program_id == program.id)) is not None
+    return CertificateDocument(
+        number=cert.number, nip=cert.participant.nip, name=cert.participant.name,
+        program_id=program.id, program_name=program.name, route=cert.route.value,
+        score=round(cert.score, 2), issued_at=cert.issued_at, timezone=settings.timezone,
+        agency_name=settings.agency_name, signatory=settings.certificate_signatory,
+        signatory_title=settings.certificate_signatory_title, place=settings.certificate_place,
+        has_logo=has_logo)
+
+
+def holders_certificate(session: Session, number: str,
+                        participant_id: int) -> CertificateDocument:
+    """:func:`certificate_document` for its holder only: NotFound for an unknown number and
+    for anyone else's certificate alike (no IDOR: another's is simply not there)."""
+    document = certificate_document(session, number)
+    participant = session.get(Participant, participant_id)
+    if document is None or participant is None or document.nip != participant.nip:
+        raise NotFound("certificate_not_found", number=number)
+    return document
+
+
+def program_logo(session: Session, program_id: int) -> ProgramLogo | None:
+    """The program's logo (the re-encoded PNG), or None."""
+    return session.get(ProgramLogo, program_id)
 
 
 # Shown of a NIP on the public verification page: enough to match the holder's ID card, while
@@ -159,15 +224,18 @@ NIP_DIGITS_SHOWN = 4
 
 
 def public_certificate(session: Session, number: str) -> dict[str, Any] | None:
-    """What anyone may see of a certificate (``/verify``): holder's name, program, route, date,
-    score and the NIP masked but for its last digits; None for an unknown number."""
-    record = find_certificate(session, number)
-    if record is None:
+    """What anyone may see of a certificate (``/verify``): holder's name, program, agency,
+    route, date (``issued_at`` with the program's ``timezone``, for the page to write the day
+    of that zone), score and the NIP masked but for its last digits; None for an unknown
+    number."""
+    document = certificate_document(session, number)
+    if document is None:
         return None
-    nip = record["nip"]
-    return {"number": record["number"], "name": record["name"],
-            "program_name": record["program_name"], "route": record["route"],
-            "issued_at": record["issued_at"], "score": record["score"],
+    nip = document.nip
+    return {"number": document.number, "name": document.name,
+            "program_name": document.program_name, "agency_name": document.agency_name,
+            "route": document.route, "issued_at": document.issued_at,
+            "timezone": document.timezone, "score": document.score,
             "nip_masked": "*" * (len(nip) - NIP_DIGITS_SHOWN) + nip[-NIP_DIGITS_SHOWN:]}
 
 

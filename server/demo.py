@@ -57,7 +57,10 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
                              "use `smartcat serve` or a new --db")
         with transaction(session):
             program = bank.Program(code=PROGRAM_CODE, is_open=True, settings_json={
-                "ujikom_waiting_period_s": 0},
+                "ujikom_waiting_period_s": 0,
+                # What the demo's certificates print (an administrator sets a real agency's).
+                "agency_name": "Badan Pengembangan Sumber Daya Manusia (contoh)",
+                "certificate_signatory_title": "Kepala Badan", "certificate_place": "Jakarta"},
                 name="Pelatihan Pelayanan Publik bagi ASN")
             session.add(program)
             session.flush()

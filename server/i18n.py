@@ -32,8 +32,9 @@ from flask_babel import Babel, gettext, ngettext
 
 from item_bank.messages import N_, Notice
 
-__all__ = ["LOCALES", "N_", "Notice", "format_datetime_local", "format_param", "get_locale",
-           "gettext", "init_app", "json_params", "ngettext", "notice_json", "notice_text"]
+__all__ = ["LOCALES", "N_", "Notice", "format_date_local", "format_datetime_local",
+           "format_param", "format_score", "get_locale", "gettext", "init_app", "json_params",
+           "ngettext", "notice_json", "notice_text"]
 
 LOCALES = ("id", "en")
 
@@ -78,13 +79,30 @@ def zone_abbreviation(local: dt.datetime, zone: str, locale: Locale) -> str:
     return ZONE_ABBREVIATIONS.get(zone) or format_datetime(local, "z", locale=locale)
 
 
-def format_datetime_local(value: dt.datetime, zone: str | None = None) -> str:
-    """``value`` in ``zone`` (an IANA name, else UTC) in the request's language:
-    ``31 Januari 2025 pukul 08.00 WIB`` / ``31 January 2025, 08:00 WIB``."""
+def _local(value: dt.datetime, zone: str | None) -> tuple[dt.datetime, str]:
+    """``value`` (naive: UTC) in ``zone`` (an IANA name, else UTC), and the zone's name."""
     name = zone or "UTC"
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    local = value.astimezone(ZoneInfo(name))
+    return value.astimezone(ZoneInfo(name)), name
+
+
+def format_date_local(value: dt.datetime, zone: str | None = None) -> str:
+    """The day of ``value`` in ``zone`` (an IANA name, else UTC), Babel's long date in the
+    request's language: ``2 Desember 2026`` / ``2 December 2026`` (a certificate's date)."""
+    local, _name = _local(value, zone)
+    return format_date(local, "long", locale=_format_locale())
+
+
+def format_score(value: float) -> str:
+    """A 0-100 score with one decimal in the request's language: ``87,5`` / ``87.5``."""
+    return format_decimal(value, "0.0", locale=_format_locale())
+
+
+def format_datetime_local(value: dt.datetime, zone: str | None = None) -> str:
+    """``value`` in ``zone`` (an IANA name, else UTC) in the request's language:
+    ``31 Januari 2025 pukul 08.00 WIB`` / ``31 January 2025, 08:00 WIB``."""
+    local, name = _local(value, zone)
     locale = _format_locale()
     # TRANSLATORS: a date and a time of day, then the time zone (WIB, WITA, WIT, UTC).
     return gettext("%(date)s, %(time)s %(zone)s",
@@ -156,4 +174,5 @@ def init_app(app: Flask) -> None:
           default_locale=app.config.get("DEFAULT_LOCALE", "id"),
           default_translation_directories="translations")
     app.jinja_env.globals.update(get_locale=get_locale, notice=_notice_or_empty,
-                                 local_time=format_datetime_local)
+                                 local_time=format_datetime_local, local_date=format_date_local,
+                                 format_score=format_score)

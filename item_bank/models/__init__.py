@@ -23,7 +23,7 @@ from .people import (
                      StaffUser,
                      validate_nip,
 )
-from .program import ContentTag, Materi, Program, ProgramSettings
+from .program import ContentTag, Materi, Program, ProgramLogo, ProgramSettings
 
 # Every string and integer column refuses what it cannot hold (registered on import).
 from . import limits  # noqa: E402,F401  isort: skip
@@ -33,6 +33,6 @@ __all__ = [
     "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "IrtModel", "Item", "ItemExposure",
     "ItemStatus", "LoginAttempt", "Materi", "Participant", "PoolVersion", "Program",
-    "ProgramSettings", "Response", "SeenItem", "ServiceToken", "StaffRole", "StaffUser",
-    "UtcDateTime", "entry_status", "exam_slot", "validate_item_fields", "validate_nip",
+    "ProgramLogo", "ProgramSettings", "Response", "SeenItem", "ServiceToken", "StaffRole",
+    "StaffUser", "UtcDateTime", "entry_status", "exam_slot", "validate_item_fields", "validate_nip",
 ]

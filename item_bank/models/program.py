@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base
+
+# The certificate's texts among the program settings, and their longest length.
+CERTIFICATE_TEXTS = ("agency_name", "certificate_signatory", "certificate_signatory_title",
+                     "certificate_place")
+CERTIFICATE_TEXT_MAX = 200
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def certificate_text_problem(value: str) -> str | None:
+    """Why ``value`` (already stripped) cannot be a certificate text, in English, or None:
+    longer than :data:`CERTIFICATE_TEXT_MAX` characters, or holding a control character (a
+    NUL, a tab, a line or paragraph break: a certificate line is one line of print), a lone
+    surrogate or a bidirectional override (text that reads otherwise than it is stored)."""
+    if len(value) > CERTIFICATE_TEXT_MAX:
+        return f"is longer than {CERTIFICATE_TEXT_MAX} characters ({len(value)})"
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES or ch in _BIDI_CONTROLS
+           for ch in value):
+        return "must not contain control characters"
+    return None
 
 
 @dataclass(frozen=True)
@@ -25,6 +46,13 @@ class ProgramSettings:
     ``timezone`` is the IANA zone in which times are written for participants (a waiting
     period's end): WIB (``Asia/Jakarta``) by default, ``Asia/Makassar`` (WITA) or
     ``Asia/Jayapura`` (WIT) for agencies elsewhere.
+
+    The certificate's texts: ``agency_name`` (the agency issuing it, shown with its logo at
+    the top), ``certificate_signatory``, ``certificate_signatory_title`` and
+    ``certificate_place`` (the signature block: who signs, their position, the town it is
+    issued in); empty ones leave blank lines to fill in by hand.  Each is stripped, at most
+    :data:`CERTIFICATE_TEXT_MAX` characters and free of control characters.  The logo itself
+    is not a setting (settings are read by every exam request): it is a :class:`ProgramLogo`.
     """
 
     pre_assessment_certificate_score: float = 85.0
@@ -42,6 +70,16 @@ class ProgramSettings:
     exposure_slack: int = 0
     answer_grace_s: float = 5.0
     timezone: str = "Asia/Jakarta"
+    agency_name: str = ""
+    certificate_signatory: str = ""
+    certificate_signatory_title: str = ""
+    certificate_place: str = ""
+
+    def __post_init__(self) -> None:
+        for name in CERTIFICATE_TEXTS:
+            value = getattr(self, name)
+            if isinstance(value, str) and value != value.strip():
+                object.__setattr__(self, name, value.strip())
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ProgramSettings:
@@ -86,6 +124,10 @@ class ProgramSettings:
             raise ValueError("program setting exposure_slack must be >= 0")
         if self.ujikom_waiting_period_s < 0:
             raise ValueError("program setting ujikom_waiting_period_s must be >= 0")
+        for name in CERTIFICATE_TEXTS:
+            problem = certificate_text_problem(getattr(self, name))
+            if problem is not None:
+                raise ValueError(f"program setting {name} {problem}")
         self.zone()
 
     def zone(self) -> ZoneInfo:
@@ -115,6 +157,22 @@ class Program(Base):
     @property
     def settings(self) -> ProgramSettings:
         return ProgramSettings.from_json(self.settings_json)
+
+
+class ProgramLogo(Base):
+    """The logo of the agency running a program, printed on its certificates.
+
+    Stored apart from the program's settings (read on every exam request) and only as the
+    PNG that :func:`item_bank.admin.set_program_logo` re-encoded from the upload.
+    """
+
+    __tablename__ = "program_logo"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"), primary_key=True,
+                                            autoincrement=False)
+    media_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[dt.datetime]
 
 
 class Materi(Base):

@@ -304,6 +304,9 @@ ITEM_FORM = {"stem": STR, "options": LINES, "key": {"type": "integer", "minimum"
              "model": {"type": "string", "enum": ["1pl", "2pl", "3pl"]},
              "a": NUM, "b": NUM, "c": NUM}
 UPLOAD = {"file": {"type": "string", "format": "binary"}}
+BINARY = {"type": "string", "format": "binary"}
+CERT_TEXT = {"type": "string", "maxLength": 200,
+             "description": "one line, no control characters; empty: a blank line"}
 
 # The pages by endpoint and method.
 PAGES: dict[tuple[str, str], Page] = {
@@ -335,6 +338,12 @@ PAGES: dict[tuple[str, str], Page] = {
                                         errors=(404,)),
     ("participant.certificate", "GET"): Page("The participant's own certificate, printable",
                                              errors=(404,)),
+    ("participant.certificate_download", "GET"): Page(
+        "The participant's own certificate as a PDF (A4 landscape, a download); anyone "
+        "else's is 404", errors=(404,), media="application/pdf", schema=BINARY),
+    ("participant.certificate_logo", "GET"): Page(
+        "The agency's logo (PNG) on the participant's own certificate; 404 without a logo "
+        "and for anyone else's", errors=(404,), media="image/png", schema=BINARY),
     ("public.verify_form", "GET"): Page("The verification form, or the verdict on `number`",
                                         errors=(404,), query={"number": STR}),
     ("public.verify", "GET"): Page("Whether a certificate number is valid (404: unknown)",
@@ -393,8 +402,19 @@ PAGES: dict[tuple[str, str], Page] = {
     ("admin.create_program", "POST"): Page(
         "Create a program", ok=(302,), errors=(422,), form={"code": STR, "name": STR},
         required=("code", "name")),
-    ("admin.program", "GET"): Page("A program: materi, exams, assignments, roster",
-                                   errors=(404,)),
+    ("admin.program", "GET"): Page(
+        "A program: materi, exams, assignments, certificate, roster", errors=(404,)),
+    ("admin.certificate", "POST"): Page(
+        "Set what the program's certificates print: agency name, signatory, title, place "
+        "and (when a file is sent) the logo, a PNG or JPEG of at most 512 KB and 2000 × 2000 "
+        "px, stored re-encoded as PNG; all or nothing (422 names a refused text or logo)",
+        ok=(302,), errors=(404, 422),
+        form={"agency_name": CERT_TEXT, "signatory": CERT_TEXT, "signatory_title": CERT_TEXT,
+              "place": CERT_TEXT, "remove_logo": {"type": "string", "enum": ["yes"]}},
+        upload={"logo": {"type": "string", "format": "binary"}}),
+    ("admin.program_logo", "GET"): Page("The program's certificate logo as stored (PNG); 404 "
+                                        "without one", errors=(404,), media="image/png",
+                                        schema=BINARY),
     ("admin.create_materi", "POST"): Page(
         "Add a materi to the program", ok=(302,), errors=(404, 422),
         form={"code": STR, "name": STR}, required=("code", "name")),

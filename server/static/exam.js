@@ -35,7 +35,8 @@
       const li = document.createElement("li");
       li.textContent = text;
       li.dataset.choice = String(i);
-      li.tabIndex = 0;
+      // One tab stop for the group (the ARIA radio group pattern); arrows move inside it.
+      li.tabIndex = i === 0 ? 0 : -1;
       li.setAttribute("role", "radio");
       li.setAttribute("aria-checked", "false");
       li.addEventListener("click", () => answer(i));
@@ -114,9 +115,24 @@
   document.addEventListener("keydown", (event) => {
     if (event.altKey || event.ctrlKey || event.metaKey || !item) return;
     const focused = document.activeElement;
-    if ((event.key === "Enter" || event.key === " ") && focused && focused.dataset.choice) {
+    const onOption = focused && focused.dataset.choice !== undefined;
+    if ((event.key === "Enter" || event.key === " ") && onOption) {
       event.preventDefault();
       answer(Number(focused.dataset.choice));
+      return;
+    }
+    // Arrows move the focus between the options, around the ends; only Enter, Space or a
+    // click answers, since an answer is saved at once and a radio that checked on arrowing
+    // would send one for every option passed on the way.
+    const step = { ArrowDown: 1, ArrowRight: 1, ArrowUp: -1, ArrowLeft: -1 }[event.key];
+    if ((step || event.key === "Home" || event.key === "End") && onOption) {
+      event.preventDefault();
+      const options = [...el("options").children];
+      const n = options.length;
+      const at = Number(focused.dataset.choice);
+      const next = step ? (at + step + n) % n : (event.key === "Home" ? 0 : n - 1);
+      options.forEach((li, i) => { li.tabIndex = i === next ? 0 : -1; });
+      options[next].focus();
       return;
     }
     if (event.key.length !== 1) return;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from item_bank import admin as ib_admin
@@ -46,8 +46,41 @@ def _program_or_404(program_id: int):
 @access("admin")
 def program(program_id: int):
     program = _program_or_404(program_id)
-    return render_template("admin/program.html", program=program,
+    return render_template("admin/program.html", program=program, settings=program.settings,
+                           has_logo=bank.program_logo(db.session, program.id) is not None,
                            **bank.program_overview(db.session, program.id))
+
+
+@bp.post("/programs/<int:program_id>/certificate")
+@access("admin")
+def certificate(program_id: int):
+    """The certificate form: agency name, signature block and (when a file is chosen) the
+    logo, saved together or not at all; a refused text or logo is a 422 page naming it and
+    leaves what was stored as it was."""
+    program = _program_or_404(program_id)
+    upload = request.files.get("logo")
+    logo = upload.read() if upload is not None and upload.filename else None
+    ib_admin.set_certificate(
+        db.session, program, agency_name=request.form.get("agency_name", ""),
+        signatory=request.form.get("signatory", ""),
+        signatory_title=request.form.get("signatory_title", ""),
+        place=request.form.get("place", ""), logo=logo,
+        remove_logo=request.form.get("remove_logo") == "yes", actor=staff_actor())
+    flash(gettext("The certificate's details are saved."))
+    return redirect(url_for("admin.program", program_id=program.id))
+
+
+@bp.get("/programs/<int:program_id>/logo.png")
+@access("admin")
+def program_logo(program_id: int):
+    """The program's certificate logo as stored (the re-encoded PNG); 404 without one."""
+    program = _program_or_404(program_id)
+    logo = bank.program_logo(db.session, program.id)
+    if logo is None:
+        raise bank.NotFound("program_logo_not_found")
+    response = Response(logo.data, mimetype=logo.media_type)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/programs/<int:program_id>/materi")

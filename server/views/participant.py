@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+import base64
+import re
+import struct
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 
 from item_bank.messages import MESSAGES
-from server import bank
+from server import bank, certificate_pdf
 from server.auth import login_participant
 from server.errors import BadInput
 from server.extensions import db
@@ -155,11 +159,66 @@ def next_step(res) -> str:
     return N_("Study the materi again and retake its exam.")
 
 
+# The logo on the certificate page fits this box (CSS pixels): narrower than a phone's 360 px
+# screen less the page's margins and the certificate's frame.
+LOGO_BOX = (240, 80)
+
+
+def _logo_size(logo) -> tuple[int, int]:
+    """The size to show the stored logo at on the page, its proportions kept (the width and
+    height attributes: the page keeps its layout while the image loads)."""
+    width, height = struct.unpack(">II", logo.data[16:24])  # the PNG's IHDR
+    scale = min(LOGO_BOX[0] / width, LOGO_BOX[1] / height, 1.0)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _verify_url(number: str) -> str:
+    return url_for("public.verify", number=number, _external=True)
+
+
 @bp.get("/certificate/<number>")
 @access("participant")
 def certificate(number: str):
-    record = bank.find_certificate(db.session, number)
-    participant = bank.get_participant(db.session, session["participant_id"])
-    if record is None or record["nip"] != participant.nip:
-        abort(404)
-    return render_template("participant/certificate.html", cert=record)
+    document = bank.holders_certificate(db.session, number, session["participant_id"])
+    logo = bank.program_logo(db.session, document.program_id) if document.has_logo else None
+    verify_url = _verify_url(number)
+    qr = base64.b64encode(certificate_pdf.qr_svg(verify_url).encode()).decode()
+    return render_template("participant/certificate.html", cert=document,
+                           logo_size=_logo_size(logo) if logo else None,
+                           issue_line=certificate_pdf.issue_line(document),
+                           route=certificate_pdf.route_text(document.route),
+                           verify_url=verify_url, qr_src=f"data:image/svg+xml;base64,{qr}")
+
+
+def _download_name(number: str) -> str:
+    """The certificate's file name: ``sertifikat-NUMBER.pdf``, with anything but letters,
+    digits, ``.``, ``_`` and ``-`` of the number replaced (a header-safe ASCII name)."""
+    return "sertifikat-" + re.sub(r"[^A-Za-z0-9._-]", "_", number) + ".pdf"
+
+
+@bp.get("/certificate/<number>.pdf")
+@access("participant")
+def certificate_download(number: str):
+    """The holder's certificate as a PDF download (anyone else: 404, as for the page)."""
+    document = bank.holders_certificate(db.session, number, session["participant_id"])
+    logo = bank.program_logo(db.session, document.program_id) if document.has_logo else None
+    pdf = certificate_pdf.certificate_pdf(document, verify_url=_verify_url(number),
+                                          logo_png=logo.data if logo else None)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{_download_name(number)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/certificate/<number>/logo.png")
+@access("participant")
+def certificate_logo(number: str):
+    """The agency's logo on the holder's certificate page (404 without a logo, and for
+    anyone but the holder)."""
+    document = bank.holders_certificate(db.session, number, session["participant_id"])
+    logo = bank.program_logo(db.session, document.program_id)
+    if logo is None:
+        raise bank.NotFound("program_logo_not_found")
+    response = Response(logo.data, mimetype=logo.media_type)
+    response.headers["Cache-Control"] = "no-store"
+    return response

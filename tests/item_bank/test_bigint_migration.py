@@ -22,13 +22,15 @@ pytestmark = pytest.mark.postgres
 
 def _rows(session, like: dict[str, list] | None = None) -> dict[str, list]:
     """Every row of every table as the database has it now (reflected: later revisions add
-    columns), or only the columns of ``like``'s rows; the throttle's login_attempt (reshaped
-    by a later revision, short-lived state) and alembic_version left out."""
+    columns and tables), or only the tables and columns of ``like``'s rows; the throttle's
+    login_attempt (reshaped by a later revision, short-lived state) and alembic_version left
+    out."""
     metadata = MetaData()
     metadata.reflect(session.connection())
     rows = {}
     for table in metadata.sorted_tables:
-        if table.name in ("login_attempt", "alembic_version"):
+        if table.name in ("login_attempt", "alembic_version") or (
+                like is not None and table.name not in like):
             continue
         columns = [table.c[name] for name in like[table.name][0]._fields] \
             if like is not None and like[table.name] else list(table.c)

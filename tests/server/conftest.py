@@ -121,6 +121,24 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def read_qr(pdf: bytes, png: Path | None = None) -> str:
+    """The text of the one QR code on the PDF's first page, rendered at 200 dpi by PDFium
+    (the image kept as ``png`` when given) and decoded by ZXing."""
+    import pypdfium2
+    import zxingcpp
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        image = document[0].render(scale=200 / 72).to_pil()
+    finally:
+        document.close()
+    if png is not None:
+        image.save(png)
+    codes = [c for c in zxingcpp.read_barcodes(image) if c.format == zxingcpp.BarcodeFormat.QRCode]
+    assert len(codes) == 1, codes
+    return codes[0].text
+
+
 # Names that would give away a key or an item parameter if a participant ever received them.
 SECRET_FIELDS = {"key", "answer_key", "a", "b", "c", "se_a", "se_b", "se_c", "shown_order",
                  "correct", "model"}

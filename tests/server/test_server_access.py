@@ -82,6 +82,23 @@ def _service_token(app) -> int:
         return token.id
 
 
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (120, 60), (11, 79, 138)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _with_logo(app, w, path: str) -> str:
+    """``path``, once the program has a certificate logo (the logo routes' 200)."""
+    from item_bank import admin as ib_admin
+
+    with Database.factory(app)() as s:
+        ib_admin.set_program_logo(s, s.get(bank.Program, w["program"]), _png())
+    return path
+
+
 def _csv(text: str):
     return {"file": (io.BytesIO(text.encode()), "roster.csv")}
 
@@ -103,6 +120,10 @@ def requests_table(app, w):
         "participant.exam": {"GET": (f"/attempts/{w['running']}", {}, 200)},
         "participant.result": {"GET": (f"/attempts/{w['finished']}/result", {}, 200)},
         "participant.certificate": {"GET": (f"/certificate/{w['number']}", {}, 200, "b")},
+        "participant.certificate_download": {"GET": (f"/certificate/{w['number']}.pdf", {}, 200,
+                                                     "b")},
+        "participant.certificate_logo": {"GET": (_with_logo(
+            app, w, f"/certificate/{w['number']}/logo.png"), {}, 200, "b")},
         "public.verify_form": {"GET": ("/verify", {}, 200)},
         "public.verify": {"GET": (f"/verify/{w['number']}", {}, 200)},
         "public.health": {"GET": ("/healthz", {}, 200)},
@@ -137,6 +158,12 @@ def requests_table(app, w):
         "admin.create_program": {"POST": ("/admin/programs", {
             "data": {"code": f"P{n}", "name": "Program uji"}}, 302)},
         "admin.program": {"GET": (f"/admin/programs/{program}", {}, 200)},
+        "admin.certificate": {"POST": (f"/admin/programs/{program}/certificate", {"data": {
+            "agency_name": "BPSDM Provinsi Uji", "signatory": "Dr. Siti", "signatory_title":
+            "Kepala Badan", "place": "Jakarta", "logo": (io.BytesIO(_png()), "logo.png")}},
+            302)},
+        "admin.program_logo": {"GET": (_with_logo(app, w, f"/admin/programs/{program}/logo.png"),
+                                       {}, 200)},
         "admin.create_materi": {"POST": (f"/admin/programs/{program}/materi", {
             "data": {"code": f"M{n}", "name": "Materi uji"}}, 302)},
         "admin.create_exam": {"POST": (f"/admin/programs/{program}/exams", {"data": {
@@ -235,8 +262,9 @@ def test_every_route_as_every_role(app, demo, world, no_secrets):
                     # but holds no item's values.
                     if r.is_json and rule.endpoint != "api.openapi":
                         no_secrets(r.json, label)
-                    else:
+                    elif r.mimetype.startswith("text/"):
                         assert not HTML_SECRET.search(r.get_data(as_text=True)), label
+                    # (the certificate's PDF and logo: test_server_certificate reads the PDF)
     assert covered == {(e, m) for e, ms in table.items() for m in ms}
 
 
