@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from item_bank import admin as ib_admin
@@ -15,6 +15,7 @@ from server.i18n import N_, gettext
 from server.inputs import upload_route
 from server.policy_args import policy_now
 from server.security import access
+from server.views import logo_response
 from server.views.staff import form_float, form_int, form_text, saving, staff_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -74,13 +75,7 @@ def certificate(program_id: int):
 @access("admin")
 def program_logo(program_id: int):
     """The program's certificate logo as stored (the re-encoded PNG); 404 without one."""
-    program = _program_or_404(program_id)
-    logo = bank.program_logo(db.session, program.id)
-    if logo is None:
-        raise bank.NotFound("program_logo_not_found")
-    response = Response(logo.data, mimetype=logo.media_type)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return logo_response(_program_or_404(program_id).id)
 
 
 @bp.post("/programs/<int:program_id>/materi")

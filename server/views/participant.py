@@ -16,6 +16,7 @@ from server.extensions import db
 from server.i18n import N_, gettext
 from server.policy_args import participant_args
 from server.security import access, log_out, safe_next, start_session
+from server.views import logo_response
 
 bp = Blueprint("participant", __name__)
 
@@ -216,9 +217,4 @@ def certificate_logo(number: str):
     """The agency's logo on the holder's certificate page (404 without a logo, and for
     anyone but the holder)."""
     document = bank.holders_certificate(db.session, number, session["participant_id"])
-    logo = bank.program_logo(db.session, document.program_id)
-    if logo is None:
-        raise bank.NotFound("program_logo_not_found")
-    response = Response(logo.data, mimetype=logo.media_type)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return logo_response(document.program_id)
