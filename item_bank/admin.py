@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from .models import (
     validate_nip,
 )
 from .models.program import CERTIFICATE_TEXT_MAX, certificate_text_problem
+from .pictures import PictureProblem, opened_picture
 from .security import hash_password, hash_token, new_token
 from .tx import transactional
 
@@ -341,10 +341,6 @@ LOGO_MAX_BYTES = 512 * 1024
 LOGO_MAX_SIDE = 2000          # pixels, either side, of the upload
 LOGO_STORED_SIDE = 800        # the stored PNG fits in this square (printed about 3 cm high)
 LOGO_MEDIA_TYPE = "image/png"
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_SIGNATURE = b"\xff\xd8\xff"
-# JPEG start-of-frame markers (they carry the image's size): C0..CF but DHT, JPG, DAC.
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
 @dataclass(frozen=True)
@@ -354,38 +350,6 @@ class Logo:
     png: bytes
     width: int
     height: int
-
-
-def _declared_size(data: bytes, kind: str) -> tuple[int, int] | None:
-    """The width and height an image's header declares, read without decoding anything
-    (PNG: the IHDR chunk, JPEG: the largest start-of-frame before the scan), or None when
-    the header cannot be read this way (Pillow then judges the file)."""
-    if kind == "PNG":
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            return None
-        return struct.unpack(">II", data[16:24])
-    sizes = []
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
-            return None
-        marker = data[at + 1]
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        if marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
-            at += 2
-            continue
-        (length,) = struct.unpack(">H", data[at + 2:at + 4])
-        if marker in _JPEG_SOF and at + 9 <= len(data):
-            height, width = struct.unpack(">HH", data[at + 5:at + 9])
-            sizes.append((width, height))
-        if marker == 0xDA:  # start of scan: the header is over
-            break
-        at += 2 + length
-    if not sizes:
-        return None
-    return max(w for w, _h in sizes), max(h for _w, h in sizes)
 
 
 def logo_from_upload(data: bytes) -> Logo:
@@ -402,32 +366,15 @@ def logo_from_upload(data: bytes) -> Logo:
     InvalidInput ``logo_empty``, ``logo_too_large``, ``logo_not_image``,
     ``logo_too_many_pixels``.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     if not data:
         raise InvalidInput("logo_empty")
     if len(data) > LOGO_MAX_BYTES:
         raise InvalidInput("logo_too_large", max_kb=LOGO_MAX_BYTES // 1024,
                            size_kb=-(-len(data) // 1024))
-    if data.startswith(_PNG_SIGNATURE):
-        kind = "PNG"
-    elif data.startswith(_JPEG_SIGNATURE):
-        kind = "JPEG"
-    else:
-        raise InvalidInput("logo_not_image")
-
-    def too_big(width: int, height: int) -> InvalidInput:
-        return InvalidInput("logo_too_many_pixels", width=width, height=height,
-                            max=LOGO_MAX_SIDE)
-
-    declared = _declared_size(data, kind)
-    if declared is not None and max(declared) > LOGO_MAX_SIDE:
-        raise too_big(*declared)
     try:
-        with Image.open(io.BytesIO(data), formats=[kind]) as image:
-            if max(image.size) > LOGO_MAX_SIDE:
-                raise too_big(*image.size)
-            image.load()
+        with opened_picture(data, max_side=LOGO_MAX_SIDE, formats=("PNG", "JPEG")) as image:
             image = ImageOps.exif_transpose(image)
             alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
             if image.mode.startswith("I") or image.mode == "F":
@@ -437,13 +384,11 @@ def logo_from_upload(data: bytes) -> Logo:
             out = io.BytesIO()
             image.save(out, "PNG", optimize=True)
             return Logo(png=out.getvalue(), width=image.width, height=image.height)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise too_big(*(declared or (0, 0))) from None
-    except InvalidInput:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-            struct.error) as exc:
-        raise InvalidInput("logo_not_image") from exc
+    except PictureProblem as problem:
+        if problem.code == "too_many_pixels":
+            raise InvalidInput("logo_too_many_pixels", width=problem.width,
+                               height=problem.height, max=LOGO_MAX_SIDE) from None
+        raise InvalidInput("logo_not_image") from problem
 
 
 def _store_logo(session: Session, program: Program, logo: Logo, actor: str) -> None:

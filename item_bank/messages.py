@@ -42,6 +42,9 @@ MESSAGES: dict[str, str] = {
     "item_not_found": N_("No item %(item)s."),
     "service_token_not_found": N_("No service token %(token)s."),
     "program_logo_not_found": N_("This program has no logo."),
+    "item_image_not_found": N_("Image not found."),
+    "import_draft_not_found": N_("This upload has expired or was imported already; upload the "
+                                 "file again."),
     # --- forbidden (403)
     "not_registered": N_("NIP %(nip)s is not on the register."),
     "program_closed": N_("Program %(program)s is not open for enrolment."),

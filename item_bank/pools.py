@@ -48,7 +48,7 @@ class Pool:
     n_options: np.ndarray  # (n,) int, options of each item (the shown order is a permutation)
     theta_cuts: dict[float, float | None] = field(default_factory=dict)
     configs: dict[Any, Any] = field(default_factory=dict)
-    texts: dict[int, tuple[str, list]] = field(default_factory=dict)
+    texts: dict[int, tuple[str, list, int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.item_ids.size)

@@ -53,6 +53,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     IrtModel,
     Item,
     ItemExposure,
+    ItemImage,
     ItemStatus,
     LoginAttempt,
     Materi,
@@ -200,6 +201,20 @@ def certificate_document(session: Session, number: str) -> CertificateDocument |
         agency_name=settings.agency_name, signatory=settings.certificate_signatory,
         signatory_title=settings.certificate_signatory_title, place=settings.certificate_place,
         has_logo=has_logo)
+
+
+def presented_image(session: Session, *, participant_id: int, attempt_id: int, item_id: int,
+                    position: int) -> ItemImage | None:
+    """Image ``position`` of an item put in front of the participant in their running
+    attempt, or None: an image is never served outside the exam that shows it, nor to
+    anyone else (their attempt and item are "not found")."""
+    return session.scalar(
+        select(ItemImage)
+        .join(Response, Response.item_id == ItemImage.item_id)
+        .join(Attempt, Attempt.id == Response.attempt_id)
+        .where(Attempt.id == attempt_id, Attempt.participant_id == participant_id,
+               Attempt.state == AttemptState.STARTED, Response.item_id == item_id,
+               ItemImage.position == position))
 
 
 def holders_certificate(session: Session, number: str,

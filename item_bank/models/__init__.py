@@ -6,9 +6,11 @@ from .certificate import AuditLog, Certificate, CertificateRoute
 from .exam import Assembly, Assignment, AssignmentCompletion, Exam, ExamKind, exam_slot
 from .item import (
     ITEM_TRANSITIONS,
+    ImportDraft,
     IrtModel,
     Item,
     ItemExposure,
+    ItemImage,
     ItemStatus,
     PoolVersion,
     entry_status,
@@ -31,8 +33,9 @@ from . import limits  # noqa: E402,F401  isort: skip
 __all__ = [
     "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
     "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",
-    "ContentTag", "Enrolment", "Exam", "ExamKind", "IrtModel", "Item", "ItemExposure",
-    "ItemStatus", "LoginAttempt", "Materi", "Participant", "PoolVersion", "Program",
-    "ProgramLogo", "ProgramSettings", "Response", "SeenItem", "ServiceToken", "StaffRole",
-    "StaffUser", "UtcDateTime", "entry_status", "exam_slot", "validate_item_fields", "validate_nip",
+    "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",
+    "ItemExposure", "ItemImage", "ItemStatus", "LoginAttempt", "Materi", "Participant",
+    "PoolVersion", "Program", "ProgramLogo", "ProgramSettings", "Response", "SeenItem",
+    "ServiceToken", "StaffRole", "StaffUser", "UtcDateTime", "entry_status", "exam_slot",
+    "validate_item_fields", "validate_nip",
 ]

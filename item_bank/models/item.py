@@ -13,6 +13,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -48,13 +49,15 @@ ITEM_TRANSITIONS: dict[ItemStatus, frozenset[ItemStatus]] = {
 
 
 # RULE: SPEC.md "Item lifecycle" for imported items — a new item enters as draft, the start of
-# the lifecycle, and may enter as operational only when it carries calibrated a and b and the
+# the lifecycle.  It may enter as operational only when it carries calibrated a and b and the
 # importer was allowed to put it there (an administrator in the browser, the operator's
-# --allow-operational on the command line: a bank calibrated on this scale elsewhere).  Any
-# other status would skip the review and pretest steps.  An existing item's status changes by
-# ITEM_TRANSITIONS, as on the status route (Item.transition).
+# --allow-operational on the command line: a bank calibrated on this scale elsewhere), and as
+# pretest only when it carries a and b and the writer asked for it (a question file from
+# another platform with its parameters: item_bank.exchange).  Any other status would skip the
+# review and pretest steps.  An existing item's status changes by ITEM_TRANSITIONS, as on the
+# status route (Item.transition).
 def entry_status(status: str | None, *, a: float | None, b: float | None,
-                 allow_operational: bool) -> ItemStatus:
+                 allow_operational: bool, allow_pretest: bool = False) -> ItemStatus:
     """The status a new item is imported with; ValueError when ``status`` may not be one."""
     wanted = ItemStatus.DRAFT if status is None or not str(status).strip() else None
     if wanted is None:
@@ -64,12 +67,14 @@ def entry_status(status: str | None, *, a: float | None, b: float | None,
             raise ValueError(f"unknown item status {status!r}") from None
     if wanted == ItemStatus.DRAFT:
         return wanted
-    if wanted != ItemStatus.OPERATIONAL:
+    allowed = {ItemStatus.OPERATIONAL: allow_operational, ItemStatus.PRETEST: allow_pretest}
+    if wanted not in allowed or (wanted == ItemStatus.PRETEST and not allow_pretest):
         raise ValueError(f"a new item enters as draft, not {wanted.value}; set its status to "
                          "draft or leave it out")
     if a is None or b is None:
-        raise ValueError("an operational item needs calibrated parameters a and b")
-    if not allow_operational:
+        article = "an" if wanted == ItemStatus.OPERATIONAL else "a"
+        raise ValueError(f"{article} {wanted.value} item needs calibrated parameters a and b")
+    if not allowed[wanted]:
         raise ValueError("a new item enters as draft; importing it as operational must be "
                          "allowed (an administrator's choice, --allow-operational)")
     return wanted
@@ -165,6 +170,12 @@ class Item(Base):
     )
     version: Mapped[int] = mapped_column(default=1)
     author: Mapped[str] = mapped_column(String(120), default="")
+    # Where an imported item came from ("moodle: bank.xml, question 3 'Pajak 1'"); empty for
+    # an item written in the product.
+    source: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # How many images follow the stem (ItemImage 1..n); read with the stem and options, so
+    # the participant's view names their addresses without another query.
+    image_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(),
                                                     onupdate=func.now())
@@ -182,6 +193,41 @@ class Item(Base):
             raise ValueError(f"item {self.code}: calibrate it (a, b) before making it operational")
         self.status = new_status
         self.version += 1
+
+
+class ItemImage(Base):
+    """An image shown after an item's stem (imported with the item: Moodle's embedded files,
+    a QTI package's media).  Its address names the attempt, the item and the position only,
+    so nothing about it tells the key (the options hold no images)."""
+
+    __tablename__ = "item_image"
+    __table_args__ = (UniqueConstraint("item_id", "position"),
+                      CheckConstraint("position >= 1", name="position_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))  # first column of the key
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(String(120))
+    media_type: Mapped[str] = mapped_column(String(40))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportDraft(Base):
+    """An uploaded question file between the writer's preview and their confirmation: the
+    bytes as uploaded, read again (all or nothing) when the writer confirms, deleted then or
+    when it is an hour old (item_bank.exchange.load)."""
+
+    __tablename__ = "import_draft"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("program.id"))
+    materi_id: Mapped[int] = mapped_column(ForeignKey("materi.id"))
+    actor: Mapped[str] = mapped_column(String(120))
+    format: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200))
+    as_pretest: Mapped[bool] = mapped_column(default=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime]
 
 
 class ItemExposure(Base):

@@ -217,13 +217,14 @@ class OrmStore:
             exposure=self._exposure(exam.id, started), pool=exam_pool(session, exam),
             running=running)
 
-    def text(self, pool: Pool | None, item_id: int) -> tuple[str, list]:
-        """Stem and options of an item, cached with its pool."""
+    def text(self, pool: Pool | None, item_id: int) -> tuple[str, list, int]:
+        """Stem, options and image count of an item, cached with its pool."""
         text = None if pool is None else pool.texts.get(item_id)
         if text is None:
-            stem, options = self.session.execute(
-                select(Item.stem, Item.options).where(Item.id == item_id)).one()
-            text = (stem, list(options))
+            stem, options, images = self.session.execute(
+                select(Item.stem, Item.options, Item.image_count)
+                .where(Item.id == item_id)).one()
+            text = (stem, list(options), images)
             if pool is not None:
                 # Any item shown with this pool, a retired one too: a change to an item moves
                 # the pool version, so a text cached here is never stale.

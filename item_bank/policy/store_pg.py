@@ -173,7 +173,7 @@ _POOL_MATERI = _POOL.format(content="t.code",
 _POOL_PROGRAM = _POOL.format(content="m.code", join="JOIN materi m ON m.id = i.materi_id",
                              where="")
 _OUTSIDE = "SELECT id, a, b, c FROM item WHERE id = ANY(%(ids)s)"
-_TEXT = "SELECT stem, options FROM item WHERE id = %(item_id)s"
+_TEXT = "SELECT stem, options, image_count FROM item WHERE id = %(item_id)s"
 
 _NEW_ATTEMPT = f"""
 INSERT INTO attempt (participant_id, program_id, exam_id, slot, number, state, started_at,
@@ -238,7 +238,8 @@ _WRITES: dict[tuple[bool | int, ...], str] = {}  # by shape and text
 # The stem and options of the one presented item, read by the write statement when the pool
 # has not cached them yet: the reply shows them, and this saves a round trip of their own.
 _WITH_TEXT = ("(SELECT i.stem FROM item i WHERE i.id = %(item)s), "
-              "(SELECT i.options FROM item i WHERE i.id = %(item)s)")
+              "(SELECT i.options FROM item i WHERE i.id = %(item)s), "
+              "(SELECT i.image_count FROM item i WHERE i.id = %(item)s)")
 
 
 def _write_statement(shape: tuple[bool, int, bool, bool, bool], text: bool = False) -> str:
@@ -404,11 +405,11 @@ class PgStore:
             seen=_int8s(seen), exposure=_exposure(exposed, started),
             pool=self._pool(exam, version), running=None if running is None else running[0])
 
-    def text(self, pool: Pool | None, item_id: int) -> tuple[str, list]:
+    def text(self, pool: Pool | None, item_id: int) -> tuple[str, list, int]:
         text = None if pool is None else pool.texts.get(item_id)
         if text is None:
-            stem, options = self._one(_TEXT, {"item_id": item_id})
-            text = (stem, list(options))
+            stem, options, images = self._one(_TEXT, {"item_id": item_id})
+            text = (stem, list(options), images)
             if pool is not None:
                 # Any item shown with this pool, a retired one too: a change to an item moves
                 # the pool version, so a text cached here is never stale.
@@ -473,7 +474,7 @@ class PgStore:
             text = (len(effects.present) == 1 and pool is not None
                     and effects.present[0].item_id not in pool.texts)
             row = self._one(_write_statement(shape, text), params)
-            counts = row[:-2] if text else row
+            counts = row[:-3] if text else row
             expected = [1 if shape[0] else None, len(effects.present) if shape[1] else None,
                         1 if shape[2] else None, 1 if shape[3] else None,
                         len(effects.audit) if shape[4] else None]
@@ -481,9 +482,9 @@ class PgStore:
             if list(counts) != [e for e in expected if e is not None]:
                 raise Conflict("answered_with_other_option" if effects.answer is not None
                                and counts[0] != 1 else "attempt_finished")
-            if text and row[-2] is not None:
+            if text and row[-3] is not None:
                 # As :meth:`text` caches it (a change to an item moves the pool version).
-                pool.texts[effects.present[0].item_id] = (row[-2], list(row[-1]))
+                pool.texts[effects.present[0].item_id] = (row[-3], list(row[-2]), row[-1])
         if effects.new_attempt is not None:
             # Last, as in the ORM store: the exam's row stays locked only until the commit.
             self._execute(_BUMP_STARTED, {"exam_id": exam.id})

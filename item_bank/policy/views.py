@@ -42,6 +42,7 @@ class ItemPresentation:
     position: int  # 1-based
     stem: str
     options: list[str]
+    images: int  # images after the stem, fetched by position (server: the attempt's route)
     deadline: dt.datetime
     seconds_left: float
     answered: int
@@ -161,12 +162,13 @@ def attempt_view(attempt: AttemptFacts, exam: ExamFacts, settings: ProgramSettin
 
 def presentation(attempt: AttemptFacts, exam: ExamFacts, settings: ProgramSettings, *,
                  item_id: int, position: int, shown_order: tuple[int, ...],
-                 text: tuple[str, list], answered: int, now: dt.datetime) -> ItemPresentation:
-    stem, options = text
+                 text: tuple[str, list, int], answered: int,
+                 now: dt.datetime) -> ItemPresentation:
+    stem, options, images = text
     rules = exam_rules(exam, settings)
     return ItemPresentation(
         attempt_id=attempt.id, item_id=item_id, position=position, stem=stem,
-        options=[options[i] for i in shown_order], deadline=attempt.deadline,
+        options=[options[i] for i in shown_order], images=images, deadline=attempt.deadline,
         seconds_left=seconds_left(attempt, now), answered=answered,
         min_items=_needed(exam, settings), max_items=rules.max_items)
 

@@ -104,7 +104,8 @@ SCHEMAS = {
              "the order shown to this participant, position, remaining seconds "
              "(from the database clock).", **_fields({
                  "attempt_id": INT, "item_id": INT, "position": INT, "stem": STR,
-                 "options": {"type": "array", "items": STR}, "answered": INT,
+                 "options": {"type": "array", "items": STR}, "images": INT,
+                 "answered": INT,
                  "min_items": INT, "max_items": INT, "deadline": TIME,
                  "seconds_left": NUM})},
     "Attempt": {"type": "object", "description": "Attempt state: id, exam, status, "
@@ -341,6 +342,10 @@ PAGES: dict[tuple[str, str], Page] = {
     ("participant.certificate_download", "GET"): Page(
         "The participant's own certificate as a PDF (A4 landscape, a download); anyone "
         "else's is 404", errors=(404,), media="application/pdf", schema=BINARY),
+    ("participant.item_image", "GET"): Page(
+        "Image `position` (from 1; the item's `images` says how many) of an item shown in the "
+        "participant's own running attempt; 404 for anything else", errors=(404,),
+        media="image/png", schema=BINARY),
     ("participant.certificate_logo", "GET"): Page(
         "The agency's logo (PNG) on the participant's own certificate; 404 without a logo "
         "and for anyone else's", errors=(404,), media="image/png", schema=BINARY),
@@ -385,6 +390,19 @@ PAGES: dict[tuple[str, str], Page] = {
     ("writer.import_items", "POST"): Page(
         "Import items from a JSON file of the export's form", ok=(302,), errors=(404, 409, 422),
         upload=UPLOAD, required=("file",)),
+    ("writer.preview_exchange", "POST"): Page(
+        "Read a Moodle XML, GIFT, Aiken or QTI file (an item or a content package) for a "
+        "materi and show what importing it would store, or (422) every refused question; "
+        "nothing is stored", errors=(404, 422), upload=UPLOAD,
+        form={"format": {"type": "string", "enum": ["moodle", "gift", "aiken", "qti"]},
+              "materi_id": INT, "as_pretest": STR}, required=("file", "format", "materi_id")),
+    ("writer.confirm_exchange", "POST"): Page(
+        "Import the previewed file (read again: all or none); 404 once imported or an hour "
+        "old", ok=(302,), errors=(404, 422), form={}),
+    ("writer.export_exchange", "GET"): Page(
+        "One program's items as a QTI 3.0 content package (zip) or a Moodle XML file, "
+        "images included", errors=(404, 422), query={"program_id": INT},
+        media="application/octet-stream", schema=BINARY),
     ("writer.calibration", "GET"): Page("Calibration: choose a program, materi and model; "
                                         "recent runs"),
     ("writer.start_calibration", "POST"): Page(

@@ -21,6 +21,15 @@
     item = data.item;
     deadline = performance.now() + item.seconds_left * 1000;
     el("stem").textContent = item.stem;
+    // The item's pictures, by position: their addresses name the attempt and the item only.
+    const pictures = el("stem-images");
+    pictures.replaceChildren();
+    for (let n = 1; n <= (item.images || 0); n += 1) {
+      const img = document.createElement("img");
+      img.src = `${root.dataset.images}/${item.item_id}/images/${n}`;
+      img.alt = fill(msg("Image"), { n });
+      pictures.appendChild(img);
+    }
     el("progress-pos").textContent = item.position;
     el("progress-max").textContent = item.max_items;
     // A CAT may end before its maximum: say so instead of promising "n of max".

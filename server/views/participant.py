@@ -211,6 +211,21 @@ def certificate_download(number: str):
     return response
 
 
+@bp.get("/attempts/<int:attempt_id>/items/<int:item_id>/images/<int:position>")
+@access("participant")
+def item_image(attempt_id: int, item_id: int, position: int):
+    """An image of an item shown in the participant's running attempt (404 otherwise)."""
+    image = bank.presented_image(db.session, participant_id=session["participant_id"],
+                                 attempt_id=attempt_id, item_id=item_id, position=position)
+    if image is None:
+        raise bank.NotFound("item_image_not_found")
+    response = Response(image.data, mimetype=image.media_type)
+    # Private: an image belongs to the attempt that shows it, never to a shared cache.
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Disposition"] = "inline"
+    return response
+
+
 @bp.get("/certificate/<number>/logo.png")
 @access("participant")
 def certificate_logo(number: str):

@@ -3,6 +3,7 @@ statistics.  Administrators may use these pages too."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from flask import (
@@ -18,12 +19,16 @@ from flask import (
 from sqlalchemy import func, or_, select
 
 from item_bank import authoring
+from item_bank.exchange import load as exchange
+from item_bank.exchange import write as exchange_write
+from item_bank.importexport import LETTERS
 from server import MAX_ID, bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_
 from server.inputs import parse_int, query_int, upload_route
+from server.policy_args import policy_now
 from server.security import access, current_role, safe_next, start_session
 from server.views.staff import form_float, form_int, form_text, saving, staff_actor
 
@@ -65,7 +70,10 @@ def items():
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = db.session.scalars(stmt.order_by(Item.id).offset((page - 1) * PAGE).limit(PAGE)).all()
     return render_template("writer/items.html", items=rows, q=q, status=status, page=page,
-                           total=total, statuses=[s.value for s in bank.ItemStatus], pages=PAGE)
+                           total=total, statuses=[s.value for s in bank.ItemStatus], pages=PAGE,
+                           materi=_materi_choices(), exchange_formats=exchange.FORMAT_NAMES,
+                           programs=db.session.scalars(
+                               select(bank.Program).order_by(bank.Program.id)).all())
 
 
 def _content_from_form() -> dict:
@@ -156,6 +164,71 @@ def import_items():
                    allow_operational=allow_operational)
     flash(f"Imported {count} items.")
     return redirect(url_for("writer.items"))
+
+
+# --- question files of other tools: preview, then confirm ----------------------------------
+@bp.post("/items/exchange")
+@upload_route
+@access(*STAFF)
+def preview_exchange():
+    """Read an uploaded Moodle XML, GIFT, Aiken or QTI file and show what importing it
+    would store, or every question that stops it; nothing is stored yet."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadInput(N_("Choose a question file."), 422, "invalid_input")
+    fmt = request.form.get("format", "")
+    if fmt not in exchange.FORMATS:
+        raise BadInput(N_("Choose the file's format."), 422, "invalid_input")
+    materi_id = form_int("materi_id", column=bank.Materi.id)
+    materi = db.session.get(bank.Materi, materi_id)
+    if materi is None:
+        raise bank.NotFound("materi_not_found", materi=materi_id)
+    data = upload.read()
+    as_pretest = request.form.get("as_pretest") == "on"
+    filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    plan = saving(exchange.plan_import, db.session, data, filename=filename, fmt=fmt,
+                  program_code=materi.program.code, materi_code=materi.code,
+                  as_pretest=as_pretest)
+    token = None
+    if not plan.problems and plan.items:
+        token = saving(exchange.save_draft, db.session, data, filename=filename, fmt=fmt,
+                       program_id=materi.program_id, materi_id=materi.id, actor=staff_actor(),
+                       as_pretest=as_pretest, now=_now())
+    return render_template("writer/import_preview.html", plan=plan, token=token,
+                           format_name=exchange.FORMAT_NAMES[fmt],
+                           letters=LETTERS), 422 if plan.problems else 200
+
+
+@bp.post("/items/exchange/<token>")
+@access(*STAFF)
+def confirm_exchange(token: str):
+    """Import the previewed file (read again: all or none)."""
+    try:
+        plan = saving(exchange.import_draft, db.session, token, actor=staff_actor(),
+                      now=_now())
+    except LookupError:
+        raise bank.NotFound("import_draft_not_found") from None
+    flash(f"Imported {len(plan.items)} items into {plan.program} / {plan.materi}.")
+    return redirect(url_for("writer.items"))
+
+
+def _now() -> dt.datetime:
+    return policy_now() or dt.datetime.now(dt.UTC)
+
+
+@bp.get("/items/export-qti3.zip", defaults={"fmt": "qti"})
+@bp.get("/items/export-moodle.xml", defaults={"fmt": "moodle"})
+@access(*STAFF)
+def export_exchange(fmt: str):
+    """One program's items as a QTI 3.0 package or a Moodle XML file, images included."""
+    program = db.session.get(bank.Program, query_int("program_id", 0))
+    if program is None:
+        raise bank.NotFound("program_not_found")
+    body = exchange_write.export_exchange(db.session, program_code=program.code, fmt=fmt)
+    name, mimetype = ((f"{program.code}-qti3.zip", "application/zip") if fmt == "qti"
+                      else (f"{program.code}-moodle.xml", "application/xml"))
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename={name}"})
 
 
 # --- calibration: logged responses -> estimates -> accepted into the bank ---------------------

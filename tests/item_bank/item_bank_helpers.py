@@ -127,3 +127,16 @@ def operational_params(session: Session, program_id: int,
         stmt = stmt.where(Item.materi_id == materi_id)
     rows = session.execute(stmt).all()
     return np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+
+
+def picture(fmt: str, size: tuple[int, int] = (3, 2),
+            colour: tuple[int, int, int] = (200, 30, 40)) -> bytes:
+    """A small real picture (``fmt`` "PNG", "JPEG" or "GIF") for the image checks, which
+    decode what they accept."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, fmt)
+    return out.getvalue()

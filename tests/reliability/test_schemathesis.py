@@ -40,12 +40,14 @@ CHECKS = [not_a_server_error, response_schema_conformance, status_code_conforman
           content_type_conformance]
 # Examples per (role, operation, mode) where the role may use the operation, and for the
 # operations it may not (they only answer 401/403, which are cheap to confirm).
-EXAMPLES = 20
+EXAMPLES = 16
 EXAMPLES_REFUSED = 3
-MIN_REQUESTS = 5000
+# Requests at least, per role (about 5,500 in all): the fuzzing reached the operations.
+MIN_REQUESTS = 400
 # Answers built from everything there is (the metrics registry, the whole bank: 80-140 ms
-# each) that only ``lang`` varies: few examples, as for a refused operation.
-HEAVY = ("public.metrics.get", "writer.export_items.get")
+# each, a QTI package of the demo's 600 items more) that only ``lang`` varies: few
+# examples, as for a refused operation.
+HEAVY = ("public.metrics.get", "writer.export_items.get", "writer.export_exchange.get")
 # Ending a session is fuzzed last for each role, so that it cannot end the role's session
 # before the other operations ran.
 LAST = ("api.logout.delete", "participant.logout.post")
@@ -165,13 +167,15 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
-def test_openapi_document_holds_for_generated_requests(world, tracebacks):
+# One test per role, so that the two workers share the fuzzing (each builds its own world).
+@pytest.mark.parametrize("role", ROLES)
+def test_openapi_document_holds_for_generated_requests(world, tracebacks, role):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", world.app).include(
         path_regex="^/")  # with the operation serving the document, left out by default
     operations = sorted((result.ok() for result in schema.get_all_operations()),
                         key=lambda op: (op.definition.raw["operationId"] in LAST, op.label))
     sent: Counter[str] = Counter()
-    statuses: dict[str, Counter[int]] = {role: Counter() for role in ROLES}
+    statuses: dict[str, Counter[int]] = {role: Counter()}
     # (role, label, status, what broke, traceback) -> the first input that did it
     failures: dict[tuple, str] = {}
 
@@ -205,26 +209,24 @@ def test_openapi_document_holds_for_generated_requests(world, tracebacks):
         except Unsatisfiable:
             pass  # nothing to vary in this operation in this mode (no parameters, no body)
 
-    for role in ROLES:
-        for operation in operations:
-            roles = set(operation.definition.raw["x-roles"])
-            if "anonymous" not in roles and role not in roles or \
-                    operation.definition.raw["operationId"] in HEAVY:
-                run(role, operation, GenerationMode.POSITIVE, EXAMPLES_REFUSED, None)
-                continue
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                run(role, operation, mode, EXAMPLES, None)
-            names = {p.name for p in operation.path_parameters}
-            if names and names <= world.ids.keys():
-                # The same operation on real rows (the participant's exam, attempt and
-                # certificate, the demo program, an item), so that generated bodies and
-                # queries reach the handlers instead of stopping at "not found".
-                run(role, operation, GenerationMode.POSITIVE, EXAMPLES,
-                    {n: world.ids[n] for n in names})
+    for operation in operations:
+        roles = set(operation.definition.raw["x-roles"])
+        if "anonymous" not in roles and role not in roles or \
+                operation.definition.raw["operationId"] in HEAVY:
+            run(role, operation, GenerationMode.POSITIVE, EXAMPLES_REFUSED, None)
+            continue
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            run(role, operation, mode, EXAMPLES, None)
+        names = {p.name for p in operation.path_parameters}
+        if names and names <= world.ids.keys():
+            # The same operation on real rows (the participant's exam, attempt and
+            # certificate, the demo program, an item), so that generated bodies and
+            # queries reach the handlers instead of stopping at "not found".
+            run(role, operation, GenerationMode.POSITIVE, EXAMPLES,
+                {n: world.ids[n] for n in names})
     total = sum(sent.values())
-    print(f"\nschemathesis: {total} requests over {len(operations)} operations")
-    for role in ROLES:
-        print(f"  {role}: {sent[role]} requests, statuses {dict(sorted(statuses[role].items()))}")
+    print(f"\nschemathesis as {role}: {total} requests over {len(operations)} operations, "
+          f"statuses {dict(sorted(statuses[role].items()))}")
     report = [f"{role} {label} -> {status}: {what} | {tb} | {example}"
               for (role, label, status, what, tb), example in sorted(failures.items())]
     print(f"{len(report)} distinct failures" + "".join(f"\n  {line}" for line in report))

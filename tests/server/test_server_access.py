@@ -99,6 +99,37 @@ def _with_logo(app, w, path: str) -> str:
     return path
 
 
+def _with_item_image(app, w) -> str:
+    """The address of a picture of the running attempt's current item (the image route's
+    200)."""
+    with Database.factory(app)() as s:
+        item_id = s.scalar(select(bank.Response.item_id).where(
+            bank.Response.attempt_id == w["running"], bank.Response.answered_at.is_(None)))
+        if s.scalar(select(bank.ItemImage.id).where(bank.ItemImage.item_id == item_id)) is None:
+            s.add(bank.ItemImage(item_id=item_id, position=1, name="figure.png",
+                                 media_type="image/png", data=_png()))
+            s.commit()
+    return f"/attempts/{w['running']}/items/{item_id}/images/1"
+
+
+def _gift(n: int) -> dict:
+    """A one-question GIFT upload of its own for each request."""
+    text = f"::Q{n}:: Ibu kota provinsi ke-{n}? {{=Jakarta ~Bandung ~Medan}}\n".encode()
+    return {"file": (io.BytesIO(text), f"bank-{n}.gift")}
+
+
+def _import_draft(app, w, n: int) -> str:
+    """A previewed upload waiting for its confirmation (the confirm route's 302)."""
+    import datetime as dt
+
+    from item_bank.exchange import load
+
+    with Database.factory(app)() as s:
+        return load.save_draft(s, _gift(n)["file"][0].getvalue(), filename="bank.gift",
+                               fmt="gift", program_id=w["program"], materi_id=w["materi"],
+                               actor="penulis", as_pretest=False, now=dt.datetime.now(dt.UTC))
+
+
 def _csv(text: str):
     return {"file": (io.BytesIO(text.encode()), "roster.csv")}
 
@@ -122,6 +153,7 @@ def requests_table(app, w):
         "participant.certificate": {"GET": (f"/certificate/{w['number']}", {}, 200, "b")},
         "participant.certificate_download": {"GET": (f"/certificate/{w['number']}.pdf", {}, 200,
                                                      "b")},
+        "participant.item_image": {"GET": (_with_item_image(app, w), {}, 200, "a")},
         "participant.certificate_logo": {"GET": (_with_logo(
             app, w, f"/certificate/{w['number']}/logo.png"), {}, 200, "b")},
         "public.verify_form": {"GET": ("/verify", {}, 200)},
@@ -147,6 +179,12 @@ def requests_table(app, w):
         "writer.export_items": {"GET": ("/writer/items/export.json", {}, 200)},
         "writer.import_items": {"POST": ("/writer/items/import", {
             "data": {"file": (io.BytesIO(b"[]"), "items.json")}}, 302)},
+        "writer.preview_exchange": {"POST": ("/writer/items/exchange", {"data": {
+            **_gift(n), "format": "gift", "materi_id": str(w["materi"])}}, 200)},
+        "writer.confirm_exchange": {"POST": (
+            f"/writer/items/exchange/{_import_draft(app, w, n)}", {}, 302)},
+        "writer.export_exchange": {"GET": (
+            f"/writer/items/export-moodle.xml?program_id={program}", {}, 200)},
         "writer.calibration": {"GET": ("/writer/calibration", {}, 200)},
         "writer.start_calibration": {"POST": ("/writer/calibration", {"data": {
             "program_id": str(w["calibration"].program_id),
@@ -276,8 +314,8 @@ def test_participant_page_item_text_only_on_the_exam_api(app, demo, driver):
     driver.login(nip, pw)
     state = driver.take("PRA", correct=True, n_answers=0)
     item = state["item"]
-    assert set(item) == {"attempt_id", "item_id", "position", "stem", "options", "deadline",
-                         "seconds_left", "answered", "min_items", "max_items"}
+    assert set(item) == {"attempt_id", "item_id", "position", "stem", "options", "images",
+                         "deadline", "seconds_left", "answered", "min_items", "max_items"}
     page = driver.client.get(f"/attempts/{state['attempt_id']}").get_data(as_text=True)
     assert item["stem"] not in page
 

@@ -82,7 +82,10 @@ class Examinee:
             text = body.decode("utf-8", "replace")
             if text.lstrip().startswith(("{", "[")):
                 assert_no_secrets(json.loads(text), url)
-            leaked = [secret for secret in self.secrets if secret in text]
+            # A secret as a number of its own: "0.8400" inside "10.84001" (a remaining time)
+            # is another number, not a leak.
+            leaked = [secret for secret in self.secrets
+                      if re.search(rf"(?<![\d.]){re.escape(secret)}", text)]
             assert not leaked, (url, leaked)
 
     def shot(self, name: str, *, axe: bool = False) -> None:

@@ -1,0 +1,268 @@
+"""Question files into a program's materi, all or none, with a preview first.
+
+:func:`plan_import` reads a file in one of :data:`FORMATS` and says, for every question,
+what would be stored (its id, content tag, status, images) or why it is refused, without
+writing anything; :func:`import_file` stores the plan's items only when nothing is refused.
+The browser's preview keeps the uploaded bytes as an :class:`ImportDraft` until the writer
+confirms (:func:`save_draft`, :func:`import_draft`).
+
+Mapping: the question's category (Moodle's category path, GIFT's ``$CATEGORY``, our QTI
+metadata) names the content tag by its last level: an existing tag of the materi with that
+code or name, else a new tag; a category equal to the materi's own code, or none, gives no
+tag.  The item id is the file's own (Moodle ``idnumber``, QTI identifier) or, where the file
+has none, the materi's code and a hash of the question's text, so the same question imported
+twice is refused as already there rather than stored twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from ..admin import ImportRejected, get_program, new_item
+from ..models import (
+    AuditLog,
+    ContentTag,
+    ImportDraft,
+    Item,
+    ItemImage,
+    ItemStatus,
+    Materi,
+    Program,
+    entry_status,
+)
+from ..tx import transactional
+from .aiken_gift import read_aiken, read_gift
+from .base import ExchangeError, Parsed, ParsedItem
+from .moodle import read_moodle_xml
+from .qti import read_qti
+
+FORMATS: dict[str, Callable[[bytes, str], Parsed]] = {
+    "moodle": read_moodle_xml, "gift": read_gift, "aiken": read_aiken, "qti": read_qti}
+FORMAT_NAMES = {"moodle": "Moodle XML", "gift": "GIFT", "aiken": "Aiken",
+                "qti": "QTI 2.1/2.2/3.0"}
+# An upload waiting for the writer's confirmation is kept this long.
+DRAFT_LIFETIME = dt.timedelta(hours=1)
+_TAG_CODE = re.compile(r"[^A-Z0-9]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedItem:
+    """What one question of the file becomes."""
+
+    position: int
+    name: str
+    code: str
+    stem: str
+    options: tuple[str, ...]
+    key: int
+    tag: str | None  # the content tag's code
+    new_tag: bool  # the tag does not exist yet and is created with the items
+    status: ItemStatus
+    images: int
+    parameters: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportPlan:
+    """The preview of an import: the items it would store and every refused question."""
+
+    program: str
+    materi: str
+    format: str
+    filename: str
+    items: tuple[PlannedItem, ...]
+    problems: tuple[tuple[int, str], ...]  # (position, "name: reason")
+
+    @property
+    def new_tags(self) -> list[str]:
+        return sorted({i.tag for i in self.items if i.new_tag and i.tag})
+
+
+def parse_file(data: bytes, filename: str, fmt: str) -> Parsed:
+    """The file read as ``fmt``; ValueError for an unknown format, ExchangeError (a
+    ValueError) for a file that is not of it or is unsafe."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    return FORMATS[fmt](data, filename)
+
+
+def _tag_code(category: str) -> str:
+    return _TAG_CODE.sub("-", category.upper()).strip("-")[:40] or "TAG"
+
+
+def _generated_code(materi: Materi, item: ParsedItem) -> str:
+    digest = hashlib.sha256("\x1f".join((item.stem, *item.options)).encode()).hexdigest()
+    return f"{materi.code}-{digest[:10]}"
+
+
+def _materi(session: Session, program: Program, code: str) -> Materi:
+    materi = session.scalar(select(Materi).where(Materi.program_id == program.id,
+                                                 Materi.code == code))
+    if materi is None:
+        known = ", ".join(session.scalars(select(Materi.code).where(
+            Materi.program_id == program.id).order_by(Materi.code))) or "none"
+        raise ValueError(f"unknown materi {code!r} (program has: {known})")
+    return materi
+
+
+def plan_import(session: Session, data: bytes, *, filename: str, fmt: str, program_code: str,
+                materi_code: str, as_pretest: bool = False) -> ImportPlan:
+    """Read the file and say what importing it would store; writes nothing.
+
+    ``as_pretest``: questions that carry a and b enter as pretest instead of draft (the
+    writer's choice; our own QTI and Moodle exports carry them).
+    """
+    program = get_program(session, program_code)
+    materi = _materi(session, program, materi_code)
+    parsed = parse_file(data, filename, fmt)
+    tags = list(session.scalars(select(ContentTag).where(ContentTag.materi_id == materi.id)))
+    existing = set(session.scalars(select(Item.code).where(Item.program_id == program.id)))
+    problems = [(r.position, f"{r.name}: {r.reason}") for r in parsed.refusals]
+    planned: list[PlannedItem] = []
+    seen: dict[str, int] = {}
+    for item in parsed.items:
+        code = (item.code or "").strip() or _generated_code(materi, item)
+        tag, new_tag = _tag_for(item.category, materi, tags)
+        try:
+            status = entry_status(
+                ItemStatus.PRETEST.value if as_pretest and item.a is not None
+                and item.b is not None else None,
+                a=item.a, b=item.b, allow_operational=False, allow_pretest=as_pretest)
+            # The same checks as every new item (options, key, parameters, lengths).
+            new_item(program, materi, code=code, stem=item.stem, options=list(item.options),
+                     key=item.key, model=item.model or "2pl", a=item.a, b=item.b, c=item.c,
+                     status=status)
+            if code in seen:
+                raise ValueError(f"id {code!r} again (also question {seen[code]})")
+            if code in existing:
+                raise ValueError(f"item id {code!r} already exists in program {program.code}")
+        except ValueError as exc:
+            problems.append((item.position, f"{item.name}: {exc}"))
+            continue
+        seen[code] = item.position
+        planned.append(PlannedItem(
+            position=item.position, name=item.name, code=code, stem=item.stem,
+            options=item.options, key=item.key, tag=tag, new_tag=new_tag, status=status,
+            images=len(item.images), parameters=item.a is not None))
+    return ImportPlan(program=program.code, materi=materi.code, format=fmt, filename=filename,
+                      items=tuple(planned), problems=tuple(sorted(problems)))
+
+
+def _tag_for(category: str | None, materi: Materi,
+             tags: list[ContentTag]) -> tuple[str | None, bool]:
+    """(content tag code, whether it is new) for a question's category."""
+    if not category or not category.strip() or category.strip().lower() == materi.code.lower():
+        return None, False
+    wanted = category.strip()
+    for tag in tags:
+        if wanted.lower() in (tag.code.lower(), (tag.name or "").lower()):
+            return tag.code, False
+    code = _tag_code(wanted)
+    return code, not any(t.code == code for t in tags)
+
+
+@transactional
+def import_file(session: Session, data: bytes, *, filename: str, fmt: str, program_code: str,
+                materi_code: str, actor: str, as_pretest: bool = False) -> ImportPlan:
+    """Store every question of the file as a new item of the materi, or nothing.
+
+    ImportRejected (a ValueError) names every refused question with its position and why;
+    ExchangeError an unusable file.  Each item records its source and gets an
+    ``item_imported`` audit entry; new content tags are created with the items.
+    """
+    return _store(session, data, filename=filename, fmt=fmt, program_code=program_code,
+                  materi_code=materi_code, actor=actor, as_pretest=as_pretest)
+
+
+def _store(session: Session, data: bytes, *, filename: str, fmt: str, program_code: str,
+           materi_code: str, actor: str, as_pretest: bool) -> ImportPlan:
+    plan = plan_import(session, data, filename=filename, fmt=fmt, program_code=program_code,
+                       materi_code=materi_code, as_pretest=as_pretest)
+    if plan.problems:
+        raise ImportRejected(filename, [(position, f"question {position}: {reason}")
+                                        for position, reason in plan.problems])
+    if not plan.items:
+        raise ExchangeError(f"{filename} holds no question")
+    program = get_program(session, program_code)
+    materi = _materi(session, program, materi_code)
+    parsed = {item.position: item for item in parse_file(data, filename, fmt).items}
+    tags = {t.code: t for t in session.scalars(
+        select(ContentTag).where(ContentTag.materi_id == materi.id))}
+    for code in plan.new_tags:
+        name = next(parsed[i.position].category for i in plan.items if i.tag == code)
+        tags[code] = ContentTag(materi_id=materi.id, code=code, name=(name or code)[:200])
+        session.add(tags[code])
+    session.flush()
+    for planned in plan.items:
+        source = parsed[planned.position]
+        item = new_item(program, materi, code=planned.code, stem=source.stem,
+                        options=list(source.options), key=source.key,
+                        model=source.model or "2pl", a=source.a, b=source.b, c=source.c,
+                        status=planned.status, content_tag=tags.get(planned.tag or ""),
+                        author=actor)
+        item.source = (f"{FORMAT_NAMES[fmt]}: {filename}, question {planned.position} "
+                       f"{source.name!r}")[:300]
+        item.image_count = len(source.images)
+        session.add(item)
+        session.flush()
+        session.add_all(ItemImage(item_id=item.id, position=n, name=image.name[:120],
+                                  media_type=image.media_type, data=image.data)
+                        for n, image in enumerate(source.images, 1))
+        session.add(AuditLog(actor=actor, action="item_imported", subject=f"item:{item.code}",
+                             details={"program": program.code, "status": item.status.value,
+                                      "question": planned.position, "file": filename,
+                                      "format": fmt}))
+    session.add(AuditLog(actor=actor, action="items_imported", subject=f"program:{program.code}",
+                         details={"count": len(plan.items), "file": filename, "format": fmt,
+                                  "materi": materi.code}))
+    return plan
+
+
+# ---------------------------------------------------------------- the browser's preview
+
+
+@transactional
+def save_draft(session: Session, data: bytes, *, filename: str, fmt: str, program_id: int,
+               materi_id: int, actor: str, as_pretest: bool, now: dt.datetime) -> str:
+    """Keep an upload until the writer confirms it; its token.  Drafts older than
+    DRAFT_LIFETIME are deleted on the way."""
+    session.execute(delete(ImportDraft).where(ImportDraft.created_at < now - DRAFT_LIFETIME))
+    token = secrets.token_urlsafe(32)
+    session.add(ImportDraft(token=token, program_id=program_id, materi_id=materi_id,
+                            actor=actor, format=fmt, filename=filename[:200],
+                            as_pretest=as_pretest, data=data, created_at=now))
+    return token
+
+
+def load_draft(session: Session, token: str, *, now: dt.datetime) -> ImportDraft | None:
+    """The draft under ``token`` while it is fresh, else None.  The token (256 random bits,
+    shown only on the uploader's preview page) is what entitles a confirmation."""
+    draft = session.get(ImportDraft, token)
+    if draft is None or draft.created_at < now - DRAFT_LIFETIME:
+        return None
+    return draft
+
+
+@transactional
+def import_draft(session: Session, token: str, *, actor: str,
+                 now: dt.datetime) -> ImportPlan:
+    """Import the confirmed draft (read again: all or none) as ``actor`` and delete it;
+    LookupError when it is gone."""
+    draft = load_draft(session, token, now=now)
+    if draft is None:
+        raise LookupError("import_draft_not_found")
+    program = session.get(Program, draft.program_id)
+    materi = session.get(Materi, draft.materi_id)
+    plan = _store(session, draft.data, filename=draft.filename, fmt=draft.format,
+                  program_code=program.code, materi_code=materi.code, actor=actor,
+                  as_pretest=draft.as_pretest)
+    session.delete(draft)
+    return plan
