@@ -50,6 +50,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Enrolment,
     Exam,
     ExamKind,
+    ImportDraft,
     IrtModel,
     Item,
     ItemExposure,

@@ -23,7 +23,7 @@ import re
 import secrets
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..admin import ImportRejected, get_program, new_item
@@ -233,8 +233,10 @@ def _store(session: Session, data: bytes, *, filename: str, fmt: str, program_co
 def save_draft(session: Session, data: bytes, *, filename: str, fmt: str, program_id: int,
                materi_id: int, actor: str, as_pretest: bool, now: dt.datetime) -> str:
     """Keep an upload until the writer confirms it; its token.  Drafts older than
-    DRAFT_LIFETIME are deleted on the way."""
-    session.execute(delete(ImportDraft).where(ImportDraft.created_at < now - DRAFT_LIFETIME))
+    DRAFT_LIFETIME are deleted on the way, and so is the writer's previous draft: one upload
+    waits per writer (at most a 16 MB body each), so the table cannot be filled."""
+    session.execute(delete(ImportDraft).where(or_(
+        ImportDraft.created_at < now - DRAFT_LIFETIME, ImportDraft.actor == actor)))
     token = secrets.token_urlsafe(32)
     session.add(ImportDraft(token=token, program_id=program_id, materi_id=materi_id,
                             actor=actor, format=fmt, filename=filename[:200],

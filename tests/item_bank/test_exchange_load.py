@@ -4,6 +4,7 @@ and the round trips product -> QTI 3.0 / Moodle XML -> product (SQLite and Postg
 from __future__ import annotations
 
 import base64
+import datetime as dt
 
 import pytest
 from sqlalchemy import func, select
@@ -108,6 +109,24 @@ def test_aiken_and_unknown_materi_and_unsafe_file(session, program):
         load.import_file(session, xxe, filename="x.xml", fmt="moodle", program_code="EXCH",
                          materi_code="PEL", actor="penulis")
     assert _count(session, Item) == 1
+
+
+def test_a_draft_waits_an_hour_and_is_imported_once(session, program):
+    now = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+    args = {"filename": "a.gift", "fmt": "gift", "program_id": program.id,
+            "materi_id": program.materi[0].id, "as_pretest": False}
+    stale = load.save_draft(session, GIFT.encode(), actor="penulis", now=now, **args)
+    fresh = load.save_draft(session, GIFT.encode(), actor="admin", now=now, **args)
+    later = now + load.DRAFT_LIFETIME + dt.timedelta(seconds=1)
+    with pytest.raises(LookupError):
+        load.import_draft(session, stale, actor="penulis", now=later)
+    plan = load.import_draft(session, fresh, actor="admin", now=now + dt.timedelta(minutes=59))
+    assert len(plan.items) == 3 and _count(session, Item) == 3
+    with pytest.raises(LookupError):  # used up
+        load.import_draft(session, fresh, actor="admin", now=now + dt.timedelta(minutes=59))
+    # A new draft sweeps the stale ones away.
+    load.save_draft(session, b"x", actor="penulis", now=later, **args)
+    assert _count(session, load.ImportDraft) == 1
 
 
 def _bank_with_pictures(session):

@@ -61,6 +61,21 @@ def test_preview_then_confirm_imports_the_file_once(writer):
     assert _items(writer) == before + 3
 
 
+def _confirm_action(html: str) -> str:
+    return next(part.split('"', 1)[0] for part in html.split('action="')[1:]
+                if "/writer/items/exchange/" in part.split('"', 1)[0])
+
+
+def test_one_upload_waits_per_writer(writer):
+    first = _confirm_action(_preview(writer, GIFT.encode()).get_data(as_text=True))
+    second = _confirm_action(_preview(writer, GIFT.encode()).get_data(as_text=True))
+    page = writer.client.get("/writer/items").get_data(as_text=True)
+    assert writer.client.post(first, data={"csrf_token": csrf_from(page)}).status_code == 404
+    with writer.session() as s:
+        assert s.scalar(select(func.count()).select_from(bank.ImportDraft)) == 1
+    assert writer.client.post(second, data={"csrf_token": csrf_from(page)}).status_code == 302
+
+
 def test_a_refused_question_is_named_and_nothing_can_be_confirmed(writer):
     before = _items(writer)
     bad = GIFT + "\n::ESAI:: Jelaskan pelayanan prima. {}\n<script>alert(1)</script>{=a ~b}\n"
