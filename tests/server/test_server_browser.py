@@ -62,9 +62,13 @@ CLOCK_FIELDS = {"seconds_left", "deadline", "started_at", "finished_at"}
 
 
 def _without(value, keys: set[str]):
-    """A JSON value with the fields named in ``keys`` left out, at any depth."""
+    """A JSON value with the fields named in ``keys`` left out, at any depth, and the final
+    θ and SE of a finished attempt's result (the result reports them; an attempt that ran
+    out of time ends on the θ it had while running, which is no leak then)."""
     if isinstance(value, dict):
-        return {k: _without(v, keys) for k, v in value.items() if k not in keys}
+        final = "stop_reason" in value and value.get("state") not in (None, "started")
+        return {k: _without(v, keys) for k, v in value.items()
+                if k not in keys and not (final and k in ("theta", "se"))}
     if isinstance(value, list):
         return [_without(v, keys) for v in value]
     return value
@@ -95,8 +99,9 @@ class Examinee:
             if text.lstrip().startswith(("{", "[")):
                 value = json.loads(text)
                 assert_no_secrets(value, url)
-                # The remaining time is the server's clock, not a secret, and in the
-                # shortened exam it can read 2.0080 like a parameter.
+                # The remaining time is the server's clock, not a secret (in the shortened
+                # exam it can read 2.0080 like a parameter); a finished attempt's θ is its
+                # result.
                 text = json.dumps(_without(value, CLOCK_FIELDS))
             # A secret as a number of its own: "0.8400" inside "10.84001" is another number.
             leaked = [secret for secret in self.secrets
