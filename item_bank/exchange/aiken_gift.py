@@ -222,16 +222,15 @@ def _gift_parts(position: int, name: str, text: str) -> ParsedItem | Refusal:
     before, body, after = text[:opening], text[opening + 1:closing].strip(), text[closing + 1:]
     stem_raw = before.strip() + (" _____ " + after.strip() if after.strip() else "")
     stem_raw = _unescape(stem_raw)
-    stem = html_text(stem_raw)[0] if markup == "html" else " ".join(stem_raw.split())
-    if markup == "html" and html_text(stem_raw)[1]:
+    stem, images = html_text(stem_raw) if markup == "html" else (" ".join(stem_raw.split()), [])
+    if images:
         return Refusal(position, name, "images in GIFT questions are not imported")
     kind = _gift_kind(body)
     if kind is not None:
         return Refusal(position, name, kind)
-    flag = body.split("#", 1)[0].strip().upper()
-    if flag in ("T", "TRUE", "F", "FALSE"):
-        return _checked(position, name, stem, list(TRUE_FALSE_OPTIONS),
-                        0 if flag.startswith("T") else 1)
+    true_false = _true_false_key(body)
+    if true_false is not None:
+        return _checked(position, name, stem, list(TRUE_FALSE_OPTIONS), true_false)
     right, options = [], []
     for i, (marker, answer) in enumerate(_split_answers(body)):
         # "~%-25%wrong" (a penalty on a wrong answer) is still one right answer; a wrong
@@ -258,6 +257,11 @@ def _markup(text: str, default: str) -> tuple[str, str]:
     return (found.group(1), text.lstrip()[found.end():]) if found else (default, text)
 
 
+def _true_false_key(body: str) -> int | None:
+    """The key of a true/false answer block (``{T}``, ``{FALSE#feedback}``), or None."""
+    return {"T": 0, "TRUE": 0, "F": 1, "FALSE": 1}.get(body.split("#", 1)[0].strip().upper())
+
+
 def _gift_kind(body: str) -> str | None:
     """Why a GIFT answer block is not multiple choice or true/false, or None."""
     if not body:
@@ -267,8 +271,6 @@ def _gift_kind(body: str) -> str | None:
     answers = _split_answers(body)
     if any("->" in t for _, t in answers):
         return "a matching question"
-    if answers and all(marker == "=" for marker, _ in answers) and len(answers) >= 1 \
-            and _unescaped(body, "~") == -1 and body.split("#", 1)[0].strip().upper() not in (
-                "T", "TRUE", "F", "FALSE"):
+    if answers and all(marker == "=" for marker, _ in answers) and _true_false_key(body) is None:
         return "a short-answer question (only right answers, no choices)"
     return None

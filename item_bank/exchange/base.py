@@ -128,10 +128,16 @@ def parse_xml(data: bytes, what: str):
 
 def check_size(data: bytes, what: str = "the file") -> None:
     """ExchangeError for an empty file or one over MAX_FILE_BYTES."""
-    if not data:
+    check_length(len(data), what)
+
+
+def check_length(size: int, what: str = "the file") -> None:
+    """ExchangeError for a file of ``size`` bytes that is empty or over MAX_FILE_BYTES (a
+    file on disk is judged before it is read)."""
+    if not size:
         raise ExchangeError(f"{what} is empty")
-    if len(data) > MAX_FILE_BYTES:
-        raise ExchangeError(f"{what} is {len(data) / 2**20:.1f} MB; at most "
+    if size > MAX_FILE_BYTES:
+        raise ExchangeError(f"{what} is {size / 2**20:.1f} MB; at most "
                             f"{MAX_FILE_BYTES // 2**20} MB can be imported")
 
 

@@ -27,6 +27,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from ..admin import ImportRejected, get_program, new_item
+from ..db import db_now
 from ..models import (
     AuditLog,
     ContentTag,
@@ -55,19 +56,22 @@ _TAG_CODE = re.compile(r"[^A-Z0-9]+")
 
 @dataclasses.dataclass(frozen=True)
 class PlannedItem:
-    """What one question of the file becomes."""
+    """What one question of the file becomes: the question as read, and its id, content tag
+    and status in the bank."""
 
-    position: int
-    name: str
+    source: ParsedItem
     code: str
-    stem: str
-    options: tuple[str, ...]
-    key: int
     tag: str | None  # the content tag's code
     new_tag: bool  # the tag does not exist yet and is created with the items
     status: ItemStatus
-    images: int
-    parameters: bool
+
+    # As the preview shows them: the question's own fields.
+    position = property(lambda self: self.source.position)
+    name = property(lambda self: self.source.name)
+    stem = property(lambda self: self.source.stem)
+    options = property(lambda self: self.source.options)
+    key = property(lambda self: self.source.key)
+    images = property(lambda self: len(self.source.images))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +125,13 @@ def plan_import(session: Session, data: bytes, *, filename: str, fmt: str, progr
     writer's choice; our own QTI and Moodle exports carry them).
     """
     program = get_program(session, program_code)
-    materi = _materi(session, program, materi_code)
-    parsed = parse_file(data, filename, fmt)
+    return _plan(session, program, _materi(session, program, materi_code),
+                 parse_file(data, filename, fmt), filename=filename, fmt=fmt,
+                 as_pretest=as_pretest)
+
+
+def _plan(session: Session, program: Program, materi: Materi, parsed: Parsed, *,
+          filename: str, fmt: str, as_pretest: bool) -> ImportPlan:
     tags = list(session.scalars(select(ContentTag).where(ContentTag.materi_id == materi.id)))
     existing = set(session.scalars(select(Item.code).where(Item.program_id == program.id)))
     problems = [(r.position, f"{r.name}: {r.reason}") for r in parsed.refusals]
@@ -148,10 +157,8 @@ def plan_import(session: Session, data: bytes, *, filename: str, fmt: str, progr
             problems.append((item.position, f"{item.name}: {exc}"))
             continue
         seen[code] = item.position
-        planned.append(PlannedItem(
-            position=item.position, name=item.name, code=code, stem=item.stem,
-            options=item.options, key=item.key, tag=tag, new_tag=new_tag, status=status,
-            images=len(item.images), parameters=item.a is not None))
+        planned.append(PlannedItem(source=item, code=code, tag=tag, new_tag=new_tag,
+                                   status=status))
     return ImportPlan(program=program.code, materi=materi.code, format=fmt, filename=filename,
                       items=tuple(planned), problems=tuple(sorted(problems)))
 
@@ -184,25 +191,24 @@ def import_file(session: Session, data: bytes, *, filename: str, fmt: str, progr
 
 def _store(session: Session, data: bytes, *, filename: str, fmt: str, program_code: str,
            materi_code: str, actor: str, as_pretest: bool) -> ImportPlan:
-    plan = plan_import(session, data, filename=filename, fmt=fmt, program_code=program_code,
-                       materi_code=materi_code, as_pretest=as_pretest)
+    program = get_program(session, program_code)
+    materi = _materi(session, program, materi_code)
+    plan = _plan(session, program, materi, parse_file(data, filename, fmt), filename=filename,
+                 fmt=fmt, as_pretest=as_pretest)
     if plan.problems:
         raise ImportRejected(filename, [(position, f"question {position}: {reason}")
                                         for position, reason in plan.problems])
     if not plan.items:
         raise ExchangeError(f"{filename} holds no question")
-    program = get_program(session, program_code)
-    materi = _materi(session, program, materi_code)
-    parsed = {item.position: item for item in parse_file(data, filename, fmt).items}
     tags = {t.code: t for t in session.scalars(
         select(ContentTag).where(ContentTag.materi_id == materi.id))}
     for code in plan.new_tags:
-        name = next(parsed[i.position].category for i in plan.items if i.tag == code)
+        name = next(i.source.category for i in plan.items if i.tag == code)
         tags[code] = ContentTag(materi_id=materi.id, code=code, name=(name or code)[:200])
         session.add(tags[code])
     session.flush()
     for planned in plan.items:
-        source = parsed[planned.position]
+        source = planned.source
         item = new_item(program, materi, code=planned.code, stem=source.stem,
                         options=list(source.options), key=source.key,
                         model=source.model or "2pl", a=source.a, b=source.b, c=source.c,
@@ -231,10 +237,13 @@ def _store(session: Session, data: bytes, *, filename: str, fmt: str, program_co
 
 @transactional
 def save_draft(session: Session, data: bytes, *, filename: str, fmt: str, program_id: int,
-               materi_id: int, actor: str, as_pretest: bool, now: dt.datetime) -> str:
+               materi_id: int, actor: str, as_pretest: bool,
+               now: dt.datetime | None = None) -> str:
     """Keep an upload until the writer confirms it; its token.  Drafts older than
     DRAFT_LIFETIME are deleted on the way, and so is the writer's previous draft: one upload
-    waits per writer (at most a 16 MB body each), so the table cannot be filled."""
+    waits per writer (at most a 16 MB body each), so the table cannot be filled.  ``now``:
+    the database clock when None."""
+    now = now or db_now(session)
     session.execute(delete(ImportDraft).where(or_(
         ImportDraft.created_at < now - DRAFT_LIFETIME, ImportDraft.actor == actor)))
     token = secrets.token_urlsafe(32)
@@ -244,9 +253,12 @@ def save_draft(session: Session, data: bytes, *, filename: str, fmt: str, progra
     return token
 
 
-def load_draft(session: Session, token: str, *, now: dt.datetime) -> ImportDraft | None:
-    """The draft under ``token`` while it is fresh, else None.  The token (256 random bits,
-    shown only on the uploader's preview page) is what entitles a confirmation."""
+def load_draft(session: Session, token: str, *,
+               now: dt.datetime | None = None) -> ImportDraft | None:
+    """The draft under ``token`` while it is fresh (by the database clock when ``now`` is
+    None), else None.  The token (256 random bits, shown only on the uploader's preview page)
+    is what entitles a confirmation."""
+    now = now or db_now(session)
     draft = session.get(ImportDraft, token)
     if draft is None or draft.created_at < now - DRAFT_LIFETIME:
         return None
@@ -255,7 +267,7 @@ def load_draft(session: Session, token: str, *, now: dt.datetime) -> ImportDraft
 
 @transactional
 def import_draft(session: Session, token: str, *, actor: str,
-                 now: dt.datetime) -> ImportPlan:
+                 now: dt.datetime | None = None) -> ImportPlan:
     """Import the confirmed draft (read again: all or none) as ``actor`` and delete it;
     LookupError when it is gone."""
     draft = load_draft(session, token, now=now)

@@ -32,9 +32,9 @@ def exchange_records(session: Session, program_code: str) -> list[dict[str, Any]
 
 def export_exchange(session: Session, *, program_code: str, fmt: str) -> bytes:
     """The program's items in ``fmt`` (:data:`EXPORT_FORMATS`): a zip or an XML file."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r} (use {', '.join(EXPORT_FORMATS)})")
     records = exchange_records(session, program_code)
     if fmt == "qti":
         return write_qti3(records, title=get_program(session, program_code).name)
-    if fmt == "moodle":
-        return write_moodle_xml(records)
-    raise ValueError(f"unknown export format {fmt!r} (use {', '.join(EXPORT_FORMATS)})")
+    return write_moodle_xml(records)

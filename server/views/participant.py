@@ -16,7 +16,7 @@ from server.extensions import db
 from server.i18n import N_, gettext
 from server.policy_args import participant_args
 from server.security import access, log_out, safe_next, start_session
-from server.views import logo_response
+from server.views import logo_response, picture_response
 
 bp = Blueprint("participant", __name__)
 
@@ -219,11 +219,7 @@ def item_image(attempt_id: int, item_id: int, position: int):
                                  attempt_id=attempt_id, item_id=item_id, position=position)
     if image is None:
         raise bank.NotFound("item_image_not_found")
-    response = Response(image.data, mimetype=image.media_type)
-    # Private: an image belongs to the attempt that shows it, never to a shared cache.
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Disposition"] = "inline"
-    return response
+    return picture_response(image.data, image.media_type)
 
 
 @bp.get("/certificate/<number>/logo.png")

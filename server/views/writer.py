@@ -3,7 +3,6 @@ statistics.  Administrators may use these pages too."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 from flask import (
@@ -193,7 +192,7 @@ def preview_exchange():
     if not plan.problems and plan.items:
         token = saving(exchange.save_draft, db.session, data, filename=filename, fmt=fmt,
                        program_id=materi.program_id, materi_id=materi.id, actor=staff_actor(),
-                       as_pretest=as_pretest, now=_now())
+                       as_pretest=as_pretest, now=policy_now())
     return render_template("writer/import_preview.html", plan=plan, token=token,
                            format_name=exchange.FORMAT_NAMES[fmt],
                            letters=LETTERS), 422 if plan.problems else 200
@@ -205,15 +204,11 @@ def confirm_exchange(token: str):
     """Import the previewed file (read again: all or none)."""
     try:
         plan = saving(exchange.import_draft, db.session, token, actor=staff_actor(),
-                      now=_now())
+                      now=policy_now())
     except LookupError:
         raise bank.NotFound("import_draft_not_found") from None
     flash(f"Imported {len(plan.items)} items into {plan.program} / {plan.materi}.")
     return redirect(url_for("writer.items"))
-
-
-def _now() -> dt.datetime:
-    return policy_now() or dt.datetime.now(dt.UTC)
 
 
 @bp.get("/items/export-qti3.zip", defaults={"fmt": "qti"})

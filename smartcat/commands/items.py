@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from item_bank.cli_support import add_db_option, cli_session
-from item_bank.exchange.base import MAX_FILE_BYTES
+from item_bank.exchange.base import check_length
 from item_bank.exchange.load import FORMATS, ImportPlan, import_file, plan_import
 from item_bank.exchange.write import EXPORT_FORMATS, export_exchange
 from item_bank.importexport import LETTERS, export_items, import_items
@@ -62,9 +62,7 @@ def _import(args: argparse.Namespace) -> int:
         return 0
     if not args.materi:
         raise ValueError(f"--format {fmt} needs --materi CODE: the materi the questions go into")
-    if args.file.stat().st_size > MAX_FILE_BYTES:
-        raise ValueError(f"{args.file}: {args.file.stat().st_size / 2**20:.1f} MB; at most "
-                         f"{MAX_FILE_BYTES // 2**20} MB can be imported")
+    check_length(args.file.stat().st_size, str(args.file))
     data = args.file.read_bytes()
     if args.dry_run:
         with cli_session(args.db) as session:
