@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import random
@@ -468,7 +469,9 @@ async def run_participants(base: str, prepared: Prepared, *, pause_s: float, ram
                            max_connections: int = 400,
                            login_first: bool = False,
                            on_exam_start: Callable[[], None] | None = None,
-                           login_concurrency: int = 4) -> tuple[Stats, float]:
+                           login_concurrency: int = 4,
+                           choose: Callable[[int, dict], int] | None = None,
+                           ) -> tuple[Stats, float]:
     """Every participant of ``prepared`` takes the exam; participants start spread uniformly
     over ``ramp_s`` seconds.  ``wrap`` lets a test put a faulty network around ``send``.
 
@@ -478,7 +481,8 @@ async def run_participants(base: str, prepared: Prepared, *, pause_s: float, ram
     logins are not what it measures); ``on_exam_start`` is called at that moment.  At most
     ``login_concurrency`` participants are logging in at a time then: an argon2 check costs
     about 0.2 s of CPU, and a queue of them would only time out.  Otherwise the duration runs
-    from the first login.
+    from the first login.  ``choose(index, item)``: the option the participant of that
+    index picks for a shown item (default: one at random).
     """
     stats = Stats()
     pool = LeanPool(base, timeout_s=timeout_s, max_connections=max_connections)
@@ -501,7 +505,8 @@ async def run_participants(base: str, prepared: Prepared, *, pause_s: float, ram
             await entry.acquire()
         try:
             await take_exam(stats, wrap(send) if wrap else send, nip, prepared.password,
-                            prepared.exam_id, pause_s, rng, ready=ready if gate else None)
+                            prepared.exam_id, pause_s, rng, ready=ready if gate else None,
+                            choose=None if choose is None else functools.partial(choose, index))
         except Exception as exc:  # reported in the JSON, the others carry on
             stats.failed[nip] = f"{type(exc).__name__}: {exc}"
         finally:

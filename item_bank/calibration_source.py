@@ -30,6 +30,7 @@ from .models import (
     Materi,
     Program,
     Response,
+    parameters_set_by,
     validate_item_fields,
 )
 from .tx import transactional
@@ -150,6 +151,7 @@ def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
         except ValueError as exc:
             raise InvalidInput("item_parameters_refused", item=item.code,
                                detail=str(exc)) from exc
+        parameters_set_by(item, actor, run_id)  # their history entry names the run
         item.model, item.a, item.b, item.c = model, record["a"], record["b"], c
         item.se_a, item.se_b, item.se_c = record["se_a"], record["se_b"], record["se_c"]
         item.transition(ItemStatus.OPERATIONAL)

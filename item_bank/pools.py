@@ -46,6 +46,13 @@ class Pool:
     item_ids: np.ndarray  # (n,) int database ids, ascending
     bank: ItemBank
     n_options: np.ndarray  # (n,) int, options of each item (the shown order is a permutation)
+    # The pretest items of the same materi (or program): seeded unscored into its attempts.
+    pretest_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    pretest_n_options: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # The parameter version (ItemParameters) of each item and of each pretest item, 0 for none:
+    # every response stores the version it was selected and scored with.
+    param_versions: np.ndarray | None = None
+    pretest_param_versions: np.ndarray | None = None
     theta_cuts: dict[float, float | None] = field(default_factory=dict)
     configs: dict[Any, Any] = field(default_factory=dict)
     texts: dict[int, tuple[str, list, int]] = field(default_factory=dict)
@@ -84,6 +91,23 @@ class Pool:
         n = np.bincount(codes[positions], minlength=len(tags)).tolist()
         return {tag: k for tag, k in zip(tags, n, strict=True) if k}
 
+    def param_version(self, index: int, *, pretest: bool = False) -> int | None:
+        """The parameter version of pool item ``index`` (of pretest item ``index``), None for
+        an item without parameters or a pool built without versions (simulations)."""
+        versions = self.pretest_param_versions if pretest else self.param_versions
+        return None if versions is None or not versions[index] else int(versions[index])
+
+    def pretest_counts(self, item_ids, values) -> np.ndarray:
+        """Per pretest item (aligned with ``pretest_ids``) the count of (id, value) pairs."""
+        counts = np.zeros(self.pretest_ids.size, dtype=np.int64)
+        if not counts.size:
+            return counts
+        ids = np.asarray(item_ids, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.pretest_ids, ids), counts.size - 1)
+        hit = self.pretest_ids[pos] == ids
+        counts[pos[hit]] = np.asarray(values, dtype=np.int64)[hit]
+        return counts
+
     @functools.cached_property
     def content_shares(self) -> dict[str, float]:
         """{tag: share of the pool}, the content-balance targets (read-only, shared)."""
@@ -112,8 +136,8 @@ PoolRows = tuple[int | None, Sequence[Sequence[Any]]]
 
 
 def _pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> PoolRows:
-    """(pool version, rows (id, a, b, c, content, options) of the operational items, ascending
-    id).
+    """(pool version, rows (id, a, b, c, content, options, status, parameter version) of the
+    operational and pretest items, ascending id).
 
     One statement, hence one snapshot under READ COMMITTED: the rows are those of that version
     exactly, never older.  No operational item: (None, []).
@@ -121,15 +145,19 @@ def _pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> P
     version = _VERSION.scalar_subquery()
     n_options = func.json_array_length(Item.options)
     if materi_id is not None:
-        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code, n_options)
+        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code, n_options,
+                       Item.status, Item.param_version)
                 .outerjoin(ContentTag, Item.content_tag_id == ContentTag.id)
                 .where(Item.materi_id == materi_id))
     else:
-        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code, n_options)
+        stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code, n_options,
+                       Item.status, Item.param_version)
                 .join(Materi, Item.materi_id == Materi.id))
-    stmt = stmt.where(Item.program_id == program_id, Item.status == ItemStatus.OPERATIONAL)
+    stmt = stmt.where(Item.program_id == program_id,
+                      Item.status.in_((ItemStatus.OPERATIONAL, ItemStatus.PRETEST)))
     rows = session.execute(stmt.order_by(Item.id)).all()
-    return (rows[0][0] if rows else None), [tuple(r[1:]) for r in rows]
+    return (rows[0][0] if rows else None), [(*r[1:7], ItemStatus(r[7]).value, r[8])
+                                            for r in rows]
 
 
 def pool_materi(exam: PoolOf) -> int | None:
@@ -170,9 +198,9 @@ def cached_pool(engine: Engine, key: tuple[int, int | None], version: int,
             cache.move_to_end((*key, version))
             return pool
     version, rows = read()
-    if not rows:
-        return None
     pool = _build(rows)
+    if pool is None:
+        return None
     with _CACHE_LOCK:
         cache[(*key, version)] = pool
         if len(cache) > _CACHE_SIZE:
@@ -180,7 +208,13 @@ def cached_pool(engine: Engine, key: tuple[int, int | None], version: int,
     return pool
 
 
-def _build(rows: Sequence[Sequence[Any]]) -> Pool:
+def _build(rows: Sequence[Sequence[Any]]) -> Pool | None:
+    """The pool of (id, a, b, c, content, options, status, parameter version) rows; None
+    without an operational item (pretest items alone make no exam)."""
+    pretest = [r for r in rows if r[6] == ItemStatus.PRETEST.value]
+    rows = [r for r in rows if r[6] != ItemStatus.PRETEST.value]
+    if not rows:
+        return None
     bank = ItemBank(
         ids=np.array([str(r[0]) for r in rows]),
         a=np.array([r[1] for r in rows], dtype=np.float64),
@@ -189,4 +223,8 @@ def _build(rows: Sequence[Sequence[Any]]) -> Pool:
         content=np.array([r[4] or "" for r in rows], dtype=str),
     )
     return Pool(item_ids=np.array([r[0] for r in rows], dtype=np.int64), bank=bank,
-                n_options=np.array([r[5] for r in rows], dtype=np.int64))
+                n_options=np.array([r[5] for r in rows], dtype=np.int64),
+                pretest_ids=np.array([r[0] for r in pretest], dtype=np.int64),
+                pretest_n_options=np.array([r[5] for r in pretest], dtype=np.int64),
+                param_versions=np.array([r[7] or 0 for r in rows], dtype=np.int64),
+                pretest_param_versions=np.array([r[7] or 0 for r in pretest], dtype=np.int64))

@@ -55,6 +55,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Item,
     ItemExposure,
     ItemImage,
+    ItemParameters,
     ItemStatus,
     LoginAttempt,
     Materi,

@@ -22,6 +22,7 @@ PARTICIPANT_PASSWORD = "peserta-demo"
 WRITER = ("penulis", "penulis-demo")
 ADMIN = ("admin", "admin-demo-123")
 TOKEN_NAME = "sertifikasi"
+PRETEST_EVERY = 30
 PARTICIPANTS = [
     ("199001012015031001", "Ahmad Fauzi", "Dinas Kependudukan dan Pencatatan Sipil"),
     ("199105152016042002", "Sri Wahyuni", "Dinas Penanaman Modal dan PTSP"),
@@ -47,6 +48,16 @@ class DemoAccounts:
     token: str = ""
 
 
+def _pretest_codes(records: list[dict]) -> set[str]:
+    """The demo's pretest items: every 30th item of each materi (about ten in each), so that
+    its exams seed them and a writer sees the whole item lifecycle."""
+    by_materi: dict[str, list[str]] = {}
+    for record in records:
+        by_materi.setdefault(record["materi"], []).append(record["code"])
+    return {code for codes in by_materi.values()
+            for code in codes[PRETEST_EVERY - 1::PRETEST_EVERY]}
+
+
 def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccounts:
     """Create (migrate) the database at ``url`` and load the demo; returns the accounts."""
     ib_db.upgrade(url)
@@ -70,6 +81,7 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
                 session.add(materi)
                 session.flush()
                 materi_ids[code] = materi.id
+            pretest = _pretest_codes(demo_items())
             for record in demo_items():
                 tag_key = (record["materi"], record["tag"])
                 if tag_key not in tag_ids:
@@ -78,11 +90,16 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
                     session.add(tag)
                     session.flush()
                     tag_ids[tag_key] = tag.id
+                # A pretest item has no parameters yet: exams seed it unscored until a
+                # calibration from their answers makes it operational.
+                new = record["code"] in pretest
                 session.add(bank.Item(
                     program_id=program.id, materi_id=materi_ids[record["materi"]],
                     content_tag_id=tag_ids[tag_key], code=record["code"], stem=record["stem"],
                     options=record["options"], key=record["key"], model=bank.IrtModel.THREE_PL,
-                    a=record["a"], b=record["b"], c=record["c"], status=bank.ItemStatus.OPERATIONAL,
+                    a=None if new else record["a"], b=None if new else record["b"],
+                    c=None if new else record["c"],
+                    status=bank.ItemStatus.PRETEST if new else bank.ItemStatus.OPERATIONAL,
                     author="demo"))
             exams = list(EXAMS[:1])
             for code, name, _generators in MATERI:

@@ -11,9 +11,11 @@ from .item import (
     Item,
     ItemExposure,
     ItemImage,
+    ItemParameters,
     ItemStatus,
     PoolVersion,
     entry_status,
+    parameters_set_by,
     validate_item_fields,
 )
 from .people import (
@@ -34,8 +36,8 @@ __all__ = [
     "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
     "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",
-    "ItemExposure", "ItemImage", "ItemStatus", "LoginAttempt", "Materi", "Participant",
-    "PoolVersion", "Program", "ProgramLogo", "ProgramSettings", "Response", "SeenItem",
-    "ServiceToken", "StaffRole", "StaffUser", "UtcDateTime", "entry_status", "exam_slot",
-    "validate_item_fields", "validate_nip",
+    "ItemExposure", "ItemImage", "ItemParameters", "ItemStatus", "LoginAttempt", "Materi",
+    "Participant", "PoolVersion", "Program", "ProgramLogo", "ProgramSettings", "Response",
+    "SeenItem", "ServiceToken", "StaffRole", "StaffUser", "UtcDateTime", "entry_status",
+    "exam_slot", "parameters_set_by", "validate_item_fields", "validate_nip",
 ]

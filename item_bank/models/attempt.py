@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -109,6 +110,11 @@ class Response(Base):
     correct: Mapped[bool | None]
     presented_at: Mapped[dt.datetime]
     answered_at: Mapped[dt.datetime | None]
+    # RULE: SPEC.md "Item lifecycle" — a pretest item seeded into the attempt to collect data:
+    # shown like any other, never scored (docs/item_bank.md "Pretest seeding").
+    pretest: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The item's parameter version (ItemParameters) it was selected and scored with.
+    param_version: Mapped[int | None]
 
     attempt: Mapped[Attempt] = relationship(back_populates="responses")
     item: Mapped[Item] = relationship()

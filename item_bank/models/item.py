@@ -17,9 +17,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
+    inspect,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .base import Base
 from .program import ContentTag, Materi
@@ -169,6 +171,8 @@ class Item(Base):
         default=ItemStatus.DRAFT, index=True,
     )
     version: Mapped[int] = mapped_column(default=1)
+    # The version of a, b, c in force (ItemParameters); None while the item has none.
+    param_version: Mapped[int | None]
     author: Mapped[str] = mapped_column(String(120), default="")
     # Where an imported item came from ("moodle: bank.xml, question 3 'Pajak 1'"); empty for
     # an item written in the product.
@@ -193,6 +197,62 @@ class Item(Base):
             raise ValueError(f"item {self.code}: calibrate it (a, b) before making it operational")
         self.status = new_status
         self.version += 1
+
+
+class ItemParameters(Base):
+    """Every set of parameters an item has had, numbered from 1: who set them, when and how
+    (an import, a writer's edit, a calibration run).  Kept when new ones replace them, so a
+    result scored with an old version can be explained and reproduced after a recalibration
+    (each response stores the version it was selected and scored with)."""
+
+    __tablename__ = "item_parameters"
+    __table_args__ = (UniqueConstraint("item_id", "version"),
+                      CheckConstraint("version >= 1", name="version_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))  # first column of the key
+    version: Mapped[int]
+    model: Mapped[str] = mapped_column(String(8))
+    a: Mapped[float | None]
+    b: Mapped[float | None]
+    c: Mapped[float | None]
+    se_a: Mapped[float | None]
+    se_b: Mapped[float | None]
+    se_c: Mapped[float | None]
+    actor: Mapped[str] = mapped_column(String(120), default="")
+    run_id: Mapped[int | None]  # the calibration run (audit_log id) they come from
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    item: Mapped[Item] = relationship()
+
+
+PARAMETER_FIELDS = ("model", "a", "b", "c", "se_a", "se_b", "se_c")
+
+
+def parameters_set_by(item: Item, actor: str, run_id: int | None = None) -> None:
+    """Name who sets the item's next parameters (and the calibration run), for their history
+    entry written at the flush."""
+    item.__dict__["_parameter_source"] = (actor, run_id)
+
+
+@event.listens_for(Session, "before_flush")
+def _parameter_history(session: Session, _context: Any, _instances: Any) -> None:
+    """A new version in ItemParameters whenever an item's parameters change (new items with
+    parameters included), in every writer of items at once."""
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Item) or obj.a is None or obj.b is None:
+            continue
+        state = inspect(obj)
+        if not state.pending and not any(state.attrs[f].history.has_changes()
+                                         for f in PARAMETER_FIELDS):
+            continue
+        actor, run_id = obj.__dict__.pop("_parameter_source", (obj.author or "", None))
+        obj.param_version = (obj.param_version or 0) + 1
+        model = obj.model or IrtModel.TWO_PL
+        session.add(ItemParameters(
+            item=obj, version=obj.param_version, model=IrtModel(model).value, a=obj.a,
+            b=obj.b, c=obj.c, se_a=obj.se_a, se_b=obj.se_b, se_c=obj.se_c, actor=actor,
+            run_id=run_id))
 
 
 class ItemImage(Base):

@@ -17,6 +17,8 @@ from .base import Base
 CERTIFICATE_TEXTS = ("agency_name", "certificate_signatory", "certificate_signatory_title",
                      "certificate_place")
 CERTIFICATE_TEXT_MAX = 200
+# At most this many pretest items in one attempt: each costs the participant an item's time.
+PRETEST_ITEMS_MAX = 10
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
@@ -43,6 +45,10 @@ class ProgramSettings:
     one item; ``randomesque_k`` the number of most informative items drawn from at random;
     ``exposure_slack`` how many showings above the least shown item of its content tag an item
     may have to stay eligible (0 = use the whole bank evenly; see item_bank.selection).
+    ``pretest_items_*`` is how many pretest items of the exam's pool (its materi, or the
+    whole program) are seeded, unscored, into each attempt of that kind of exam, and
+    ``pretest_ready_responses`` how many answers a pretest item needs before it is ready for
+    calibration (docs/item_bank.md "Pretest seeding").
     ``timezone`` is the IANA zone in which times are written for participants (a waiting
     period's end): WIB (``Asia/Jakarta``) by default, ``Asia/Makassar`` (WITA) or
     ``Asia/Jayapura`` (WIT) for agencies elsewhere.
@@ -69,6 +75,10 @@ class ProgramSettings:
     randomesque_k: int = 5
     exposure_slack: int = 0
     answer_grace_s: float = 5.0
+    pretest_items_pre_assessment: int = 0
+    pretest_items_materi: int = 3
+    pretest_items_ujikom: int = 5
+    pretest_ready_responses: int = 300
     timezone: str = "Asia/Jakarta"
     agency_name: str = ""
     certificate_signatory: str = ""
@@ -122,6 +132,12 @@ class ProgramSettings:
             raise ValueError("program setting answer_grace_s must be within 0..5 seconds")
         if self.exposure_slack < 0:
             raise ValueError("program setting exposure_slack must be >= 0")
+        for name in ("pretest_items_pre_assessment", "pretest_items_materi",
+                     "pretest_items_ujikom"):
+            if not 0 <= getattr(self, name) <= PRETEST_ITEMS_MAX:
+                raise ValueError(f"program setting {name} must be within 0..{PRETEST_ITEMS_MAX}")
+        if self.pretest_ready_responses < 1:
+            raise ValueError("program setting pretest_ready_responses must be >= 1")
         if self.ujikom_waiting_period_s < 0:
             raise ValueError("program setting ujikom_waiting_period_s must be >= 0")
         for name in CERTIFICATE_TEXTS:

@@ -32,7 +32,7 @@ from ..models import Attempt, AttemptState, AuditLog, Enrolment, Participant, Pr
 from ..models import validate_nip as _validate_nip
 from ..tx import CommitThenRefuse, raw_transaction, transaction
 from . import views
-from .decide import Answer, Finish, Look, Start, Sweep, decide
+from .decide import Answer, Finish, Look, Start, Sweep, decide, pretest_extra
 from .facts import AttemptFacts, AttemptLoad, Effects, NewAttempt, ResponseFacts
 from .rules import ExamRules, exam_rules
 from .store_orm import OrmStore
@@ -110,8 +110,8 @@ def _applied(load: AttemptLoad, effects: Effects) -> tuple[AttemptFacts, list[Re
         responses = [r._replace(shown_choice=a.shown_choice, choice=a.choice,
                                 correct=a.correct, answered_at=a.answered_at)
                      if r.id == a.response_id else r for r in responses]
-    responses += [ResponseFacts(0, p.item_id, p.position, p.shown_order, None, None, None, None)
-                  for p in effects.present]
+    responses += [ResponseFacts(0, p.item_id, p.position, p.shown_order, None, None, None, None,
+                                p.pretest) for p in effects.present]
     if effects.finish is not None:
         f = effects.finish
         attempt = replace(attempt, state=f.state, finished_at=f.finished_at, theta=f.theta,
@@ -132,7 +132,12 @@ def _current(store: Store, load: AttemptLoad, attempt: AttemptFacts,
                               position=pending.position, shown_order=pending.shown_order,
                               text=store.text(load.pool, pending.item_id),
                               answered=sum(r.answered_at is not None for r in responses),
-                              now=now)
+                              now=now, extra=_extra(load, attempt, responses))
+
+
+def _extra(load: AttemptLoad, attempt: AttemptFacts, responses: list[ResponseFacts]) -> int:
+    return pretest_extra(load.exam, load.settings, load.pool, load.seen, attempt.seed,
+                         responses)
 
 
 def _result(store: Store, load: AttemptLoad, answered: int, now: dt.datetime) -> AttemptResult:
@@ -216,7 +221,9 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
             if not effects.writes:
                 # RULE: SPEC.md flow 1 — a dropped connection resumes the same attempt.
                 return views.attempt_view(running.attempt, running.exam, running.settings,
-                                          len(running.answered), now, resumed=True)
+                                          len(running.answered), now, resumed=True,
+                                          extra=_extra(running, running.attempt,
+                                                       list(running.responses)))
             store.apply(running, effects)
             with _refusing():
                 load = store.start(participant_id, exam_id)
@@ -225,8 +232,10 @@ def start_attempt(session: Session, *, participant_id: int, exam_id: int,
         attempt_id = store.apply(load, effects)
         new = effects.new_attempt
         assert new is not None and attempt_id is not None
-        return views.attempt_view(_started(attempt_id, new), load.exam, load.standing.settings,
-                                  0, now)
+        started = _started(attempt_id, new)
+        return views.attempt_view(started, load.exam, load.standing.settings, 0, now,
+                                  extra=pretest_extra(load.exam, load.standing.settings,
+                                                      load.pool, load.seen, started.seed, ()))
 
 
 def _started(attempt_id: int, new: NewAttempt) -> AttemptFacts:
@@ -241,7 +250,8 @@ def attempt_view(session: Session, *, participant_id: int, attempt_id: int,
     """The participant's own attempt (ended first if its time ran out)."""
     def build(_store, load, _effects, attempt, responses, now):
         return views.attempt_view(attempt, load.exam, load.settings,
-                                  sum(r.answered_at is not None for r in responses), now)
+                                  sum(r.answered_at is not None for r in responses), now,
+                                  extra=_extra(load, attempt, responses))
     return _attempt_call(session, participant_id, attempt_id, Look(_token()), now, build,
                          session_version)
 

@@ -34,6 +34,7 @@ answered to the end (``bench/bench_gaming.py``).  Theta and its SE are stored as
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,8 @@ from cat_engine.config import CatConfig, ExposureWindow
 from cat_engine.irt import ItemBank
 
 from ..errors import BankExhausted, Conflict, DomainError, Forbidden, InvalidInput, Locked
-from ..models import Assembly, AttemptState
+from ..models import Assembly, AttemptState, ProgramSettings
+from ..pools import Pool
 from .facts import (
     NOTHING,
     AnswerWrite,
@@ -59,13 +61,23 @@ from .facts import (
     AuditEntry,
     CertificateIssue,
     Effects,
+    ExamFacts,
     Finished,
     NewAttempt,
     Presented,
     ResponseFacts,
     StartLoad,
 )
-from .rules import CERTIFYING, cat_config, exam_rules, gate, is_due, marks, past_deadline
+from .rules import (
+    CERTIFYING,
+    ExamRules,
+    cat_config,
+    exam_rules,
+    gate,
+    is_due,
+    marks,
+    past_deadline,
+)
 
 # The endings that are not the CAT's own stopping rule: the participant's Finish, the clock.
 UNFINISHED = frozenset({"submitted", "time"})
@@ -146,7 +158,7 @@ class _Cat:
 def _cat(load: AttemptLoad) -> _Cat:
     pool = load.pool
     rules = exam_rules(load.exam, load.settings)
-    ids = [r.item_id for r in load.responses]
+    ids = [r.item_id for r in load.scored]
     if pool is None:
         index: dict[int, int] = {}
         n = 0
@@ -227,7 +239,90 @@ def _presented(cat: _Cat, load: AttemptLoad | StartLoad, index: int, rng: np.ran
     pool = load.pool
     assert pool is not None
     return Presented(item_id=int(pool.item_ids[index]), position=position,
-                     shown_order=_shuffle(rng, int(pool.n_options[index])), presented_at=now)
+                     shown_order=_shuffle(rng, int(pool.n_options[index])), presented_at=now,
+                     param_version=pool.param_version(index))
+
+
+# --------------------------------------------------------------------------- pretest seeding
+
+# The schedule's own random stream, apart from the CAT's (step_rng): "pret".
+_PRETEST_STREAM = 0x70726574
+
+
+def pretest_schedule(seed: int, rules: ExamRules) -> frozenset[int]:
+    """The numbers of scored answers after which a pretest item comes in a CAT attempt.
+
+    RULE: SPEC.md "Item lifecycle" / docs/item_bank.md "Pretest seeding" — ``pretest_items``
+    distinct counts drawn from 1 .. ``min_items`` - 1 with the attempt's seed: a pretest item
+    is never first (one scored answer comes before it) and never last (the CAT cannot stop
+    before its minimum length, so a scored item follows it).  A CAT with a minimum length of
+    1 seeds none.
+    """
+    k = min(rules.pretest_items, rules.min_items - 1)
+    if k <= 0:
+        return frozenset()
+    rng = np.random.default_rng([seed, _PRETEST_STREAM])
+    return frozenset((rng.choice(rules.min_items - 1, size=k, replace=False) + 1).tolist())
+
+
+def pretest_extra(exam: ExamFacts, settings: ProgramSettings, pool: Pool | None,
+                  seen: np.ndarray, seed: int, responses: Sequence[ResponseFacts]) -> int:
+    """The pretest items an attempt has shown (``responses``) and its schedule still holds
+    while unseen pretest items remain: the participant's counts (answers needed, at most)
+    include them, so that nothing tells a pretest item from the others."""
+    shown = sum(1 for r in responses if r.pretest)
+    if exam.assembly != Assembly.CAT or pool is None or not pool.pretest_ids.size:
+        return shown
+    scored = sum(1 for r in responses if not r.pretest and r.answered_at is not None)
+    ahead = sum(1 for t in pretest_schedule(seed, exam_rules(exam, settings)) if t > scored)
+    if ahead:
+        taken = np.isin(pool.pretest_ids, seen) | np.isin(pool.pretest_ids,
+                                                         [r.item_id for r in responses])
+        ahead = min(ahead, int((~taken).sum()))
+    return shown + ahead
+
+
+def _pretest_fits(load: AttemptLoad, rules: ExamRules, scored: int, answered: int,
+                  now: dt.datetime) -> bool:
+    """RULE: a pretest item never makes an attempt miss its deadline: it is seeded only when
+    the time left covers it and every scored item still possible (up to the maximum length)
+    at the participant's own pace so far (their mean time per answer in this attempt)."""
+    attempt = load.attempt
+    pace = (now - attempt.started_at).total_seconds() / max(answered, 1)
+    left = (attempt.deadline - now).total_seconds()
+    return left >= (rules.max_items - scored + 1) * pace
+
+
+def _seed_pretest(load: AttemptLoad, scored: int, answered: int, position: int,
+                  now: dt.datetime) -> Presented | None:
+    """The pretest item to show at ``position`` after the ``scored``-th scored answer, if the
+    schedule puts one there, the time allows it and one is left for the participant.
+
+    RULE: the least shown pretest item of the pool that the participant has never seen (ties
+    drawn with the step's random stream), so that every pretest item collects answers at the
+    same pace across the exam window and every worker: the counts are the window's exposure
+    counts as committed, read with the attempt.
+    """
+    pool = load.pool
+    if pool is None or not pool.pretest_ids.size:
+        return None
+    rules = exam_rules(load.exam, load.settings)
+    if scored not in pretest_schedule(load.attempt.seed, rules):
+        return None
+    if not _pretest_fits(load, rules, scored, answered, now):
+        return None
+    eligible = ~np.isin(pool.pretest_ids, load.seen)
+    eligible[np.isin(pool.pretest_ids, [r.item_id for r in load.responses])] = False
+    if not eligible.any():
+        return None
+    counts = pool.pretest_counts(load.exposure.item_ids, load.exposure.counts)
+    least = np.flatnonzero(eligible & (counts == counts[eligible].min()))
+    rng = step_rng(load.attempt.seed, position)
+    index = int(least[rng.integers(least.size)])
+    return Presented(item_id=int(pool.pretest_ids[index]), position=position,
+                     shown_order=_shuffle(rng, int(pool.pretest_n_options[index])),
+                     presented_at=now, pretest=True,
+                     param_version=pool.param_version(index, pretest=True))
 
 
 # --------------------------------------------------------------------------- start
@@ -272,7 +367,7 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
                                 available=unseen) from None
         present = tuple(Presented(item_id=int(pool.item_ids[i]), position=p,
                                   shown_order=_shuffle(rng, int(pool.n_options[i])),
-                                  presented_at=now)
+                                  presented_at=now, param_version=pool.param_version(i))
                         for p, i in enumerate(form.tolist(), 1))
     else:
         rng = step_rng(seed, 1)
@@ -281,7 +376,7 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
         assert first is not None  # min_items >= 1 and unseen items exist
         present = (Presented(item_id=int(pool.item_ids[first]), position=1,
                              shown_order=_shuffle(rng, int(pool.n_options[first])),
-                             presented_at=now),)
+                             presented_at=now, param_version=pool.param_version(first)),)
     audit = AuditEntry(f"participant:{load.nip}", "attempt_started", None,
                        {"exam": exam.code, "number": number})
     return Effects(new_attempt=attempt, present=present, audit=(audit,))
@@ -327,12 +422,17 @@ def answer(load: AttemptLoad, item_id: int, choice: int, now: dt.datetime,
                                                token, answered=answered))
         return Effects(answer=write)
     cat = _cat(load)
-    state = _engine_state(cat, answered)
+    scored = [r for r in answered if not r.pretest]
+    state = _engine_state(cat, scored)
     # RULE: SPEC.md "Stopping" — SE target, decision at the cut certain, min and max length.
     if state.stop_reason is not None:
         return _with_answer(write, _finish(load, AttemptState.SUBMITTED, state.stop_reason, now,
                                            token, answered=answered, cat=(cat, state)))
     position = len(load.responses) + 1
+    if not response.pretest:
+        seeded = _seed_pretest(load, len(scored), len(answered), position, now)
+        if seeded is not None:
+            return Effects(answer=write, present=(seeded,))
     chosen = _select(cat, state, attempt.seed, position)
     if chosen is None:
         return _with_answer(write, _finish(load, AttemptState.SUBMITTED, "bank", now, token,
@@ -342,10 +442,8 @@ def answer(load: AttemptLoad, item_id: int, choice: int, now: dt.datetime,
 
 
 def _answered(response: ResponseFacts, write: AnswerWrite) -> ResponseFacts:
-    return ResponseFacts(id=response.id, item_id=response.item_id, position=response.position,
-                         shown_order=response.shown_order, shown_choice=write.shown_choice,
-                         choice=write.choice, correct=write.correct,
-                         answered_at=write.answered_at)
+    return response._replace(shown_choice=write.shown_choice, choice=write.choice,
+                             correct=write.correct, answered_at=write.answered_at)
 
 
 def _with_answer(write: AnswerWrite, finished: Effects) -> Effects:
@@ -363,18 +461,25 @@ def finish(load: AttemptLoad, now: dt.datetime, *, confirmed: bool, token: str) 
         return NOTHING
     if past_deadline(attempt.deadline, now):
         return _finish(load, AttemptState.EXPIRED, "time", now, token)
-    answered = len(load.answered)
     if load.exam.assembly == Assembly.LOFT:
+        answered = len(load.answered)
         length = len(load.responses)
         if answered < length and not confirmed:
             raise Conflict("finish_loft_needs_confirmation", answered=answered, length=length,
                            missing=length - answered)
     else:
+        scored = sum(1 for r in load.scored if r.answered)
         minimum = exam_rules(load.exam, load.settings).min_items
-        if answered < minimum and not confirmed:
-            # RULE: the short-attempt rule (module doc) is said before it applies.
-            raise Conflict("finish_needs_confirmation", answered=answered, min_items=minimum,
-                           missing=minimum - answered)
+        if scored < minimum and not confirmed:
+            # RULE: the short-attempt rule (module doc) is said before it applies, in the
+            # participant's counts (pretest items included, as the exam page counts them).
+            attempt = load.attempt
+            extra = pretest_extra(load.exam, load.settings, load.pool, load.seen, attempt.seed,
+                                  load.responses)
+            answered = len(load.answered)
+            missing = minimum - scored + extra - sum(1 for r in load.answered if r.pretest)
+            raise Conflict("finish_needs_confirmation", answered=answered,
+                           min_items=answered + missing, missing=missing)
     return _finish(load, AttemptState.SUBMITTED, "submitted", now, token)
 
 
@@ -391,10 +496,10 @@ def _finish(load: AttemptLoad, state: AttemptState, reason: str, now: dt.datetim
     """Grade and end the attempt, with the certificate when it earns one.
 
     ``answered``: the answered responses including the one being stored now; ``cat``: the
-    engine's state after them when the caller has just computed it.
+    engine's state after their scored ones when the caller has just computed it.  Pretest
+    items count for nothing: neither answered nor missing.
     """
-    if answered is None:
-        answered = load.answered
+    answered = [r for r in (load.answered if answered is None else answered) if not r.pretest]
     exam = load.exam
     rules = exam_rules(exam, load.settings)
     if cat is None:
@@ -404,7 +509,7 @@ def _finish(load: AttemptLoad, state: AttemptState, reason: str, now: dt.datetim
     if exam.assembly == Assembly.LOFT:
         # RULE: a LOFT form is fixed: its unanswered items count as wrong.
         answered_ids = {r.item_id for r in answered}
-        for r in load.responses:
+        for r in load.scored:
             if r.item_id not in answered_ids:
                 final = record_response(final, engine.bank, engine.index[r.item_id], 0,
                                         engine.config)
@@ -440,7 +545,7 @@ def _impute(load: AttemptLoad, cat: _Cat, state: EngineState, answered: list[Res
     on the screen, then to the items the CAT would have given next."""
     imputed: list[int] = []
     answered_ids = {r.item_id for r in answered}
-    shown = [r for r in load.responses if r.item_id not in answered_ids]
+    shown = [r for r in load.scored if r.item_id not in answered_ids]
     position = len(load.responses)
     while len(state.items) < minimum:
         if shown:

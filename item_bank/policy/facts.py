@@ -88,6 +88,7 @@ class ResponseFacts(NamedTuple):
     choice: int | None
     correct: bool | None
     answered_at: dt.datetime | None
+    pretest: bool = False  # seeded to collect data: never scored
 
     @property
     def answered(self) -> bool:
@@ -162,6 +163,11 @@ class AttemptLoad:
     def answered(self) -> tuple[ResponseFacts, ...]:
         return tuple(r for r in self.responses if r.answered_at is not None)
 
+    @functools.cached_property
+    def scored(self) -> tuple[ResponseFacts, ...]:
+        """The responses that count: every one but the pretest items'."""
+        return tuple(r for r in self.responses if not r.pretest)
+
 
 @dataclass(frozen=True, eq=False)
 class StartLoad:
@@ -211,6 +217,8 @@ class Presented:
     position: int
     shown_order: tuple[int, ...]
     presented_at: dt.datetime
+    pretest: bool = False  # a pretest item seeded into the attempt, never scored
+    param_version: int | None = None  # the item's parameters it is selected and scored with
 
 
 @dataclass(frozen=True)
@@ -277,7 +285,7 @@ ATTEMPT_COLUMNS = ("id", "participant_id", "program_id", "exam_id", "slot", "num
                    "started_at", "deadline", "finished_at", "seed", "theta", "se", "score",
                    "passed", "stop_reason", "imputed_items")
 RESPONSE_COLUMNS = ("id", "item_id", "position", "shown_order", "shown_choice", "choice",
-                    "correct", "answered_at")
+                    "correct", "answered_at", "pretest")
 
 
 def timestamp(value: dt.datetime | str | None) -> dt.datetime | None:
@@ -313,9 +321,9 @@ def attempt_facts(row: Sequence[Any]) -> AttemptFacts:
 
 
 def response_facts(row: Sequence[Any]) -> ResponseFacts:
-    id_, item_id, position, shown_order, shown_choice, choice, correct, answered_at = row
+    id_, item_id, position, shown_order, shown_choice, choice, correct, answered_at, pretest = row
     return ResponseFacts(id_, item_id, position, tuple(shown_order), shown_choice, choice,
-                         correct, timestamp(answered_at))
+                         correct, timestamp(answered_at), bool(pretest))
 
 
 def outside_ids(pool: Pool | None, item_ids: list[int]) -> list[int]:

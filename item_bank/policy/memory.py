@@ -33,16 +33,20 @@ from .facts import (
 
 class MemoryWindow:
     """An exam window of ``exam`` over ``pool``; item ``pool.item_ids[i]`` has the answer key
-    ``keys[i]``."""
+    ``keys[i]``, pretest item ``pool.pretest_ids[i]`` the key ``pretest_keys[i]``."""
 
     def __init__(self, exam: ExamFacts, pool: Pool, keys: np.ndarray,
-                 settings: ProgramSettings, program_code: str = "SIM") -> None:
+                 settings: ProgramSettings, program_code: str = "SIM",
+                 pretest_keys: np.ndarray | None = None) -> None:
         self.exam, self.pool, self.settings, self.program_code = exam, pool, settings, program_code
         self.keys = {int(i): int(k) for i, k in zip(pool.item_ids, keys, strict=True)}
+        if pretest_keys is not None:
+            self.keys.update((int(i), int(k))
+                             for i, k in zip(pool.pretest_ids, pretest_keys, strict=True))
         self.attempts: dict[int, AttemptFacts] = {}
         self.responses: dict[int, list[ResponseFacts]] = {}
         self.seen: dict[int, set[int]] = {}
-        self.exposure = np.zeros(len(pool), dtype=np.int64)  # aligned with the pool
+        self.exposed: dict[int, int] = {}  # item id -> attempts that showed it
         self.certificates: dict[int, CertificateFacts] = {}
         self.attempts_started = 0
         self._ids = itertools.count(1)
@@ -57,7 +61,9 @@ class MemoryWindow:
                         certificate=self.certificates.get(participant_id))
 
     def _exposure(self) -> Exposure:
-        return Exposure(item_ids=self.pool.item_ids, counts=self.exposure.copy(),
+        ids = sorted(self.exposed)
+        return Exposure(item_ids=np.array(ids, dtype=np.int64),
+                        counts=np.array([self.exposed[i] for i in ids], dtype=np.int64),
                         attempts_started=self.attempts_started)
 
     def start_load(self, participant_id: int) -> StartLoad:
@@ -124,8 +130,8 @@ class MemoryWindow:
                 raise AssertionError(f"item {p.item_id} shown twice to {participant_id}")
             seen.add(p.item_id)
             responses.append(ResponseFacts(next(self._ids), p.item_id, p.position, p.shown_order,
-                                           None, None, None, None))
-            self.exposure[self.pool.positions([p.item_id])] += 1
+                                           None, None, None, None, p.pretest))
+            self.exposed[p.item_id] = self.exposed.get(p.item_id, 0) + 1
         if effects.finish is not None:
             f = effects.finish
             self.attempts[attempt_id] = replace(

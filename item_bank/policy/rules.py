@@ -44,6 +44,14 @@ class ExamRules:
     min_items: int
     max_items: int
     se_target: float | None
+    pretest_items: int = 0  # pretest items seeded into each attempt (never scored)
+
+
+# RULE: SPEC.md "Item lifecycle" — pretest items are seeded unscored into live exams; how many
+# per attempt is a program setting by kind of exam.
+_PRETEST_SETTING = {ExamKind.PRE_ASSESSMENT: "pretest_items_pre_assessment",
+                    ExamKind.MATERI: "pretest_items_materi",
+                    ExamKind.UJIKOM: "pretest_items_ujikom"}
 
 
 def exam_rules(exam: ExamFacts, settings: ProgramSettings) -> ExamRules:
@@ -68,6 +76,7 @@ def exam_rules(exam: ExamFacts, settings: ProgramSettings) -> ExamRules:
         min_items=exam.min_items or settings.min_items,
         max_items=exam.max_items or settings.max_items,
         se_target=exam.se_target if exam.se_target is not None else settings.se_target,
+        pretest_items=getattr(settings, _PRETEST_SETTING[exam.kind]),
     )
 
 

@@ -149,7 +149,7 @@ class OrmStore:
             responses=responses, pending_key=key,
             seen=self._seen(participant_id, attempt.program_id),
             exposure=self._exposure(exam.id, started), pool=pool,
-            outside=self._outside(pool, [r.item_id for r in responses]),
+            outside=self._outside(pool, [r.item_id for r in responses if not r.pretest]),
             certified=self._certified(participant_id, attempt.program_id))
 
     def _outside(self, pool: Pool | None, item_ids: list[int]) -> dict[int, tuple]:
@@ -265,7 +265,8 @@ class OrmStore:
         if effects.present:
             session.execute(insert(Response), [
                 {"attempt_id": attempt_id, "item_id": p.item_id, "position": p.position,
-                 "shown_order": list(p.shown_order), "presented_at": p.presented_at}
+                 "shown_order": list(p.shown_order), "presented_at": p.presented_at,
+                 "pretest": p.pretest, "param_version": p.param_version}
                 for p in effects.present])
             # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.
             session.execute(insert(SeenItem), [

@@ -163,9 +163,11 @@ SELECT id FROM attempt WHERE participant_id = %(participant_id)s AND program_id 
                          AND slot = %(slot)s AND state = 'started'"""
 
 _POOL = f"""
-SELECT {_VERSION}, i.id, i.a, i.b, i.c, {{content}}, json_array_length(i.options)
+SELECT {_VERSION}, i.id, i.a, i.b, i.c, {{content}}, json_array_length(i.options),
+       i.status::text, i.param_version
 FROM item i {{join}}
-WHERE i.program_id = %(program_id)s AND {{where}}i.status = '{ItemStatus.OPERATIONAL.value}'
+WHERE i.program_id = %(program_id)s AND {{where}}i.status IN
+      ('{ItemStatus.OPERATIONAL.value}', '{ItemStatus.PRETEST.value}')
 ORDER BY i.id"""
 _POOL_MATERI = _POOL.format(content="t.code",
                             join="LEFT JOIN content_tag t ON t.id = i.content_tag_id",
@@ -189,10 +191,13 @@ _ANSWERED = """answered AS (
                         correct = %(correct)s, answered_at = %(answered_at)s
     WHERE id = %(response_id)s AND answered_at IS NULL RETURNING id)"""
 _PRESENTED = """presented AS (
-    INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at)
-    SELECT %(attempt_id)s, u.item_id, u.position, u.shown_order::json, %(presented_at)s
-    FROM unnest(%(items)s::bigint[], %(positions)s::bigint[], %(orders)s::text[])
-         AS u(item_id, position, shown_order)
+    INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at, pretest,
+                          param_version)
+    SELECT %(attempt_id)s, u.item_id, u.position, u.shown_order::json, %(presented_at)s,
+           u.pretest, u.param_version
+    FROM unnest(%(items)s::bigint[], %(positions)s::bigint[], %(orders)s::text[],
+                %(pretests)s::boolean[], %(param_versions)s::bigint[])
+         AS u(item_id, position, shown_order, pretest, param_version)
     RETURNING id),
 seen AS (
     INSERT INTO seen_item (participant_id, program_id, item_id, attempt_id)
@@ -206,8 +211,10 @@ exposed AS (
 # The same for the one item an answer presents (nearly every write): scalars, which the driver
 # adapts for a fraction of the CPU of arrays.
 _PRESENTED_ONE = """presented AS (
-    INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at)
-    VALUES (%(attempt_id)s, %(item)s, %(position)s, %(order)s::json, %(presented_at)s)
+    INSERT INTO response (attempt_id, item_id, position, shown_order, presented_at, pretest,
+                          param_version)
+    VALUES (%(attempt_id)s, %(item)s, %(position)s, %(order)s::json, %(presented_at)s,
+            %(pretest)s, %(param_version)s)
     RETURNING id),
 seen AS (
     INSERT INTO seen_item (participant_id, program_id, item_id, attempt_id)
@@ -366,7 +373,7 @@ class PgStore:
             attempt=attempt, exam=exam, program_code=program_code,
             settings=_settings(settings), responses=responses, pending_key=key,
             seen=_int8s(seen), exposure=_exposure(exposed, started), pool=pool,
-            outside=self._outside(pool, [r.item_id for r in responses]),
+            outside=self._outside(pool, [r.item_id for r in responses if not r.pretest]),
             certified=bool(certified))
 
     def _outside(self, pool: Pool | None, item_ids: list[int]) -> dict[int, tuple]:
@@ -448,12 +455,15 @@ class PgStore:
                 p = effects.present[0]
                 params.update(item=p.item_id, position=p.position,
                               order=json.dumps(list(p.shown_order)),
-                              presented_at=p.presented_at)
+                              presented_at=p.presented_at, pretest=p.pretest,
+                              param_version=p.param_version)
             elif effects.present:
                 items = [p.item_id for p in effects.present]
                 params.update(items=items, sorted_items=sorted(items),
                               positions=[p.position for p in effects.present],
                               orders=[json.dumps(list(p.shown_order)) for p in effects.present],
+                              pretests=[p.pretest for p in effects.present],
+                              param_versions=[p.param_version for p in effects.present],
                               presented_at=effects.present[0].presented_at)
             if effects.finish is not None:
                 f = effects.finish

@@ -150,27 +150,31 @@ def seconds_left(attempt: AttemptFacts, now: dt.datetime) -> float:
 
 
 def attempt_view(attempt: AttemptFacts, exam: ExamFacts, settings: ProgramSettings,
-                 answered: int, now: dt.datetime, *, resumed: bool = False) -> AttemptView:
+                 answered: int, now: dt.datetime, *, resumed: bool = False,
+                 extra: int = 0) -> AttemptView:
+    """The attempt as its participant sees it; ``extra``: its pretest items (counted like the
+    others: decide.pretest_extra)."""
     rules = exam_rules(exam, settings)
     return AttemptView(
         attempt_id=attempt.id, exam_id=exam.id, exam_code=exam.code, kind=exam.kind.value,
         assembly=exam.assembly.value, number=attempt.number, state=attempt.state.value,
         started_at=attempt.started_at, deadline=attempt.deadline,
         seconds_left=seconds_left(attempt, now), answered=answered,
-        min_items=_needed(exam, settings), max_items=rules.max_items, resumed=resumed)
+        min_items=_needed(exam, settings) + extra, max_items=rules.max_items + extra,
+        resumed=resumed)
 
 
 def presentation(attempt: AttemptFacts, exam: ExamFacts, settings: ProgramSettings, *,
                  item_id: int, position: int, shown_order: tuple[int, ...],
                  text: tuple[str, list, int], answered: int,
-                 now: dt.datetime) -> ItemPresentation:
+                 now: dt.datetime, extra: int = 0) -> ItemPresentation:
     stem, options, images = text
     rules = exam_rules(exam, settings)
     return ItemPresentation(
         attempt_id=attempt.id, item_id=item_id, position=position, stem=stem,
         options=[options[i] for i in shown_order], images=images, deadline=attempt.deadline,
         seconds_left=seconds_left(attempt, now), answered=answered,
-        min_items=_needed(exam, settings), max_items=rules.max_items)
+        min_items=_needed(exam, settings) + extra, max_items=rules.max_items + extra)
 
 
 def attempt_result(attempt: AttemptFacts, exam: ExamFacts, standing: Standing, answered: int,

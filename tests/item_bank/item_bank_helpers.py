@@ -39,8 +39,9 @@ class World:
 def build_world(session: Session, *, code: str = "LATSAR", n_materi: int = 2,
                 items_per_materi: int = 60, assembly: str = "cat",
                 settings: dict[str, Any] | None = None, with_pre: bool = True,
-                n_assignments: int = 1, seed: int = 0) -> World:
-    """A program with ``n_materi`` materi of operational 2PL items (a ~ U(0.8, 2), b ~ N(0, 1))."""
+                n_assignments: int = 1, seed: int = 0, pretest_per_materi: int = 0) -> World:
+    """A program with ``n_materi`` materi of operational 2PL items (a ~ U(0.8, 2), b ~ N(0, 1))
+    and ``pretest_per_materi`` pretest items without parameters in each."""
     rng = np.random.default_rng(seed)
     program = admin.create_program(session, code=code, name=f"Program {code}",
                                    settings={**FAST, **(settings or {})})
@@ -55,6 +56,11 @@ def build_world(session: Session, *, code: str = "LATSAR", n_materi: int = 2,
                 options=["alpha", "beta", "gamma", "delta"], key=int(rng.integers(4)),
                 a=float(rng.uniform(0.8, 2.0)), b=float(rng.normal()), c=0.0,
                 status="operational", content_tag=mat.content_tags[j % 2]))
+        for j in range(pretest_per_materi):
+            session.add(admin.new_item(
+                program, mat, code=f"{code}-M{m + 1}-P{j:03d}", stem=f"Pretest {m}.{j}",
+                options=["alpha", "beta", "gamma", "delta"], key=int(rng.integers(4)),
+                status="pretest", content_tag=mat.content_tags[j % 2]))
     session.commit()
     pre = admin.add_exam(session, program, code="PRE", kind="pre_assessment",
                          assembly=assembly) if with_pre else None

@@ -78,7 +78,7 @@ class Script:
 
 def _script(session) -> list[Any]:
     world = build_world(session, n_materi=2, items_per_materi=40, settings=SETTINGS,
-                        n_assignments=1, seed=11)
+                        n_assignments=1, seed=11, pretest_per_materi=4)
     loft = admin.add_exam(session, world.program, code="EX-M2-LOFT", kind="materi",
                           materi=world.materi[1], assembly="loft")
     a, b, c, d = enrolled_participants(session, world.program, 4)
@@ -187,7 +187,7 @@ def _rows(session) -> dict[str, list]:
         "response": rows(Response.id, Response.attempt_id, Response.item_id, Response.position,
                          Response.shown_order, Response.shown_choice, Response.choice,
                          Response.correct, Response.presented_at, Response.answered_at,
-                         order=[Response.id]),
+                         Response.pretest, Response.param_version, order=[Response.id]),
         "seen_item": rows(SeenItem.id, SeenItem.participant_id, SeenItem.program_id,
                           SeenItem.item_id, SeenItem.attempt_id, order=[SeenItem.id]),
         # PostgreSQL spends a sequence value on every upsert that updates: no ids here.
@@ -255,6 +255,8 @@ def test_both_stores_write_the_same_rows(sqlite_template, tmp_path, postgres_dat
     assert any(a[15] for a in attempts)  # imputed items stored
     assert {c[4] for c in rows["certificate"]} == {"pre_assessment", "ujikom"}
     assert ("sweep", 0) in log and ("sweep", 1) in log
+    # Pretest items were seeded (the response's last column) and written alike.
+    assert sum(r[-1] for r in rows["response"]) >= 6
     for name, (other_log, other_rows) in zip(list(runs)[1:], others, strict=True):
         for table in rows:
             assert other_rows[table] == rows[table], (name, table)

@@ -181,3 +181,99 @@ def test_participants_never_see_calibration(app, demo, writer, new_driver, log_r
         assert "calibrat" not in r.get_data(as_text=True).lower().replace(path, "")
         assert app.test_client().open(path, method=method).status_code == 401
     assert all(i.status == bank.ItemStatus.PRETEST for i in _items(app, data.item_ids[6:]))
+
+
+@pytest.mark.slow
+def test_exams_seed_pretest_items_that_the_writer_then_calibrates(app, demo, writer):
+    """The item lifecycle through the product: pretest items without parameters are seeded
+    into real materi exams (the policy's own answer path), collect answers at one pace, and
+    the writer's calibration of those answers puts them on the bank's scale; accepting makes
+    them operational with their parameter history."""
+    import datetime as dt
+
+    from item_bank import admin, policy
+
+    n_op, n_pre, n_people = 60, 4, 300
+    rng = np.random.default_rng(17)
+    a = rng.uniform(0.8, 2.0, n_op + n_pre)
+    b = np.concatenate([rng.normal(0.0, 1.0, n_op), [-1.0, -0.3, 0.4, 1.1]])
+    with Database.factory(app)() as s:
+        program = admin.create_program(s, code="SIKLUS", name="Siklus butir", settings={
+            "min_items": 6, "max_items": 8, "pretest_items_materi": 2})
+        materi = admin.add_materi(s, program, code="M1", name="Materi 1", content_tags=["T1"])
+        for j in range(n_op + n_pre):
+            operational = j < n_op
+            s.add(admin.new_item(
+                program, materi, code=f"S-{j:03d}", stem=f"Soal {j}",
+                options=[f"A{j}", f"B{j}", f"C{j}", f"D{j}"], key=j % 4,
+                a=float(a[j]) if operational else None, b=float(b[j]) if operational else None,
+                c=0.0 if operational else None,
+                status="operational" if operational else "pretest",
+                content_tag=materi.content_tags[0]))
+        s.commit()
+        exam_id = admin.add_exam(s, program, code="EX-S1", kind="materi", materi=materi).id
+        people = [bank.Participant(nip=f"{197001010000000000 + i:018d}", name=f"P{i}",
+                                   unit="U") for i in range(n_people)]
+        s.add_all(people)
+        s.flush()
+        s.add_all(bank.Enrolment(participant_id=p.id, program_id=program.id) for p in people)
+        s.commit()
+        program_id, materi_id = program.id, materi.id
+        items = {i.id: i for i in s.scalars(select(bank.Item).where(
+            bank.Item.program_id == program_id))}
+        truth = {i.id: (a[int(i.code[2:])], b[int(i.code[2:])]) for i in items.values()}
+        pretest_ids = sorted(i.id for i in items.values() if i.status == "pretest")
+        keys = {i.id: i.options[i.key] for i in items.values()}
+        thetas = rng.normal(size=n_people)
+        t0 = dt.datetime(2026, 6, 1, 1, 0, tzinfo=dt.UTC)
+        for person, theta in zip(people, thetas, strict=True):
+            now = t0
+            view = policy.start_attempt(s, participant_id=person.id, exam_id=exam_id, now=now)
+            item = policy.current_item(s, participant_id=person.id, attempt_id=view.attempt_id,
+                                       now=now)
+            while item is not None:
+                ai, bi = truth[item.item_id]
+                right = rng.random() < 1 / (1 + np.exp(-ai * (theta - bi)))
+                key = item.options.index(keys[item.item_id])
+                now += dt.timedelta(seconds=20)
+                outcome = policy.record_answer(
+                    s, participant_id=person.id, attempt_id=view.attempt_id,
+                    item_id=item.item_id, choice=key if right else (key + 1) % 4, now=now)
+                item = outcome.next_item
+        rows = s.execute(select(bank.Response.attempt_id, bank.Response.item_id,
+                                bank.Response.position, bank.Response.pretest,
+                                bank.Response.param_version)
+                         .order_by(bank.Response.attempt_id, bank.Response.position)).all()
+    by_attempt: dict[int, list] = {}
+    for row in rows:
+        by_attempt.setdefault(row.attempt_id, []).append(row)
+    assert len(by_attempt) == n_people
+    for responses in by_attempt.values():
+        flags = [r.pretest for r in responses]
+        assert sum(flags) == 2 and not flags[0] and not flags[-1]
+        assert 6 <= flags.count(False) <= 8
+        assert all(r.pretest == (r.item_id in pretest_ids) for r in responses)
+        # Operational items were shown with their parameters' version, pretest ones had none.
+        assert all(r.param_version == (None if r.pretest else 1) for r in responses)
+    answered = np.bincount([pretest_ids.index(r.item_id) for r in rows if r.pretest])
+    assert answered.sum() == 2 * n_people and answered.max() - answered.min() <= 1, answered
+
+    r = writer.client.post("/writer/calibration", data={
+        "program_id": program_id, "materi_id": materi_id, "model": "2pl",
+        "csrf_token": writer.token("/writer/calibration")})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    run_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    assert writer.accept(run_id, pretest_ids).status_code == 302
+    with Database.factory(app)() as s:
+        accepted = [s.get(bank.Item, i) for i in pretest_ids]
+        history = s.scalars(select(bank.ItemParameters).where(
+            bank.ItemParameters.item_id.in_(pretest_ids))).all()
+        assert all(i.status == bank.ItemStatus.OPERATIONAL and i.param_version == 1
+                   for i in accepted)
+        # 150 answers each: SE(b) is about 0.15-0.25 here; each estimate within 0.6 of the
+        # truth (about 3 SE), a within 0.8.
+        b_err = np.array([i.b - truth[i.id][1] for i in accepted])
+        a_err = np.array([i.a - truth[i.id][0] for i in accepted])
+        assert np.abs(b_err).max() < 0.6 and np.abs(a_err).max() < 0.8, (b_err, a_err)
+        assert sorted((h.item_id, h.version, h.run_id, h.actor) for h in history) == [
+            (i, 1, run_id, demo.accounts.writer[0]) for i in pretest_ids]
