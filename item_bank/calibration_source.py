@@ -10,12 +10,13 @@ this module only reads and writes the bank.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from .db import lock_one
@@ -85,6 +86,59 @@ def logged_responses(session: Session, *, program_id: int,
         persons=persons, items=item_ids.astype(str),
         correct=np.array([int(bool(r[2])) for r in rows], dtype=np.int8), anchors=anchors,
         pretest_ids=sorted(i.id for i in items if i.status == ItemStatus.PRETEST))
+
+
+@dataclass(frozen=True)
+class PretestReadiness:
+    """Where one pretest item stands: its answers so far (in finished attempts, as the
+    calibration counts them), the answers it needs (``pretest_ready_responses``) and, from
+    the pace of the last :data:`READINESS_WINDOW`, when it will have them (None: ready, or no
+    answers lately)."""
+
+    item_id: int
+    code: str
+    materi: str
+    answers: int
+    needed: int
+    ready_by: dt.datetime | None
+
+    @property
+    def ready(self) -> bool:
+        return self.answers >= self.needed
+
+
+READINESS_WINDOW = dt.timedelta(days=7)
+
+
+def pretest_readiness(session: Session, *, program_id: int,
+                      now: dt.datetime) -> list[PretestReadiness]:
+    """Every pretest item of the program with its answers and when it will be ready for
+    calibration, by materi and code."""
+    program = session.get(Program, program_id)
+    if program is None:
+        raise NotFound("program_not_found")
+    needed = program.settings.pretest_ready_responses
+    since = now - READINESS_WINDOW
+    answered = (select(Response.item_id, func.count().label("answers"),
+                       func.count().filter(Response.answered_at >= since).label("lately"))
+                .join(Attempt, Attempt.id == Response.attempt_id)
+                .where(Attempt.state.in_(FINAL_STATES), Response.choice.is_not(None))
+                .group_by(Response.item_id).subquery())
+    rows = session.execute(
+        select(Item.id, Item.code, Materi.code, func.coalesce(answered.c.answers, 0),
+               func.coalesce(answered.c.lately, 0))
+        .join(Materi, Materi.id == Item.materi_id)
+        .outerjoin(answered, answered.c.item_id == Item.id)
+        .where(Item.program_id == program_id, Item.status == ItemStatus.PRETEST)
+        .order_by(Materi.code, Item.code)).all()
+    out = []
+    for item_id, code, materi, answers, lately in rows:
+        ready_by = None
+        if answers < needed and lately:
+            per_second = lately / READINESS_WINDOW.total_seconds()
+            ready_by = now + dt.timedelta(seconds=(needed - answers) / per_second)
+        out.append(PretestReadiness(item_id, code, materi, int(answers), needed, ready_by))
+    return out
 
 
 @transactional

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import func, select
@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from cat_engine.exposure import mean_overlap
 
 from .admin import get_program
+from .calibration_source import pretest_readiness
+from .db import db_now
 from .harvest import COLLUDERS, simulate_window
 from .models import Attempt, Enrolment, Exam, ExamKind, Response
 from .policy import exam_rules
@@ -40,6 +42,7 @@ class CapacityReport:
     cohort: int
     lines: list[CapacityLine]
     advice: list[str]
+    pretest: list[str] = field(default_factory=list)  # where the pretest items stand
 
     @property
     def ok(self) -> bool:
@@ -54,6 +57,7 @@ class CapacityReport:
         out.append("OK: every exam can be served" if self.ok else
                    "NOT ENOUGH ITEMS: exams would be refused at start where items are missing")
         out.extend(self.advice)
+        out.extend(self.pretest)
         return "\n".join(out)
 
 
@@ -116,7 +120,31 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
                 f"({verdict}, target <= {100 * HARVEST_SHARE_TARGET:.0f}%); "
                 f"max exposure {result.max_exposure:.2f}; "
                 f"to avoid reusing items within the window aim for >= {window} items.")
-    return CapacityReport(program=program.code, cohort=cohort, lines=lines, advice=advice)
+    return CapacityReport(program=program.code, cohort=cohort, lines=lines, advice=advice,
+                          pretest=_pretest_lines(session, program.id))
+
+
+def _pretest_lines(session: Session, program_id: int) -> list[str]:
+    """Per materi: its pretest items, their answers against the answers needed for
+    calibration, how many are ready and when the rest will be at the recent pace."""
+    now = db_now(session)
+    by_materi: dict[str, list] = {}
+    for row in pretest_readiness(session, program_id=program_id, now=now):
+        by_materi.setdefault(row.materi, []).append(row)
+    out = []
+    for materi, rows in by_materi.items():
+        answers = [r.answers for r in rows]
+        ready = sum(r.ready for r in rows)
+        line = (f"{materi}: {len(rows)} pretest item(s), {min(answers)}-{max(answers)} "
+                f"answers of {rows[0].needed} needed for calibration, {ready} ready")
+        waiting = [r for r in rows if not r.ready]
+        if waiting and all(r.ready_by is not None for r in waiting):
+            last = max(r.ready_by for r in waiting)
+            line += f"; all ready by about {last:%Y-%m-%d} at the pace of the last 7 days"
+        elif waiting:
+            line += "; some have had no answers in the last 7 days"
+        out.append(line)
+    return out
 
 
 def _program_wide_share(session: Session, exam: Exam, program_wide: list[Exam],

@@ -3,11 +3,15 @@ run), the item names the one in force, and each response the one it was shown wi
 
 from __future__ import annotations
 
-from item_bank_helpers import build_world, enrolled_participants
-from sqlalchemy import select
+import datetime as dt
+
+from item_bank_helpers import build_world, enrolled_participants, take
+from sqlalchemy import func, select
 
 from item_bank import authoring, policy
+from item_bank.calibration_source import pretest_readiness
 from item_bank.models import Item, ItemParameters, Response
+from item_bank.reports import bank_check
 
 
 def _history(session, item_id: int) -> list[tuple]:
@@ -43,3 +47,32 @@ def test_an_item_without_parameters_has_no_version_until_it_gets_some(session):
     build_world(session, items_per_materi=3, n_materi=1, pretest_per_materi=1, with_pre=False)
     item = session.scalar(select(Item).where(Item.status == "pretest"))
     assert item.param_version is None and _history(session, item.id) == []
+
+
+def test_pretest_readiness_counts_answers_and_says_when_the_rest_will_be_ready(session):
+
+
+
+    t0 = dt.datetime(2026, 6, 1, 1, 0, tzinfo=dt.UTC)
+    world = build_world(session, items_per_materi=40, n_materi=1, pretest_per_materi=3,
+                        with_pre=False, settings={"min_items": 4, "max_items": 5,
+                                                  "pretest_items_materi": 2,
+                                                  "pretest_ready_responses": 4})
+    for k, pid in enumerate(enrolled_participants(session, world.program, 4)):
+        take(session, pid, world.materi_exams[0].id, right=True,
+             now=t0 + dt.timedelta(days=k))
+    now = t0 + dt.timedelta(days=4)
+    rows = pretest_readiness(session, program_id=world.program.id, now=now)
+    counted = dict(session.execute(
+        select(Response.item_id, func.count()).where(Response.pretest.is_(True))
+        .group_by(Response.item_id)).all())
+    assert [r.answers for r in rows] == [counted.get(r.item_id, 0) for r in rows]
+    assert sum(r.answers for r in rows) == 4 * 2
+    for r in rows:
+        assert r.ready == (r.answers >= 4)
+        if not r.ready:
+            # 7 days' pace: r.answers answers in 7 days, (4 - answers) still to come.
+            days = (4 - r.answers) * 7 / r.answers
+            assert abs((r.ready_by - now).total_seconds() - days * 86400) < 1
+    report = bank_check(session, program_code=world.program.code, simulate=False).render()
+    assert "M1: 3 pretest item(s)" in report and "of 4 needed for calibration" in report
