@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import NotFound
+from .db import lock_one
+from .errors import InvalidInput, NotFound
 from .models import (
     AuditLog,
     IrtModel,
@@ -73,12 +74,66 @@ def update_item(session: Session, *, item_id: int, stem: str, options: list[str]
     return item
 
 
-@transactional
-def change_status(session: Session, *, item_id: int, status: str) -> Item:
-    """Move the item along its lifecycle (``ITEM_TRANSITIONS``; ValueError otherwise)."""
-    item = _item(session, item_id)
+# A reason is what an auditor reads later (why a leaked or misfitting item left the bank):
+# a few sentences, kept in the audit entry's JSON.
+REASON_MAX = 500
+
+
+def _reason(status: str, reason: str) -> str:
+    """The stripped reason of a status change; retiring is permanent, so it needs one."""
+    reason = reason.strip()
+    if status == ItemStatus.RETIRED and not reason:
+        raise InvalidInput("retire_reason_required")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput("retire_reason_too_long", max=REASON_MAX, length=len(reason))
+    return reason
+
+
+def _move(session: Session, item: Item, status: str, actor: str, reason: str) -> None:
+    before = item.status
     item.transition(status)
+    session.add(AuditLog(actor=actor, action="item_status_changed", subject=f"item:{item.code}",
+                         details={"item_id": item.id, "from": before.value,
+                                  "to": item.status.value, "reason": reason}))
+
+
+@transactional
+def change_status(session: Session, *, item_id: int, status: str, actor: str,
+                  reason: str = "") -> Item:
+    """Move the item along its lifecycle (``ITEM_TRANSITIONS``; InvalidInput otherwise),
+    with an audit entry naming ``actor`` and the reason (required for retiring)."""
+    item = lock_one(session, Item, item_id)
+    if item is None:
+        raise NotFound("item_not_found", item=item_id)
+    reason = _reason(status, reason)
+    _move(session, item, status, actor, reason)
     return item
+
+
+@transactional
+def change_statuses(session: Session, *, item_ids: list[int], status: str, actor: str,
+                    reason: str = "") -> list[Item]:
+    """Move every chosen item to ``status``, all or none: InvalidInput names every item that
+    cannot move (each with its own refusal) and nothing is changed.  One audit entry per
+    item, as :func:`change_status`."""
+    if not item_ids:
+        raise InvalidInput("items_not_chosen")
+    if status not in set(ItemStatus):
+        raise InvalidInput("item_status_unknown", status=repr(status))
+    reason = _reason(status, reason)
+    items = []
+    for item_id in sorted(set(item_ids)):  # in id order: two bulk changes never deadlock
+        item = lock_one(session, Item, item_id)
+        if item is None:
+            raise NotFound("item_not_found", item=item_id)
+        items.append(item)
+    refused = tuple(r for item in items if (r := item.transition_refusal(status)) is not None)
+    if refused:
+        raise InvalidInput("items_status_refused", count=len(refused),
+                           status=ItemStatus(status), refused=refused)
+    for item in items:
+        _move(session, item, status, actor, reason)
+    return items
 
 
 def item_record(item: Item) -> dict[str, Any]:

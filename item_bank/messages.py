@@ -107,6 +107,22 @@ MESSAGES: dict[str, str] = {
     "calibration_failed": N_("Calibration failed: %(detail)s"),
     "item_not_estimated": N_("Item %(item)s was not estimated in calibration run %(run)s."),
     "item_parameters_refused": N_("Item %(item)s: %(detail)s."),
+    # --- an item's status on the writer's pages (the lifecycle: models.ITEM_TRANSITIONS)
+    "item_status_unknown": N_("Choose the new status of the item (%(status)s is not one)."),
+    "item_transition_refused": N_(
+        "item %(item)s: %(current)s -> %(status)s is not an allowed transition"),
+    "item_not_calibrated": N_(
+        "item %(item)s: calibrate it (a, b) before making it operational"),
+    "retire_reason_required": N_(
+        "Give the reason for retiring: it is kept in the audit log."),
+    "retire_reason_too_long": N_(
+        "The reason for retiring is longer than %(max)s characters (%(length)s)."),
+    "items_not_chosen": N_("Choose at least one item."),
+    # ``refused`` is every refused item's own notice (the two above), written one after
+    # the other
+    "items_status_refused": N_(
+        "Nothing was changed: %(count)s of the chosen items cannot become %(status)s: "
+        "%(refused)s."),
     # --- the certificate's details and logo (the administrator's program page)
     "certificate_text_too_long": N_(
         "The certificate's %(field)s is longer than %(max)s characters (%(length)s)."),
@@ -121,11 +137,23 @@ MESSAGES: dict[str, str] = {
 }
 
 
+# The item statuses as pages and messages name them (the status itself is a code).
+ITEM_STATUS_LABELS: dict[str, str] = {
+    "draft": N_("draft"),
+    "reviewed": N_("reviewed"),
+    "pretest": N_("pretest"),
+    "operational": N_("operational"),
+    "retired": N_("retired"),
+}
+
+
 def format_param(value: Any, timezone: str | None) -> Any:
     """A parameter as English text needs it: a datetime in the notice's zone (else UTC)."""
     if isinstance(value, dt.datetime):
         local = value.astimezone(ZoneInfo(timezone) if timezone else dt.UTC)
         return f"{local:%Y-%m-%d %H:%M} {local:%Z}"
+    if isinstance(value, tuple | list):
+        return "; ".join(str(format_param(v, timezone)) for v in value)
     return value
 
 

@@ -30,7 +30,8 @@ from babel.numbers import format_decimal
 from flask import Flask, current_app, has_app_context, has_request_context, request, session
 from flask_babel import Babel, gettext, ngettext
 
-from item_bank.messages import N_, Notice
+from item_bank.messages import ITEM_STATUS_LABELS, N_, Notice
+from item_bank.models import ItemStatus
 
 __all__ = ["LOCALES", "N_", "Notice", "format_date_local", "format_datetime_local",
            "format_param", "format_score", "get_locale", "gettext", "init_app", "json_params",
@@ -113,14 +114,21 @@ def format_datetime_local(value: dt.datetime, zone: str | None = None) -> str:
 
 def format_param(value: Any, zone: str | None = None) -> Any:
     """A notice parameter as its text needs it: datetimes by :func:`format_datetime_local`,
-    dates in the long form, fractional numbers with the language's decimal sign; whole
-    numbers, codes and other text as they are."""
+    dates in the long form, fractional numbers with the language's decimal sign, an item's
+    status by its label, a notice (one item's refusal among several) and a list of them as
+    their texts; whole numbers, codes and other text as they are."""
     if isinstance(value, dt.datetime):
         return format_datetime_local(value, zone)
     if isinstance(value, dt.date):
         return format_date(value, "long", locale=_format_locale())
     if isinstance(value, float):
         return format_decimal(value, locale=_format_locale())
+    if isinstance(value, ItemStatus):
+        return gettext(ITEM_STATUS_LABELS[value])
+    if isinstance(value, Notice):
+        return notice_text(value)
+    if isinstance(value, tuple | list):
+        return "; ".join(str(format_param(v, zone)) for v in value)
     if isinstance(value, enum.Enum):
         return value.value
     return value
@@ -141,6 +149,8 @@ def json_value(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, Notice):
+        return {"code": value.code, "params": json_params(value.params)}
     if isinstance(value, Mapping):
         return {str(k): json_value(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -161,6 +171,11 @@ def notice_json(notice: Notice) -> dict[str, Any]:
             "message": notice_text(notice)}
 
 
+def status_label(status: ItemStatus | str) -> str:
+    """An item status as the page's language names it (the Jinja global ``status_label``)."""
+    return gettext(ITEM_STATUS_LABELS[ItemStatus(status)])
+
+
 def _notice_or_empty(notice: Notice | None) -> str:
     """The Jinja global ``notice(n)``: a Notice in the page's language ("" for None)."""
     return "" if notice is None else notice_text(notice)
@@ -169,10 +184,10 @@ def _notice_or_empty(notice: Notice | None) -> str:
 def init_app(app: Flask) -> None:
     """Flask-Babel with :func:`get_locale`; time zones stay the programs' own (no Babel
     timezone selector).  Templates get ``_``/``gettext``/``ngettext`` from Flask-Babel and
-    the globals ``get_locale()`` and ``notice(n)``."""
+    the globals ``get_locale()``, ``notice(n)`` and ``status_label(s)``."""
     Babel(app, locale_selector=get_locale,
           default_locale=app.config.get("DEFAULT_LOCALE", "id"),
           default_translation_directories="translations")
     app.jinja_env.globals.update(get_locale=get_locale, notice=_notice_or_empty,
                                  local_time=format_datetime_local, local_date=format_date_local,
-                                 format_score=format_score)
+                                 format_score=format_score, status_label=status_label)

@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from ..errors import InvalidInput
+from ..messages import Notice
 from .base import Base
 from .program import ContentTag, Materi
 
@@ -189,14 +191,28 @@ class Item(Base):
 
     def transition(self, new_status: ItemStatus | str) -> None:
         """Move along the lifecycle; ValueError for a transition the table does not allow."""
-        new_status = ItemStatus(new_status)
-        if new_status not in ITEM_TRANSITIONS[self.status]:
-            raise ValueError(f"item {self.code}: {self.status.value} -> {new_status.value} "
-                             "is not an allowed transition")
-        if new_status == ItemStatus.OPERATIONAL and (self.a is None or self.b is None):
-            raise ValueError(f"item {self.code}: calibrate it (a, b) before making it operational")
-        self.status = new_status
+        refusal = self.transition_refusal(new_status)
+        if refusal is not None:
+            raise InvalidInput(refusal.code, **refusal.params)
+        self.status = ItemStatus(new_status)
         self.version += 1
+
+    def transition_refusal(self, new_status: ItemStatus | str) -> Notice | None:
+        """Why the item cannot move to ``new_status`` now (None: it can)."""
+        try:
+            new_status = ItemStatus(new_status)
+        except ValueError:
+            return Notice("item_status_unknown", {"status": repr(str(new_status))})
+        if new_status not in ITEM_TRANSITIONS[self.status]:
+            return Notice("item_transition_refused",
+                          {"item": self.code, "current": self.status, "status": new_status})
+        if new_status == ItemStatus.OPERATIONAL and (self.a is None or self.b is None):
+            return Notice("item_not_calibrated", {"item": self.code})
+        return None
+
+    def allowed_moves(self) -> list[ItemStatus]:
+        """The statuses the item can move to now, in lifecycle order."""
+        return [s for s in ItemStatus if self.transition_refusal(s) is None]
 
 
 class ItemParameters(Base):

@@ -304,6 +304,10 @@ def _error(status: int, json_body: bool) -> dict:
 ITEM_FORM = {"stem": STR, "options": LINES, "key": {"type": "integer", "minimum": 0},
              "model": {"type": "string", "enum": ["1pl", "2pl", "3pl"]},
              "a": NUM, "b": NUM, "c": NUM}
+STATUS_FORM = {"status": {"type": "string", "enum": ["draft", "reviewed", "pretest",
+                                                     "operational", "retired"]},
+               "reason": {"type": "string", "maxLength": 500},
+               "confirm": {"type": "string", "enum": ["yes"]}}
 UPLOAD = {"file": {"type": "string", "format": "binary"}}
 BINARY = {"type": "string", "format": "binary"}
 CERT_TEXT = {"type": "string", "maxLength": 200,
@@ -380,10 +384,15 @@ PAGES: dict[tuple[str, str], Page] = {
         form=ITEM_FORM, required=("stem", "options", "key")),
     ("writer.change_status", "POST"): Page(
         "Move the item along its lifecycle (draft, reviewed, pretest, operational, "
-        "retired)", ok=(302,), errors=(404, 409, 422),
-        form={"status": {"type": "string", "enum": ["draft", "reviewed", "pretest",
-                                                    "operational", "retired"]}},
-        required=("status",)),
+        "retired), with an audit entry; retiring needs `confirm=yes` and a `reason` (kept "
+        "in the audit entry); a move the lifecycle does not allow is 422 and changes nothing",
+        ok=(302,), errors=(404, 422), form=STATUS_FORM, required=("status",)),
+    ("writer.change_statuses", "POST"): Page(
+        "Move every chosen item (`item_id`, repeated) to one status, all or none: 422 names "
+        "every item that cannot move and changes nothing; retiring as for one item",
+        ok=(302,), errors=(404, 422),
+        form={"item_id": {"type": "array", "items": ID_FIELD}, **STATUS_FORM},
+        required=("item_id", "status")),
     ("writer.export_items", "GET"): Page(
         "Every item as JSON (a download)", media="application/json",
         schema={"type": "array", "items": {"type": "object"}}),

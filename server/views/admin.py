@@ -148,7 +148,7 @@ def import_roster(program_id: int):
         raise BadInput(N_("The file is not a UTF-8 CSV: %(detail)s"), 422, "invalid_input",
                        detail=str(exc)) from exc
     count = saving(bank.import_roster, db.session, program.id, text)
-    flash(f"{count} participants enrolled.")
+    flash(gettext("%(count)s participants enrolled.", count=count))
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -159,7 +159,7 @@ def mark_done(program_id: int, assignment_id: int):
     nip = form_text("nip")
     saving(bank.mark_assignment_done, db.session, program_id=program.id,
            assignment_id=assignment_id, nip=nip, marked_by=staff_actor())
-    flash(f"Assignment marked done for {nip}.")
+    flash(gettext("Assignment marked done for %(nip)s.", nip=nip))
     return redirect(url_for("admin.program", program_id=program.id))
 
 

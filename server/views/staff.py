@@ -50,9 +50,12 @@ def form_text(name: str, *, required: bool = True) -> str:
 
 def saving(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call the item_bank function that makes a change (it is its own transaction); model
-    validation errors and constraint violations become a 422 page, not a 500."""
+    validation errors and constraint violations become a 422 page, not a 500; a refusal
+    that is a code (a DomainError) keeps it, so its page speaks the request's language."""
     try:
         return change(*args, **kwargs)
+    except bank.DomainError:
+        raise
     except (ValueError, IntegrityError) as exc:
         message = str(exc.orig) if isinstance(exc, IntegrityError) else str(exc)
         raise BadInput(N_("Not saved: %(detail)s"), 422, "invalid_input",

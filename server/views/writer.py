@@ -25,7 +25,7 @@ from server import MAX_ID, bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_
+from server.i18n import N_, gettext, status_label
 from server.inputs import parse_int, query_int, upload_route
 from server.policy_args import policy_now
 from server.security import access, current_role, safe_next, start_session
@@ -96,7 +96,7 @@ def new_item():
                       materi_id=form_int("materi_id", column=bank.Materi.id),
                       code=form_text("code"), author=request.form.get("author", ""),
                       **_content_from_form())
-        flash(f"Item {item.code} created.")
+        flash(gettext("Item %(item)s created.", item=item.code))
         return redirect(url_for("writer.edit_item", item_id=item.id))
     return render_template("writer/item.html", item=None, materi=_materi_choices(), stats=None)
 
@@ -115,19 +115,46 @@ def edit_item(item_id: int):
     if request.method == "POST":
         item = saving(authoring.update_item, db.session, item_id=item.id,
                       **_content_from_form())
-        flash(f"Item {item.code} saved (version {item.version}).")
+        flash(gettext("Item %(item)s saved (version %(version)s).", item=item.code,
+                      version=item.version))
         return redirect(url_for("writer.edit_item", item_id=item.id))
     return render_template("writer/item.html", item=item, materi=_materi_choices(),
                            stats=bank.item_statistics(db.session, item.id))
 
 
+def _retire_confirmed(status: str) -> None:
+    """Retiring is permanent: its form carries a ticked confirmation (no script needed)."""
+    if status == bank.ItemStatus.RETIRED and request.form.get("confirm") != "yes":
+        raise BadInput(N_("Retiring is permanent: tick the confirmation box to retire."), 422,
+                       "invalid_input")
+
+
 @bp.post("/items/<int:item_id>/status")
 @access(*STAFF)
 def change_status(item_id: int):
-    item = saving(authoring.change_status, db.session, item_id=item_id,
-                  status=request.form.get("status", ""))
-    flash(f"Item {item.code} is now {item.status.value}.")
+    status = request.form.get("status", "")
+    _retire_confirmed(status)
+    item = saving(authoring.change_status, db.session, item_id=item_id, status=status,
+                  actor=staff_actor(), reason=request.form.get("reason", ""))
+    flash(gettext("Item %(item)s is now %(status)s.", item=item.code,
+                  status=status_label(item.status)))
     return redirect(url_for("writer.edit_item", item_id=item.id))
+
+
+@bp.post("/items/status")
+@access(*STAFF)
+def change_statuses():
+    """The items list's bulk change: every checked item moves, or none does."""
+    status = request.form.get("status", "")
+    _retire_confirmed(status)
+    low, high = bank.int_range(bank.Item.id.property.columns[0].type)
+    item_ids = [parse_int(x, "item_id", low=max(low, 0), high=high)
+                for x in request.form.getlist("item_id")]
+    items = saving(authoring.change_statuses, db.session, item_ids=item_ids, status=status,
+                   actor=staff_actor(), reason=request.form.get("reason", ""))
+    flash(gettext("%(count)s items are now %(status)s: %(items)s.", count=len(items),
+                  status=status_label(status), items=", ".join(i.code for i in items)))
+    return redirect(url_for("writer.items"))
 
 
 @bp.get("/items/export.json")
@@ -161,7 +188,7 @@ def import_items():
                        "forbidden")
     count = saving(authoring.import_item_records, db.session, records, actor=staff_actor(),
                    allow_operational=allow_operational)
-    flash(f"Imported {count} items.")
+    flash(gettext("Imported %(count)s items.", count=count))
     return redirect(url_for("writer.items"))
 
 
@@ -207,7 +234,8 @@ def confirm_exchange(token: str):
                       now=policy_now())
     except LookupError:
         raise bank.NotFound("import_draft_not_found") from None
-    flash(f"Imported {len(plan.items)} items into {plan.program} / {plan.materi}.")
+    flash(gettext("Imported %(count)s items into %(program)s / %(materi)s.",
+                  count=len(plan.items), program=plan.program, materi=plan.materi))
     return redirect(url_for("writer.items"))
 
 
@@ -272,11 +300,9 @@ def accept_calibration(run_id: int):
     item_ids = [parse_int(x, "item_id", low=max(low, 0), high=high) for x in chosen]
     accepted, skipped = saving(bank.accept_calibration, db.session, run_id=run_id,
                                item_ids=item_ids, actor=staff_actor())
-    message = f"{len(accepted)} item(s) calibrated and now operational"
-    if accepted:
-        message += ": " + ", ".join(item.code for item in accepted)
+    flash(gettext("%(count)s item(s) calibrated and now operational: %(items)s.",
+                  count=len(accepted), items=", ".join(item.code for item in accepted) or "—"))
     if skipped:
-        message += "; not changed (no longer pretest): " + ", ".join(
-            f"{code} ({status})" for code, status in skipped.items())
-    flash(message + ".")
+        flash(gettext("Not changed, no longer pretest: %(items)s.", items=", ".join(
+            f"{code} ({status_label(status)})" for code, status in skipped.items())))
     return redirect(url_for("writer.calibration_run", run_id=run_id))

@@ -39,7 +39,8 @@ def _item(session, code: str) -> Item | None:
 
 def test_json_import_cannot_bring_a_retired_item_back(session, world):
     retired = session.scalar(select(Item).order_by(Item.id))
-    authoring.change_status(session, item_id=retired.id, status="retired")
+    authoring.change_status(session, item_id=retired.id, status="retired", actor="penulis",
+                            reason="Soal bocor.")
     version = retired.version
     record = authoring.item_record(retired) | {"status": "operational"}
     with pytest.raises(ValueError, match="record 2: .*retired -> operational is not an allowed"):

@@ -176,6 +176,9 @@ def requests_table(app, w):
                 "key": "1", "model": "3pl", "a": "1.1", "b": "0.2", "c": "0.2"}}, 302)},
         "writer.change_status": {"POST": (f"/writer/items/{_draft_item(app, w)}/status",
                                           {"data": {"status": "reviewed"}}, 302)},
+        "writer.change_statuses": {"POST": ("/writer/items/status", {"data": {
+            "item_id": [str(_draft_item(app, w)), str(_draft_item(app, w))],
+            "status": "retired", "confirm": "yes", "reason": "Soal bocor."}}, 302)},
         "writer.export_items": {"GET": ("/writer/items/export.json", {}, 200)},
         "writer.import_items": {"POST": ("/writer/items/import", {
             "data": {"file": (io.BytesIO(b"[]"), "items.json")}}, 302)},

@@ -138,7 +138,7 @@ def test_accept_respects_the_lifecycle(app, writer, log_responses):
     r = writer.accept(run_id, [first, retired])
     assert r.status_code == 302
     flash = writer.client.get(r.headers["Location"]).get_data(as_text=True)
-    assert "not changed" in flash and "retired" in flash
+    assert "Not changed, no longer pretest:" in flash and "retired" in flash
     done, gone = _items(app, [first, retired])
     assert done.status == bank.ItemStatus.OPERATIONAL
     assert gone.status == bank.ItemStatus.RETIRED and gone.a is None  # terminal, untouched

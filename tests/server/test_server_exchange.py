@@ -45,7 +45,7 @@ def test_preview_then_confirm_imports_the_file_once(writer):
     r = _preview(writer, GIFT.encode())
     assert r.status_code == 200
     html = r.get_data(as_text=True)
-    assert "3 question(s) can be imported" in html and "STANDAR-PELAYANAN (new)" in html
+    assert "3 soal dapat diimpor" in html and "STANDAR-PELAYANAN (baru)" in html
     assert "Maklumat pelayanan berisi {janji} penyelenggara?" in html
     assert _items(writer) == before  # a preview stores nothing
     action = next(part.split('"', 1)[0] for part in html.split('action="')[1:]
@@ -82,8 +82,8 @@ def test_a_refused_question_is_named_and_nothing_can_be_confirmed(writer):
     r = _preview(writer, bad.encode())
     assert r.status_code == 422
     html = r.get_data(as_text=True)
-    assert "Question 4: ESAI: an essay question (empty answer block)" in html
-    assert "Nothing will be imported" in html and "/writer/items/exchange/" not in html
+    assert "Soal 4: ESAI: an essay question (empty answer block)" in html
+    assert "Tidak ada yang akan diimpor" in html and "/writer/items/exchange/" not in html
     assert "<script>alert(1)" not in html  # a writer's pasted markup is shown as text
     assert _items(writer) == before
 

@@ -35,7 +35,8 @@ def test_json_import_follows_the_lifecycle(app, demo, new_driver):
         item = s.scalar(select(bank.Item).where(bank.Item.status == "operational")
                         .order_by(bank.Item.id))
         materi = s.get(bank.Materi, item.materi_id).code
-    writer.client.post(f"/writer/items/{item.id}/status", data={"status": "retired"})
+    writer.client.post(f"/writer/items/{item.id}/status", data={
+        "status": "retired", "confirm": "yes", "reason": "Soal bocor."})
     exported = {r["code"]: r for r in writer.client.get("/writer/items/export.json").json}
     record = exported[item.code] | {"status": "operational"}
 

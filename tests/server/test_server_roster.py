@@ -60,7 +60,7 @@ def test_a_good_roster_enrols_everyone_with_their_password(app, demo, driver, ne
     r = _upload(driver, program, text)
     assert r.status_code == 302, r.get_data(as_text=True)
     page = driver.client.get(f"/admin/programs/{program}").get_data(as_text=True)
-    assert "3 participants enrolled." in page
+    assert "3 peserta terdaftar." in page
     # two new people, both enrolled; the known one is updated and stays enrolled once
     assert _counts(app, program) == (people + 2, enrolled + 2)
     with Database.factory(app)() as s:
