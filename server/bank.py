@@ -375,6 +375,7 @@ CALIBRATION_MODELS = tuple(calibration_source.BANK_MODEL)
 calibration_run = calibration_source.calibration_run
 recent_calibration_runs = calibration_source.recent_runs
 accept_calibration = calibration_source.accept_run
+pretest_readiness = calibration_source.pretest_readiness
 
 
 def run_calibration(session: Session, *, program_id: int, materi_id: int | None, model: str,

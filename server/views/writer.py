@@ -258,11 +258,14 @@ def export_exchange(fmt: str):
 @bp.get("/calibration")
 @access(*STAFF)
 def calibration():
+    programs = db.session.scalars(select(bank.Program).order_by(bank.Program.id)).all()
+    now = policy_now() or bank.db_now(db.session)
+    readiness = [(p, rows) for p in programs
+                 if (rows := bank.pretest_readiness(db.session, program_id=p.id, now=now))]
     return render_template(
-        "writer/calibration.html", programs=db.session.scalars(
-            select(bank.Program).order_by(bank.Program.id)).all(),
+        "writer/calibration.html", programs=programs,
         materi=_materi_choices(), models=bank.CALIBRATION_MODELS,
-        runs=bank.recent_calibration_runs(db.session))
+        runs=bank.recent_calibration_runs(db.session), readiness=readiness)
 
 
 @bp.post("/calibration")

@@ -277,3 +277,18 @@ def test_exams_seed_pretest_items_that_the_writer_then_calibrates(app, demo, wri
         assert np.abs(b_err).max() < 0.6 and np.abs(a_err).max() < 0.8, (b_err, a_err)
         assert sorted((h.item_id, h.version, h.run_id, h.actor) for h in history) == [
             (i, 1, run_id, demo.accounts.writer[0]) for i in pretest_ids]
+
+
+def test_the_calibration_page_says_where_each_pretest_item_stands(app, demo, driver):
+    driver.staff_login(*demo.accounts.writer)
+    page = driver.client.get("/writer/calibration?lang=id").get_data(as_text=True)
+    with Database.factory(app)() as s:
+        pretest = s.scalars(select(bank.Item).where(
+            bank.Item.status == bank.ItemStatus.PRETEST)).all()
+        codes = [i.code for i in pretest]
+    assert len(codes) >= 30  # the demo's, about ten in each materi
+    assert "Butir uji coba" in page and "Siap dikalibrasi" in page
+    assert all(code in page for code in codes)
+    # Nobody has answered them yet: 0 of the 300 answers needed, no pace to extrapolate.
+    assert page.count("0 / 300") == len(codes)
+    assert page.count("tidak ada jawaban dalam 7 hari terakhir") == len(codes)
