@@ -11,23 +11,26 @@ this module only reads and writes the bank.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .db import lock_one
+from .db import db_now, lock_one
 from .errors import InvalidInput, NotFound
 from .models import (
     Attempt,
     AttemptState,
     AuditLog,
+    CalibrationJob,
     IrtModel,
     Item,
     ItemStatus,
+    JobState,
     Materi,
     Program,
     Response,
@@ -139,6 +142,92 @@ def pretest_readiness(session: Session, *, program_id: int,
             ready_by = now + dt.timedelta(seconds=(needed - answers) / per_second)
         out.append(PretestReadiness(item_id, code, materi, int(answers), needed, ready_by))
     return out
+
+
+# A running job whose worker has been silent this long died with it (a killed or restarted
+# worker): it is taken again.  Calibrations of a program take seconds to a few minutes.
+JOB_STALE_AFTER = dt.timedelta(minutes=30)
+
+
+@transactional
+def queue_job(session: Session, *, program_id: int, materi_id: int | None, model: str,
+              actor: str, models: Iterable[str], now: dt.datetime | None = None) -> int:
+    """Ask for a calibration; returns the job id.  The same calibration (program, materi,
+    model) already waiting or running is that job: asking twice queues nothing more."""
+    models = tuple(models)
+    if model not in models:
+        raise InvalidInput("unknown_model", model=model, models=", ".join(models))
+    if session.get(Program, program_id) is None:
+        raise NotFound("program_not_found")
+    if materi_id is not None:
+        materi = session.get(Materi, materi_id)
+        if materi is None or materi.program_id != program_id:
+            raise NotFound("materi_not_found", materi=materi_id)
+    answered = (select(Response.id).join(Attempt, Attempt.id == Response.attempt_id)
+                .join(Item, Item.id == Response.item_id)
+                .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
+                       Response.choice.is_not(None), Item.status == ItemStatus.PRETEST))
+    if materi_id is not None:
+        answered = answered.where(Item.materi_id == materi_id)
+    if session.scalar(answered.limit(1)) is None:
+        raise InvalidInput("nothing_to_calibrate")
+    lock_one(session, Program, program_id)  # one asker at a time per program
+    waiting = session.scalar(select(CalibrationJob.id).where(
+        CalibrationJob.program_id == program_id, CalibrationJob.materi_id.is_(None)
+        if materi_id is None else CalibrationJob.materi_id == materi_id,
+        CalibrationJob.model == model,
+        CalibrationJob.state.in_((JobState.QUEUED, JobState.RUNNING))))
+    if waiting is not None:
+        return waiting
+    job = CalibrationJob(program_id=program_id, materi_id=materi_id, model=model, actor=actor,
+                         state=JobState.QUEUED, error="",
+                         created_at=db_now(session) if now is None else now)
+    session.add(job)
+    session.flush()
+    return job.id
+
+
+@transactional
+def claim_job(session: Session, *, now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """Take the oldest waiting job (or one whose worker died) for this worker: a conditional
+    update, so two workers never take the same one.  None when there is none."""
+    now = db_now(session) if now is None else now
+    candidates = session.scalars(select(CalibrationJob.id).where(
+        (CalibrationJob.state == JobState.QUEUED)
+        | ((CalibrationJob.state == JobState.RUNNING)
+           & (CalibrationJob.started_at < now - JOB_STALE_AFTER)))
+        .order_by(CalibrationJob.id).limit(5)).all()
+    for job_id in candidates:
+        taken = session.execute(
+            update(CalibrationJob).where(
+                CalibrationJob.id == job_id,
+                (CalibrationJob.state == JobState.QUEUED)
+                | (CalibrationJob.started_at < now - JOB_STALE_AFTER))
+            .values(state=JobState.RUNNING, started_at=now)).rowcount
+        if taken == 1:
+            job = session.get(CalibrationJob, job_id)
+            return {"id": job.id, "program_id": job.program_id, "materi_id": job.materi_id,
+                    "model": job.model, "actor": job.actor}
+    return None
+
+
+@transactional
+def finish_job(session: Session, job_id: int, *, run_id: int | None = None,
+               error: dict[str, Any] | None = None, now: dt.datetime | None = None) -> None:
+    """The job's outcome: the recorded run, or the refusal that ended it."""
+    job = lock_one(session, CalibrationJob, job_id)
+    if job is None:
+        raise NotFound("calibration_job_not_found", job=job_id)
+    job.state = JobState.DONE if error is None else JobState.FAILED
+    job.run_id, job.error = run_id, "" if error is None else json.dumps(error)
+    job.finished_at = db_now(session) if now is None else now
+
+
+def calibration_job(session: Session, job_id: int) -> CalibrationJob:
+    job = session.get(CalibrationJob, job_id)
+    if job is None:
+        raise NotFound("calibration_job_not_found", job=job_id)
+    return job
 
 
 @transactional

@@ -39,6 +39,7 @@ MESSAGES: dict[str, str] = {
     "nip_not_enrolled": N_("NIP %(nip)s is not enrolled in this program."),
     "materi_not_found": N_("No materi %(materi)s in this program."),
     "calibration_run_not_found": N_("No calibration run %(run)s."),
+    "calibration_job_not_found": N_("No calibration job %(job)s."),
     "item_not_found": N_("No item %(item)s."),
     "service_token_not_found": N_("No service token %(token)s."),
     "program_logo_not_found": N_("This program has no logo."),

@@ -54,7 +54,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     --------
     >>> app = create_app({"DATABASE_URL": "sqlite:///demo.db", "SECRET_KEY": "x" * 32})
     """
-    from server import errors, i18n, inputs, metrics, security, sweeper
+    from server import errors, i18n, inputs, jobs, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
     from server.views import admin, logins, participant, public, writer
@@ -84,4 +84,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(public.bp)
     app.register_blueprint(api)
     sweeper.init_app(app)
+    jobs.init_app(app)
     return app

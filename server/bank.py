@@ -45,6 +45,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Attempt,
     AttemptState,
     AuditLog,
+    CalibrationJob,
     Certificate,
     ContentTag,
     Enrolment,
@@ -57,6 +58,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     ItemImage,
     ItemParameters,
     ItemStatus,
+    JobState,
     LoginAttempt,
     Materi,
     Participant,
@@ -376,6 +378,17 @@ calibration_run = calibration_source.calibration_run
 recent_calibration_runs = calibration_source.recent_runs
 accept_calibration = calibration_source.accept_run
 pretest_readiness = calibration_source.pretest_readiness
+claim_calibration_job = calibration_source.claim_job
+finish_calibration_job = calibration_source.finish_job
+calibration_job = calibration_source.calibration_job
+
+
+def queue_calibration(session: Session, *, program_id: int, materi_id: int | None, model: str,
+                      actor: str) -> int:
+    """Ask for a calibration of the program's (or materi's) logged answers: a job that a
+    background worker runs (server/jobs.py); returns its id."""
+    return calibration_source.queue_job(session, program_id=program_id, materi_id=materi_id,
+                                        model=model, actor=actor, models=CALIBRATION_MODELS)
 
 
 def run_calibration(session: Session, *, program_id: int, materi_id: int | None, model: str,

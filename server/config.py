@@ -35,6 +35,9 @@ _SETTINGS: dict[str, tuple[str, Any, type]] = {
     "LOGIN_DELAY_MAX_SECONDS": ("SMARTCAT_LOGIN_DELAY_MAX_SECONDS", 900, int),
     # Seconds between two sweeps that finish attempts past their deadline (0 = no sweeper thread).
     "SWEEP_INTERVAL_SECONDS": ("SMARTCAT_SWEEP_INTERVAL_SECONDS", 15, int),
+    # Seconds between two looks for waiting calibration jobs (0 = no job thread: run them with
+    # `smartcat calibrate --program`).
+    "JOB_POLL_SECONDS": ("SMARTCAT_JOB_POLL_SECONDS", 2, int),
     "DEFAULT_LOCALE": ("SMARTCAT_DEFAULT_LOCALE", "id", str),
     # Certificates younger than this are held back from the pull API so that a transaction that
     # took its id earlier but committed later is never skipped by a cursor that moved past it.

@@ -2,6 +2,7 @@
 
 from .attempt import ATTEMPT_TRANSITIONS, Attempt, AttemptState, Response, SeenItem
 from .base import Base, UtcDateTime
+from .calibration import CalibrationJob, JobState
 from .certificate import AuditLog, Certificate, CertificateRoute
 from .exam import Assembly, Assignment, AssignmentCompletion, Exam, ExamKind, exam_slot
 from .item import (
@@ -34,7 +35,8 @@ from . import limits  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
-    "Attempt", "AttemptState", "AuditLog", "Base", "Certificate", "CertificateRoute",
+    "Attempt", "AttemptState", "AuditLog", "Base", "CalibrationJob", "Certificate",
+    "CertificateRoute", "JobState",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",
     "ItemExposure", "ItemImage", "ItemParameters", "ItemStatus", "LoginAttempt", "Materi",
     "Participant", "PoolVersion", "Program", "ProgramLogo", "ProgramSettings", "Response",

@@ -415,12 +415,16 @@ PAGES: dict[tuple[str, str], Page] = {
     ("writer.calibration", "GET"): Page("Calibration: choose a program, materi and model; "
                                         "recent runs"),
     ("writer.start_calibration", "POST"): Page(
-        "Calibrate the logged answers, then to the run", ok=(302,), errors=(404, 422),
+        "Ask for a calibration of the logged answers (a background job), then to the job",
+        ok=(302,), errors=(404, 422),
         form={"program_id": ID_FIELD, "materi_id": ID_FIELD,
               "model": {"type": "string", "enum": ["rasch", "2pl", "3pl"]}},
         required=("program_id",)),
     ("writer.calibration_run", "GET"): Page("A calibration run: estimates, fit and drift",
                                             errors=(404,)),
+    ("writer.calibration_job", "GET"): Page(
+        "A calibration asked for: waiting or running (the page refreshes), failed with its "
+        "reason, or done (to its run)", ok=(200, 302), errors=(404,)),
     ("writer.accept_calibration", "POST"): Page(
         "Write the checked pretest items' estimates into the bank (operational)",
         ok=(302,), errors=(404, 422), form={"item_id": {"type": "array", "items": ID_FIELD}},

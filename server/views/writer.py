@@ -25,7 +25,7 @@ from server import MAX_ID, bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_, gettext, status_label
+from server.i18n import N_, Notice, gettext, status_label
 from server.inputs import parse_int, query_int, upload_route
 from server.policy_args import policy_now
 from server.security import access, current_role, safe_next, start_session
@@ -274,9 +274,26 @@ def start_calibration():
     program_id = form_int("program_id", column=bank.Program.id)
     materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
     model = request.form.get("model", "2pl")
-    run_id = saving(bank.run_calibration, db.session, program_id=program_id,
+    job_id = saving(bank.queue_calibration, db.session, program_id=program_id,
                     materi_id=materi_id, model=model, actor=staff_actor())
-    return redirect(url_for("writer.calibration_run", run_id=run_id))
+    return redirect(url_for("writer.calibration_job", job_id=job_id))
+
+
+@bp.get("/calibration/jobs/<int:job_id>")
+@access(*STAFF)
+def calibration_job(job_id: int):
+    """A calibration asked for: while it waits or runs, a page that looks again every few
+    seconds; once done, its run."""
+    job = bank.calibration_job(db.session, job_id)
+    if job.state == bank.JobState.DONE:
+        return redirect(url_for("writer.calibration_run", run_id=job.run_id))
+    error = None
+    if job.state == bank.JobState.FAILED:
+        failure = json.loads(job.error)
+        error = Notice(failure["code"], failure["params"])
+    return render_template("writer/calibration_job.html", job=job, error=error,
+                           program=db.session.get(bank.Program, job.program_id),
+                           materi=job.materi_id and db.session.get(bank.Materi, job.materi_id))
 
 
 @bp.get("/calibration/<int:run_id>")

@@ -53,7 +53,9 @@ def world(app, demo, new_driver, log_responses):
         run = bank.run_calibration(s, program_id=calib.program_id, materi_id=calib.materi_id,
                                    model="2pl", actor="test")
         s.commit()
-    return {"calibration": calib, "run": run, "finished": finished,
+        job = bank.queue_calibration(s, program_id=calib.program_id, materi_id=None,
+                                     model="rasch", actor="test")
+    return {"calibration": calib, "run": run, "job": job, "finished": finished,
             "running": running["attempt_id"],
             "answered": (answered.item_id, answered.shown_choice),
             "a": participant_a, "b": participant_b, "program": program.id, "item": item.id,
@@ -193,6 +195,7 @@ def requests_table(app, w):
             "program_id": str(w["calibration"].program_id),
             "materi_id": str(w["calibration"].materi_id), "model": "2pl"}}, 302)},
         "writer.calibration_run": {"GET": (f"/writer/calibration/{w['run']}", {}, 200)},
+        "writer.calibration_job": {"GET": (f"/writer/calibration/jobs/{w['job']}", {}, 200)},
         "writer.accept_calibration": {"POST": (f"/writer/calibration/{w['run']}/accept", {
             "data": {"item_id": str(w["calibration"].item_ids[-1])}}, 302)},
         "admin.index": {"GET": ("/admin/", {}, 200)},

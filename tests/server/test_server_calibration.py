@@ -5,6 +5,7 @@ the lifecycle's terminal states hold; participants never see any of it."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from server import bank
 from server.extensions import Database
+from server.jobs import run_pending_jobs
 
 N_ANCHORS, N_PRETEST = 30, 10
 
@@ -36,16 +38,23 @@ def logged(log_responses):
 class Writer:
     """The demo question writer on the calibration pages (forms posted with CSRF tokens)."""
 
-    def __init__(self, client, csrf) -> None:
-        self.client, self.csrf = client, csrf
+    def __init__(self, app, client, csrf) -> None:
+        self.app, self.client, self.csrf = app, client, csrf
 
     def token(self, path: str) -> str:
         return self.csrf(self.client.get(path).get_data(as_text=True))
 
     def start(self, data, model="2pl"):
-        return self.client.post("/writer/calibration", data={
+        """Ask for the calibration; once queued, run the background job as a worker would
+        and return the job page's answer (a redirect to the run when it is done)."""
+        r = self.client.post("/writer/calibration", data={
             "program_id": data.program_id, "materi_id": data.materi_id, "model": model,
             "csrf_token": self.token("/writer/calibration")})
+        if r.status_code != 302:
+            return r
+        assert re.search(r"/writer/calibration/jobs/\d+$", r.headers["Location"])
+        assert run_pending_jobs(self.app) == 1
+        return self.client.get(r.headers["Location"])
 
     def accept(self, run_id, item_ids):
         return self.client.post(f"/writer/calibration/{run_id}/accept", data={
@@ -57,7 +66,7 @@ class Writer:
 def writer(demo, driver, csrf) -> Writer:
     driver.staff_login(*demo.accounts.writer)
     driver.client.get("/writer/calibration?lang=en")  # the staff pages are in English
-    return Writer(driver.client, csrf)
+    return Writer(driver.app, driver.client, csrf)
 
 
 def _items(app, ids):
@@ -258,9 +267,7 @@ def test_exams_seed_pretest_items_that_the_writer_then_calibrates(app, demo, wri
     answered = np.bincount([pretest_ids.index(r.item_id) for r in rows if r.pretest])
     assert answered.sum() == 2 * n_people and answered.max() - answered.min() <= 1, answered
 
-    r = writer.client.post("/writer/calibration", data={
-        "program_id": program_id, "materi_id": materi_id, "model": "2pl",
-        "csrf_token": writer.token("/writer/calibration")})
+    r = writer.start(SimpleNamespace(program_id=program_id, materi_id=materi_id))
     assert r.status_code == 302, r.get_data(as_text=True)
     run_id = int(r.headers["Location"].rsplit("/", 1)[1])
     assert writer.accept(run_id, pretest_ids).status_code == 302
@@ -292,3 +299,43 @@ def test_the_calibration_page_says_where_each_pretest_item_stands(app, demo, dri
     # Nobody has answered them yet: 0 of the 300 answers needed, no pace to extrapolate.
     assert page.count("0 / 300") == len(codes)
     assert page.count("tidak ada jawaban dalam 7 hari terakhir") == len(codes)
+
+
+def test_a_calibration_job_waits_runs_once_and_says_why_it_failed(app, writer, log_responses,
+                                                                  monkeypatch):
+    a, b, statuses = _true_parameters(11)
+    data = log_responses(a=a[:10], b=b[:10], statuses=statuses[:6] + ["pretest"] * 4,
+                         n_persons=100, seed=11)
+    form = {"program_id": data.program_id, "materi_id": data.materi_id, "model": "2pl"}
+    first = writer.client.post("/writer/calibration",
+                               data={**form, "csrf_token": writer.token("/writer/calibration")})
+    again = writer.client.post("/writer/calibration",
+                               data={**form, "csrf_token": writer.token("/writer/calibration")})
+    assert first.status_code == again.status_code == 302
+    assert first.headers["Location"] == again.headers["Location"]  # one job, not two
+    job_path = first.headers["Location"]
+    page = writer.client.get(job_path).get_data(as_text=True)
+    assert 'http-equiv="refresh"' in page and "Waiting for a worker" in page
+
+    # Two workers looking at once: one takes the job, the other finds nothing.
+    with Database.factory(app)() as s1, Database.factory(app)() as s2:
+        taken = [bank.claim_calibration_job(s1), bank.claim_calibration_job(s2)]
+    assert taken[0] is not None and taken[1] is None
+    page = writer.client.get(job_path).get_data(as_text=True)
+    assert "Running since" in page
+
+    def fails(*_args, **_kwargs):
+        raise bank.InvalidInput("calibration_failed", detail="the EM did not converge")
+
+    with Database.factory(app)() as s:  # the worker that took it died: it runs again later
+        s.execute(bank.CalibrationJob.__table__.update().values(
+            started_at=bank.db_now(s) - bank.calibration_source.JOB_STALE_AFTER * 2))
+        s.commit()
+    monkeypatch.setattr(bank, "run_calibration", fails)
+    assert run_pending_jobs(app) == 1
+    r = writer.client.get(job_path)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'http-equiv="refresh"' not in page
+    assert "The calibration failed: Calibration failed: the EM did not converge" in page
+    assert run_pending_jobs(app) == 0
+    assert writer.client.get("/writer/calibration/jobs/999999").status_code == 404

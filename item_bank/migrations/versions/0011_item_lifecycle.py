@@ -6,6 +6,8 @@
   calibration run); ``item.param_version`` is the one in force and ``response.param_version``
   the one an item was selected and scored with.  Items that have parameters get version 1 from
   their current values.
+- ``calibration_job``: calibrations asked for on the writer's page, run by a background
+  worker outside the request.
 
 Revision ID: 0011_item_lifecycle
 Revises: 0010_item_exchange
@@ -62,9 +64,32 @@ def upgrade() -> None:
         SELECT id, 1, model, a, b, c, se_a, se_b, se_c, author, updated_at FROM item
         WHERE a IS NOT NULL AND b IS NOT NULL""")
     op.execute("UPDATE item SET param_version = 1 WHERE a IS NOT NULL AND b IS NOT NULL")
+    op.create_table(
+        "calibration_job",
+        sa.Column("id", ID, nullable=False, autoincrement=True),
+        sa.Column("program_id", ID, nullable=False),
+        sa.Column("materi_id", ID, nullable=True),
+        sa.Column("model", sa.String(length=8), nullable=False),
+        sa.Column("actor", sa.String(length=120), nullable=False),
+        sa.Column("state", sa.Enum("queued", "running", "done", "failed", name="jobstate",
+                                   native_enum=False, length=16), nullable=False),
+        sa.Column("run_id", ID, nullable=True),
+        sa.Column("error", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["program_id"], ["program.id"],
+                                name=op.f("fk_calibration_job_program_id_program")),
+        sa.ForeignKeyConstraint(["materi_id"], ["materi.id"],
+                                name=op.f("fk_calibration_job_materi_id_materi")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calibration_job")),
+    )
+    op.create_index(op.f("ix_calibration_job_state"), "calibration_job", ["state"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_calibration_job_state"), table_name="calibration_job")
+    op.drop_table("calibration_job")
     op.drop_table("item_parameters")
     with op.batch_alter_table("item") as batch:
         batch.drop_column("param_version")
