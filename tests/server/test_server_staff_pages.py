@@ -121,6 +121,8 @@ def rows(app, demo, new_driver, log_responses):
     with participant.session() as s:
         run = bank.run_calibration(s, program_id=calib.program_id, materi_id=calib.materi_id,
                                    model="2pl", actor="penulis")
+        job = bank.queue_calibration(s, program_id=calib.program_id,
+                                     materi_id=calib.materi_id, model="rasch", actor="penulis")
         materi = s.scalar(select(bank.Materi).order_by(bank.Materi.id))
         items = {}
         for status in bank.ItemStatus:
@@ -133,7 +135,7 @@ def rows(app, demo, new_driver, log_responses):
             items[status.value] = item.id
         s.commit()
         ib_admin.set_program_logo(s, s.get(bank.Program, materi.program_id), _png())
-        values = {"run_id": run, "program_id": materi.program_id,
+        values = {"run_id": run, "job_id": job, "program_id": materi.program_id,
                   "participant_id": s.scalar(select(bank.Participant.id).where(
                       bank.Participant.nip == nip)),
                   "token_id": s.scalar(select(bank.ServiceToken.id))}
@@ -172,7 +174,7 @@ def test_every_staff_page_is_in_indonesian_by_default(app, demo, new_driver, row
     staff.staff_login(*getattr(demo.accounts, role))
     pages = _staff_pages(app, role, values, items)
     expected = {"writer.items", "writer.new_item", "writer.edit_item", "writer.calibration",
-                "writer.calibration_run", "writer.login"}
+                "writer.calibration_run", "writer.calibration_job", "writer.login"}
     if role == "admin":
         expected |= {"admin.index", "admin.program", "admin.live", "admin.tokens",
                      "admin.revoke_token", "admin.end_sessions", "logins.index",
