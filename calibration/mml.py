@@ -22,8 +22,9 @@ M-step: Fisher scoring on each item's expected complete-data log-likelihood
 ``sum_q r_jq log P_jq + (n_jq - r_jq) log(1 - P_jq)`` (+ log priors, so the estimates are
 posterior modes when priors are set; the 2PL/3PL default has a weak floating prior on log a,
 see :func:`default_priors`), vectorised over items
-(batched 3x3 solves; a Schur complement for the common slope of the 1PL), with step halving
-and an active set for parameters on a bound.  The EM map is accelerated with SQUAREM
+(batched 3x3 solves; a Schur complement for the common slope of the 1PL), each item's step
+shortened as a whole to stay within MAX_STEP and the bounds (:func:`_limit_step`), with step
+halving and an active set for parameters on a bound.  The EM map is accelerated with SQUAREM
 (Varadhan & Roland 2008); ``iterations`` counts EM cycles (E-step + M-step).
 
 Standard errors come from the cross-product (XPD) estimate of the information of the marginal

@@ -137,5 +137,6 @@ def test_no_item_profile_over_c_finds_a_higher_likelihood(case):
         # from the fit's (a, b) and from a neutral (1, 0), for every c of the grid
         starts = ([np.log(fit.a[j]), fit.b[j]], [0.0, 0.0])
         gaps[j] = profile_best(rest, x[:, j], starts) - ours
-    print(f"largest per-item profile gain over the fit: {gaps.max():+.4f} (item {gaps.argmax()})")
+    worst = int(gaps.argmax()) + 1
+    print(f"largest per-item profile gain over the fit: {gaps.max():+.4f} (item {worst})")
     assert gaps.max() <= GAP
