@@ -467,19 +467,22 @@ def _limit_step(step: np.ndarray, a, d, c, c_min, common_a) -> np.ndarray:
     is positive definite.  Clipping components separately does not: on a nearly singular 3PL
     information (an item far from its optimum, or c running into 0 or C_MAX) the clipped step
     can point downhill, step halving then finds no increase and the item stays where it is,
-    a false convergence.  The common slope of the 1PL is one parameter, so there one factor
-    serves all items."""
+    a false convergence.
+
+    The 1PL's common slope is one parameter shared by all items: its step gets one factor
+    (the smallest over items), each intercept its own, so that a slope held at a bound does
+    not stop the intercepts (the 1PL objective is concave, halving is not needed there)."""
     params = np.stack([a, d, c], axis=1)
     lower = np.array([A_BOUNDS[0], D_BOUNDS[0], c_min])
     upper = np.array([A_BOUNDS[1], D_BOUNDS[1], C_MAX])
     room = np.where(step > 0, upper - params, params - lower)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.minimum(MAX_STEP, np.maximum(room, 0.0)) / np.abs(step)
-    factor = np.min(np.where(step != 0, factor, np.inf), axis=1, initial=1.0)
-    factor = np.minimum(factor, 1.0)
+    factor = np.minimum(np.where(step != 0, factor, np.inf), 1.0)
     if common_a:
-        factor = np.full(len(factor), factor.min())
-    return step * factor[:, None]
+        factor[:, 0] = factor[:, 0].min()
+        return step * factor
+    return step * factor.min(axis=1, keepdims=True)
 
 
 def _blocked(a, d, c, direction, c_min):
