@@ -22,8 +22,9 @@ M-step: Fisher scoring on each item's expected complete-data log-likelihood
 ``sum_q r_jq log P_jq + (n_jq - r_jq) log(1 - P_jq)`` (+ log priors, so the estimates are
 posterior modes when priors are set; the 2PL/3PL default has a weak floating prior on log a,
 see :func:`default_priors`), vectorised over items
-(batched 3x3 solves; a Schur complement for the common slope of the 1PL), with step halving
-and an active set for parameters on a bound.  The EM map is accelerated with SQUAREM
+(batched 3x3 solves; a Schur complement for the common slope of the 1PL), each item's step
+shortened as a whole to stay within MAX_STEP and the bounds (:func:`_limit_step`), with step
+halving and an active set for parameters on a bound.  The EM map is accelerated with SQUAREM
 (Varadhan & Roland 2008); ``iterations`` counts EM cycles (E-step + M-step).
 
 Standard errors come from the cross-product (XPD) estimate of the information of the marginal
@@ -55,7 +56,8 @@ A_BOUNDS = (0.01, 10.0)
 D_BOUNDS = (-40.0, 40.0)
 C_MAX = 0.5
 # Largest change of (a, d, c) a single scoring step may make: keeps 3PL updates from jumping
-# into a far-away flat region before step halving can react.
+# into a far-away flat region before step halving can react.  A longer step is shortened as a
+# whole (see _limit_step), never clipped component by component.
 MAX_STEP = np.array([1.0, 2.0, 0.1])
 FULL_COVARIANCE_MAX = 2500
 SCORE_CHUNK = 50_000
@@ -162,6 +164,7 @@ def fit_mml(
     priors: Priors | None = None,
     fixed: FixedItems | None = None,
     free: np.ndarray | None = None,
+    start: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     estimate_population: bool = False,
     population: tuple[float, float] = (0.0, 1.0),
     n_quad: int = N_QUAD,
@@ -180,6 +183,11 @@ def fit_mml(
     free : (n_items, 3) bool override of which of (a, d, c) are estimated (items not free in
         any parameter should be in ``fixed``, whose values are also the start values); by
         default the model decides, and items in ``fixed`` are not estimated.
+    start : (a, b, c) arrays of shape (n_items,): start values of the estimated parameters,
+        moved inside the bounds (A_BOUNDS, c in [0, C_MAX]); parameters the model does not
+        estimate keep their value (a = 1 for Rasch, c = 0 below the 3PL; the 1PL starts its
+        common slope at the geometric mean of the start a), items in ``fixed`` keep theirs.
+        Default: :func:`_start_values`.
     estimate_population : re-estimate the mean and SD of theta (needs fixed items to define
         the scale); otherwise theta ~ N(population).
     n_quad, max_iter, tol : quadrature nodes, EM cycle limit, convergence criterion on the
@@ -202,12 +210,14 @@ def fit_mml(
     nodes, _ = quadrature(n_quad)
     mean, sd = population
 
+    c_min = 1e-4 if priors.c_beta is not None else 0.0
     a, d, c = _start_values(data, model, priors)
+    if start is not None:
+        a, d, c = _given_start(start, a, c, free, common_a, c_min)
     if fixed is not None:
         a[fixed_mask] = fixed.a[fixed_mask]
         d[fixed_mask] = -fixed.a[fixed_mask] * fixed.b[fixed_mask]
         c[fixed_mask] = fixed.c[fixed_mask]
-    c_min = 1e-4 if priors.c_beta is not None else 0.0
 
     def em_map(x: np.ndarray) -> tuple[np.ndarray, float]:
         """One EM cycle on the packed state (a, d, c, mean, sd): new state and loglik(x)."""
@@ -324,6 +334,20 @@ def _start_values(data: ResponseData, model: str, priors: Priors):
     return a, d, c
 
 
+def _given_start(start, a, c, free, common_a, c_min):
+    """(a, d, c) from user start values (a, b, c) for the estimated parameters, see fit_mml."""
+    given_a, given_b, given_c = (np.asarray(v, dtype=float) for v in start)
+    if not given_a.shape == given_b.shape == given_c.shape == a.shape:
+        raise ValueError(f"start values need (a, b, c) arrays of {len(a)} items each")
+    given_a = np.clip(given_a, *A_BOUNDS)
+    if common_a:
+        given_a = np.full(len(a), np.exp(np.mean(np.log(given_a))))
+    a = np.where(free[:, 0], given_a, a)
+    c = np.where(free[:, 2], np.clip(given_c, c_min, C_MAX), c)
+    d = np.clip(-a * given_b, *D_BOUNDS)
+    return a, d, c
+
+
 def irf(a: np.ndarray, d: np.ndarray, c: np.ndarray, nodes: np.ndarray):
     """P (items, nodes), clipped away from 0 and 1, and sigma(a theta + d)."""
     s = expit(a[:, None] * nodes[None, :] + d[:, None])
@@ -417,8 +441,14 @@ def _m_step(a, d, c, r, n, nodes, free, common_a, priors, c_min, inner=10, step_
         else:
             grad += prior_grad
             info[:, [0, 1, 2], [0, 1, 2]] += prior_info
-            step = _batched_step(grad, info, free & ~_blocked(a, d, c, grad, c_min))
-        step = np.clip(step, -MAX_STEP, MAX_STEP)
+            active = free & ~_blocked(a, d, c, grad, c_min)
+            step = _batched_step(grad, info, active)
+            # a parameter on a bound that the joint step would push out is held there as
+            # well, and the step of the others solved again without it
+            out = active & _blocked(a, d, c, step, c_min)
+            if out.any():
+                step = _batched_step(grad, info, active & ~out)
+        step = _limit_step(step, a, d, c, c_min, common_a)
         a, d, c, size = _halving_update(
             a, d, c, step, r, n, nodes, priors, center, c_min, common_a
         )
@@ -427,14 +457,43 @@ def _m_step(a, d, c, r, n, nodes, free, common_a, priors, c_min, inner=10, step_
     return a, d, c
 
 
-def _blocked(a, d, c, grad, c_min):
-    """(items, 3) bool: parameters sitting on a bound with the gradient pushing outwards.
-    They are left out of the Newton system (active set), otherwise the clipped step of e.g.
-    c = 0 would distort the steps of a and d through their covariance."""
+def _limit_step(step: np.ndarray, a, d, c, c_min, common_a) -> np.ndarray:
+    """Shorten each item's step as a whole: by the largest factor <= 1 that keeps every
+    component within MAX_STEP and the parameters inside their bounds (a parameter that would
+    cross a bound lands on it, and the active set of :func:`_blocked` holds it there in the
+    next scoring step).
+
+    Scaling keeps the scoring direction, which is an ascent direction because the information
+    is positive definite.  Clipping components separately does not: on a nearly singular 3PL
+    information (an item far from its optimum, or c running into 0 or C_MAX) the clipped step
+    can point downhill, step halving then finds no increase and the item stays where it is,
+    a false convergence.
+
+    The 1PL's common slope is one parameter shared by all items: its step gets one factor
+    (the smallest over items), each intercept its own, so that a slope held at a bound does
+    not stop the intercepts (the 1PL objective is concave, halving is not needed there)."""
     params = np.stack([a, d, c], axis=1)
     lower = np.array([A_BOUNDS[0], D_BOUNDS[0], c_min])
     upper = np.array([A_BOUNDS[1], D_BOUNDS[1], C_MAX])
-    return ((params <= lower) & (grad < 0)) | ((params >= upper) & (grad > 0))
+    room = np.where(step > 0, upper - params, params - lower)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.minimum(MAX_STEP, np.maximum(room, 0.0)) / np.abs(step)
+    factor = np.minimum(np.where(step != 0, factor, np.inf), 1.0)
+    if common_a:
+        factor[:, 0] = factor[:, 0].min()
+        return step * factor
+    return step * factor.min(axis=1, keepdims=True)
+
+
+def _blocked(a, d, c, direction, c_min):
+    """(items, 3) bool: parameters sitting on a bound with ``direction`` (the gradient, or a
+    scoring step) pointing outwards.  They are left out of the Newton system (active set),
+    otherwise the clipped step of e.g. c = 0 would distort the steps of a and d through their
+    covariance."""
+    params = np.stack([a, d, c], axis=1)
+    lower = np.array([A_BOUNDS[0], D_BOUNDS[0], c_min])
+    upper = np.array([A_BOUNDS[1], D_BOUNDS[1], C_MAX])
+    return ((params <= lower) & (direction < 0)) | ((params >= upper) & (direction > 0))
 
 
 def _batched_step(grad, info, free):

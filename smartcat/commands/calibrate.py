@@ -32,14 +32,18 @@ def register(sub, groups) -> None:
                         help="bank items held at their values (fixed-parameter linking)")
     parser.add_argument("--out", required=True, metavar="PARAMS.json", help="output parameters")
     parser.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
+    parser.add_argument("--no-priors", action="store_true",
+                        help="no prior on any parameter: plain maximum likelihood, as ltm/mirt "
+                        "(not with --a-prior, --a-float or --c-prior)")
     parser.add_argument("--a-prior", metavar="MU,SIGMA",
-                        help="log-normal prior on a: log a ~ N(MU, SIGMA^2) (replaces the "
-                        "default floating prior on log a of the 2PL/3PL)")
+                        help="log-normal prior on a: log a ~ N(MU, SIGMA^2), in place of the "
+                        "2PL/3PL floating prior on log a (1PL: on the common slope)")
     parser.add_argument("--a-float", metavar="SIGMA", type=float,
-                        help="SD of the 2PL/3PL default prior on log a, centred on the mean "
-                        f"log a (default {A_FLOAT_SIGMA}); 0 = none (maximum likelihood)")
+                        help="SD of the 2PL/3PL floating prior on log a, centred on the mean "
+                        f"log a (default {A_FLOAT_SIGMA}); 0 = no prior on a (the 3PL keeps its "
+                        "prior on c: --no-priors drops both)")
     parser.add_argument("--c-prior", metavar="ALPHA,BETA",
-                        help="beta prior on c (3PL; default 5,17)")
+                        help="beta prior on c (3PL only; default 5,17)")
     parser.add_argument("--max-iter", type=int, default=500, help="EM cycle limit")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
@@ -52,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown model {args.model!r}: choose one of {', '.join(MODELS)}")
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {args.engine!r}: choose one of {', '.join(ENGINES)}")
-    priors = _priors(model, args.a_prior, args.c_prior, args.a_float)
+    priors = _priors(model, engine, args)
     anchors = load_bank(args.anchors) if args.anchors else None
     say = (lambda _msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr))
 
@@ -90,17 +94,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _priors(
-    model: str, a_prior: str | None, c_prior: str | None, a_float: float | None
-) -> Priors:
+_NAMES = {"rasch": "Rasch model", "1pl": "1PL", "2pl": "2PL", "3pl": "3PL"}
+
+
+def _priors(model: str, engine: str, args: argparse.Namespace) -> Priors | None:
+    """The priors the options ask for: the model's default (:func:`default_priors`) changed
+    by --a-float, --a-prior, --c-prior, or none at all with --no-priors; None for girth, which
+    takes no priors.  Contradictory or inapplicable combinations raise ValueError."""
+    given = [name for name, value in (("--a-prior", args.a_prior), ("--a-float", args.a_float),
+                                      ("--c-prior", args.c_prior)) if value is not None]
+    if engine == "girth":
+        chosen = given + (["--no-priors"] if args.no_priors else [])
+        if chosen:
+            raise ValueError(f"--engine girth takes no prior options: leave out "
+                             f"{', '.join(chosen)}")
+        return None
+    if args.no_priors:
+        if given:
+            raise ValueError(f"--no-priors means no prior at all: leave out {', '.join(given)}")
+        return Priors()
+    if args.a_prior is not None and args.a_float is not None:
+        raise ValueError("--a-prior replaces the floating prior on log a: give --a-prior or "
+                         "--a-float, not both")
+    if args.a_float is not None and model in ("rasch", "1pl"):
+        raise ValueError(f"--a-float applies to the 2PL and 3PL only (the {_NAMES[model]} "
+                         "has no slope per item)")
+    if args.a_prior is not None and model == "rasch":
+        raise ValueError("--a-prior does not apply to the rasch model (a = 1)")
+    if args.c_prior is not None and model != "3pl":
+        raise ValueError(f"--c-prior applies to the 3PL only (the {_NAMES[model]} has c = 0)")
     base = default_priors(model)
-    if a_float is not None:
-        if a_float < 0:
-            raise ValueError(f"--a-float needs a SD >= 0 (0 = no prior), got {a_float}")
-        base = replace(base, a_float_sigma=a_float or None)
-    if a_prior:
-        base = replace(base, a_lognormal=_pair("--a-prior", a_prior), a_float_sigma=None)
-    return replace(base, c_beta=_pair("--c-prior", c_prior)) if c_prior else base
+    if args.a_float is not None:
+        if args.a_float < 0:
+            raise ValueError(f"--a-float needs a SD >= 0 (0 = no prior), got {args.a_float}")
+        base = replace(base, a_float_sigma=args.a_float or None)
+    if args.a_prior is not None:
+        base = replace(base, a_lognormal=_pair("--a-prior", args.a_prior), a_float_sigma=None)
+    if args.c_prior is not None:
+        base = replace(base, c_beta=_pair("--c-prior", args.c_prior))
+    return base
 
 
 def _pair(option: str, text: str) -> tuple[float, float]:

@@ -31,9 +31,9 @@ def wide_csv(tmp_path):
 
 def test_wide_csv_2pl_writes_bank_records_and_report(tmp_path, wide_csv, capsys):
     out = tmp_path / "params.json"
-    # --a-float 0: plain maximum likelihood, as the mirt reference (no prior)
+    # --no-priors: plain maximum likelihood, as the mirt reference
     code = main(["calibrate", "--responses", str(wide_csv), "--model", "2pl", "--out", str(out),
-                 "--report", str(tmp_path / "rep"), "--a-float", "0"])
+                 "--report", str(tmp_path / "rep"), "--no-priors"])
     assert code == 0
     records = json.loads(out.read_text())
     assert [r["id"] for r in records] == ["q1", "q2", "q3", "q4", "q5"]
@@ -49,6 +49,26 @@ def test_wide_csv_2pl_writes_bank_records_and_report(tmp_path, wide_csv, capsys)
     captured = capsys.readouterr()
     assert "EM cycle" in captured.err  # progress on stderr
     assert "calibrated 5 items" in captured.out
+
+
+def test_no_priors_3pl_matches_mirt_and_a_float_0_keeps_the_prior_on_c(tmp_path, wide_csv,
+                                                                        published):
+    """--no-priors is plain ML: LSAT7's 3PL as mirt's reference test (no prior on g) to two
+    decimals (measured: b within 0.007, item 2's g 0.2978 against 0.2951).  --a-float 0 drops
+    only the prior on a: the Beta(5, 17) prior on c stays and keeps every c above 0.1, where
+    plain ML puts four of the five at 0."""
+    ref = published["mirt_test_LSAT7_3pl"]
+    out = tmp_path / "ml.json"
+    assert main(["calibrate", "--responses", str(wide_csv), "--model", "3pl", "--no-priors",
+                 "--out", str(out), "--quiet"]) == 0
+    records = json.loads(out.read_text())
+    np.testing.assert_allclose([r["b"] for r in records], ref["b"], atol=0.01)
+    assert records[1]["c"] == pytest.approx(ref["g_item2"], abs=0.01)
+    assert sum(r["c"] == 0 for r in records) == 4
+    out = tmp_path / "c_prior.json"
+    assert main(["calibrate", "--responses", str(wide_csv), "--model", "3pl", "--a-float", "0",
+                 "--out", str(out), "--quiet"]) == 0
+    assert min(r["c"] for r in json.loads(out.read_text())) > 0.1
 
 
 def test_long_csv_with_missing_answers_and_anchors(tmp_path):
@@ -106,6 +126,19 @@ BAD = {
     "girth with missing data": ("i1,i2\n1,\n0,1\n1,0\n", ["--engine", "girth"], "complete data"),
     "all items constant": ("i1,i2\n1,0\n1,0\n", [], "answered the same way"),
     "negative --a-float": ("i1,i2\n1,0\n0,1\n", ["--a-float", "-1"], "--a-float"),
+    "--no-priors with --a-float": ("i1,i2\n1,0\n0,1\n", ["--no-priors", "--a-float", "0"],
+                                   "--no-priors means no prior at all: leave out --a-float"),
+    "--no-priors with --c-prior": ("i1,i2\n1,0\n0,1\n",
+                                   ["--model", "3pl", "--no-priors", "--c-prior", "5,17"],
+                                   "leave out --c-prior"),
+    "--a-prior with --a-float": ("i1,i2\n1,0\n0,1\n", ["--a-prior", "0,0.5", "--a-float", "0.5"],
+                                 "give --a-prior or --a-float, not both"),
+    "--c-prior below the 3PL": ("i1,i2\n1,0\n0,1\n", ["--c-prior", "5,17"],
+                                "--c-prior applies to the 3PL only"),
+    "--a-float on the rasch model": ("i1,i2\n1,0\n0,1\n", ["--model", "rasch", "--a-float", "1"],
+                                     "--a-float applies to the 2PL and 3PL only"),
+    "girth with --no-priors": ("i1,i2\n1,0\n0,1\n", ["--engine", "girth", "--no-priors"],
+                               "--engine girth takes no prior options"),
 }
 
 

@@ -116,3 +116,18 @@ def test_sparse_recovery_missing_is_not_wrong():
     assert abs(err.mean()) < 0.05
     assert rmse(res.b, b[order]) < 0.2
     assert rmse(res.a, a[order]) < 0.25
+
+
+def test_start_values_lead_to_the_same_2pl_maximum_and_keep_c_at_zero():
+    """From the true parameters (with c = 0.3 given, which the 2PL does not estimate) the fit
+    reaches the estimates of the default start (to 1e-3, the convergence tolerance's order)."""
+    rng = np.random.default_rng(31)
+    a, b, c = random_items(20, rng)
+    data = simulate_responses(a, b, c, rng.normal(size=1000), rng)
+    default = fit_mml(data, "2pl", priors=Priors())
+    started = fit_mml(data, "2pl", priors=Priors(), start=(a, b, np.full(20, 0.3)))
+    np.testing.assert_array_equal(started.c, 0.0)
+    np.testing.assert_allclose(started.a, default.a, atol=1e-3)
+    np.testing.assert_allclose(started.b, default.b, atol=1e-3)
+    with pytest.raises(ValueError, match="arrays of 20 items"):
+        fit_mml(data, "2pl", start=(a[:5], b[:5], c[:5]))
