@@ -29,6 +29,7 @@ from .models import (
     CalibrationJob,
     IrtModel,
     Item,
+    ItemParameters,
     ItemStatus,
     JobState,
     Materi,
@@ -142,6 +143,52 @@ def pretest_readiness(session: Session, *, program_id: int,
             ready_by = now + dt.timedelta(seconds=(needed - answers) / per_second)
         out.append(PretestReadiness(item_id, code, materi, int(answers), needed, ready_by))
     return out
+
+
+@dataclass(frozen=True)
+class MonitoredAnswers:
+    """The scored answers of finished attempts to a program's operational items, in the order
+    they were given, each with the attempt and the parameters its item was shown with."""
+
+    item_ids: np.ndarray
+    attempts: np.ndarray
+    correct: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    codes: dict[int, str]
+
+
+def monitored_answers(session: Session, *, program_id: int) -> MonitoredAnswers:
+    """What the leak monitor reads (docs/item_bank.md "Leak monitoring"): every scored answer
+    of a finished attempt in the program, with the parameters of its response's version
+    (the item's current ones for an answer stored before versions existed); the items that
+    are operational now."""
+    if session.get(Program, program_id) is None:
+        raise NotFound("program_not_found")
+    shown = ItemParameters
+    rows = session.execute(
+        select(Response.item_id, Response.attempt_id, Response.correct,
+               func.coalesce(shown.a, Item.a), func.coalesce(shown.b, Item.b),
+               func.coalesce(shown.c, Item.c, 0.0))
+        .join(Attempt, Attempt.id == Response.attempt_id)
+        .join(Item, Item.id == Response.item_id)
+        .outerjoin(shown, (shown.item_id == Response.item_id)
+                   & (shown.version == Response.param_version))
+        .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
+               Response.choice.is_not(None), Response.pretest.is_(False),
+               Item.status == ItemStatus.OPERATIONAL)
+        .order_by(Response.answered_at, Response.id)).all()
+    columns = list(zip(*rows, strict=True)) if rows else [()] * 6
+    item_ids = np.array(columns[0], dtype=np.int64)
+    codes = dict(session.execute(select(Item.id, Item.code).where(
+        Item.id.in_(np.unique(item_ids).tolist()))).all()) if rows else {}
+    return MonitoredAnswers(
+        item_ids=item_ids, attempts=np.array(columns[1], dtype=np.int64),
+        correct=np.array([int(bool(x)) for x in columns[2]], dtype=np.int8),
+        a=np.array([1.0 if x is None else x for x in columns[3]], dtype=np.float64),
+        b=np.array(columns[4], dtype=np.float64), c=np.array(columns[5], dtype=np.float64),
+        codes=codes)
 
 
 # A running job whose worker has been silent this long died with it (a killed or restarted

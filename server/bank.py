@@ -19,6 +19,8 @@ from sqlalchemy import Engine, case, func, select
 from sqlalchemy.orm import Session
 
 from calibration import ResponseData, calibrate
+from calibration.leaks import DEFAULT_Q as LEAK_Q
+from calibration.leaks import leak_scan
 from item_bank import (
     accounts,
     authoring,
@@ -378,6 +380,17 @@ calibration_run = calibration_source.calibration_run
 recent_calibration_runs = calibration_source.recent_runs
 accept_calibration = calibration_source.accept_run
 pretest_readiness = calibration_source.pretest_readiness
+
+
+def leak_monitor(session: Session, *, program_id: int, q: float = LEAK_Q) -> list[dict]:
+    """The program's operational items tested for leaks and drift against the model on their
+    live answers (calibration.leaks, FDR ``q`` over the bank), most suspect first: code, id,
+    answers, window, share right there against the model's prediction, Z, p-value, flagged."""
+    data = calibration_source.monitored_answers(session, program_id=program_id)
+    tests = leak_scan(data.item_ids, data.attempts, data.correct, data.a, data.b, data.c, q=q)
+    return [{**vars(t), "code": data.codes[t.item]} for t in tests]
+
+
 claim_calibration_job = calibration_source.claim_job
 finish_calibration_job = calibration_source.finish_job
 calibration_job = calibration_source.calibration_job

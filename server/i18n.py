@@ -34,6 +34,7 @@ from item_bank.messages import ITEM_STATUS_LABELS, N_, Notice
 from item_bank.models import ItemStatus
 
 __all__ = ["LOCALES", "N_", "Notice", "format_date_local", "format_datetime_local",
+           "format_number",
            "format_param", "format_score", "get_locale", "gettext", "init_app", "json_params",
            "ngettext", "notice_json", "notice_text"]
 
@@ -98,6 +99,11 @@ def format_date_local(value: dt.datetime, zone: str | None = None) -> str:
 def format_score(value: float) -> str:
     """A 0-100 score with one decimal in the request's language: ``87,5`` / ``87.5``."""
     return format_decimal(value, "0.0", locale=_format_locale())
+
+
+def format_number(value: float, pattern: str = "0.00") -> str:
+    """A number by a Babel pattern in the request's language: ``0,53`` / ``0.53``."""
+    return format_decimal(value, pattern, locale=_format_locale())
 
 
 def format_datetime_local(value: dt.datetime, zone: str | None = None) -> str:
@@ -190,4 +196,5 @@ def init_app(app: Flask) -> None:
           default_translation_directories="translations")
     app.jinja_env.globals.update(get_locale=get_locale, notice=_notice_or_empty,
                                  local_time=format_datetime_local, local_date=format_date_local,
-                                 format_score=format_score, status_label=status_label)
+                                 format_score=format_score, format_number=format_number,
+                                 status_label=status_label)

@@ -425,6 +425,9 @@ PAGES: dict[tuple[str, str], Page] = {
     ("writer.calibration_job", "GET"): Page(
         "A calibration asked for: waiting or running (the page refreshes), failed with its "
         "reason, or done (to its run)", ok=(200, 302), errors=(404,)),
+    ("writer.monitoring", "GET"): Page(
+        "Leak monitoring: a program's operational items tested on their live answers, flagged "
+        "under a false discovery rate", errors=(404, 422), query={"program_id": INT}),
     ("writer.accept_calibration", "POST"): Page(
         "Write the checked pretest items' estimates into the bank (operational)",
         ok=(302,), errors=(404, 422), form={"item_id": {"type": "array", "items": ID_FIELD}},

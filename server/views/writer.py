@@ -309,6 +309,23 @@ def calibration_run(run_id: int):
                                                                       run["materi_id"]))
 
 
+@bp.get("/monitoring")
+@access(*STAFF)
+def monitoring():
+    """Leaks and drift: the operational items of a program whose live answers run above the
+    model, flagged under a false discovery rate over the bank, with the evidence."""
+    programs = db.session.scalars(select(bank.Program).order_by(bank.Program.id)).all()
+    if not programs:
+        return render_template("writer/monitoring.html", programs=[], program=None, tests=[])
+    program_id = query_int("program_id", programs[0].id, low=0, high=MAX_ID)
+    program = next((p for p in programs if p.id == program_id), None)
+    if program is None:
+        raise bank.NotFound("program_not_found")
+    tests = bank.leak_monitor(db.session, program_id=program.id)
+    return render_template("writer/monitoring.html", programs=programs, program=program,
+                           tests=tests, q=bank.LEAK_Q, flagged=sum(t["flagged"] for t in tests))
+
+
 @bp.post("/calibration/<int:run_id>/accept")
 @access(*STAFF)
 def accept_calibration(run_id: int):

@@ -109,3 +109,15 @@ def test_the_window_finds_a_leak_that_began_late():
     x[late & (rng.random(550) < 0.6)] = 1
     t = item_test(1, x, p)
     assert t.window in (100, 200) and t.z > 5 and t.p_value < 1e-5
+
+
+def test_with_no_leak_a_flag_comes_in_at_most_q_of_the_runs():
+    # Benjamini-Hochberg under the global null controls the chance of any flag at q = 0.1;
+    # 40 runs of 40 intact items: at most 8 runs with a flag (the 95 % binomial bound is 8).
+    runs = 0
+    for seed in range(40):
+        rng = np.random.default_rng(1000 + seed)
+        items, attempts, correct, a, b, _ = _simulate(rng, 40, 400, 12)
+        runs += any(t.flagged for t in leak_scan(items, attempts, correct, a, b,
+                                                 np.zeros(items.size)))
+    assert runs <= 8, runs

@@ -51,7 +51,8 @@ def make_app() -> Iterator[Callable[..., Flask]]:
 
     def make(url: str, **config) -> Flask:
         settings = {"DATABASE_URL": url, "TESTING": True, "SECRET_KEY": "t" * 64,
-                    "SWEEP_INTERVAL_SECONDS": 0, "CERTIFICATE_SETTLE_SECONDS": 0}
+                    "SWEEP_INTERVAL_SECONDS": 0, "JOB_POLL_SECONDS": 0,
+                    "CERTIFICATE_SETTLE_SECONDS": 0}
         settings.update(config)
         made.append(create_app(settings))
         return made[-1]

@@ -196,6 +196,8 @@ def requests_table(app, w):
             "materi_id": str(w["calibration"].materi_id), "model": "2pl"}}, 302)},
         "writer.calibration_run": {"GET": (f"/writer/calibration/{w['run']}", {}, 200)},
         "writer.calibration_job": {"GET": (f"/writer/calibration/jobs/{w['job']}", {}, 200)},
+        "writer.monitoring": {"GET": (f"/writer/monitoring?program_id={w['program']}", {},
+                                      200)},
         "writer.accept_calibration": {"POST": (f"/writer/calibration/{w['run']}/accept", {
             "data": {"item_id": str(w["calibration"].item_ids[-1])}}, 302)},
         "admin.index": {"GET": ("/admin/", {}, 200)},

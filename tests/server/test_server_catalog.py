@@ -114,7 +114,7 @@ def test_the_committed_mo_is_the_compiled_po(catalog):
 
 def test_the_app_reads_the_catalog_from_the_source_tree():
     app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "k" * 32,
-                      "SWEEP_INTERVAL_SECONDS": 0})
+                      "SWEEP_INTERVAL_SECONDS": 0, "JOB_POLL_SECONDS": 0})
     with app.app_context():
         assert flask_babel.get_babel(app).translation_directories == [str(TRANSLATIONS)]
     with app.test_request_context("/"):

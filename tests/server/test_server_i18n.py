@@ -298,7 +298,7 @@ def test_result_page_of_a_failed_ujikom_in_indonesian(app, demo, driver):
 @pytest.fixture(scope="module")
 def plain_app():
     return create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "k" * 32,
-                       "SWEEP_INTERVAL_SECONDS": 0})
+                       "SWEEP_INTERVAL_SECONDS": 0, "JOB_POLL_SECONDS": 0})
 
 
 AT = dt.datetime(2025, 1, 31, 1, 0, tzinfo=dt.UTC)  # 08:00 WIB, 09:00 WITA, 10:00 WIT
