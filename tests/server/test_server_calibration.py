@@ -277,11 +277,12 @@ def test_exams_seed_pretest_items_that_the_writer_then_calibrates(app, demo, wri
             bank.ItemParameters.item_id.in_(pretest_ids))).all()
         assert all(i.status == bank.ItemStatus.OPERATIONAL and i.param_version == 1
                    for i in accepted)
-        # 150 answers each: SE(b) is about 0.15-0.25 here; each estimate within 0.6 of the
-        # truth (about 3 SE), a within 0.8.
-        b_err = np.array([i.b - truth[i.id][1] for i in accepted])
-        a_err = np.array([i.a - truth[i.id][0] for i in accepted])
-        assert np.abs(b_err).max() < 0.6 and np.abs(a_err).max() < 0.8, (b_err, a_err)
+        # 150 answers each: every estimate within 3.5 of its own standard error of the truth
+        # (a z-score of 3.5 has a chance of 1 in 2,000), the SEs those of 150 answers.
+        b_z = np.array([(i.b - truth[i.id][1]) / i.se_b for i in accepted])
+        a_z = np.array([(i.a - truth[i.id][0]) / i.se_a for i in accepted])
+        assert np.abs(b_z).max() < 3.5 and np.abs(a_z).max() < 3.5, (b_z, a_z)
+        assert all(0.05 < i.se_b < 0.6 and 0.05 < i.se_a < 0.8 for i in accepted)
         assert sorted((h.item_id, h.version, h.run_id, h.actor) for h in history) == [
             (i, 1, run_id, demo.accounts.writer[0]) for i in pretest_ids]
 
