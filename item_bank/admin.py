@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from .models import (
     ProgramLogo,
     ProgramSettings,
     ServiceToken,
+    exam_slot,
     validate_item_fields,
     validate_nip,
 )
@@ -56,6 +58,7 @@ def create_program(session: Session, *, code: str, name: str,
                    settings: dict[str, Any] | None = None) -> Program:
     if not code or not code.strip():
         raise ValueError("program code must not be empty")
+    code = checked_code(code)
     ProgramSettings.from_json(settings)  # validates
     if session.scalar(select(Program.id).where(Program.code == code)) is not None:
         raise ValueError(f"program {code!r} already exists")
@@ -69,6 +72,10 @@ def create_program(session: Session, *, code: str, name: str,
 @transactional
 def add_materi(session: Session, program: Program, *, code: str, name: str,
                content_tags: list[str] = ()) -> Materi:
+    code = checked_code(code)
+    if session.scalar(select(Materi.id).where(Materi.program_id == program.id,
+                                              Materi.code == code)) is not None:
+        raise InvalidInput("code_taken", code=code)
     materi = Materi(program_id=program.id, code=code, name=name)
     session.add(materi)
     session.flush()
@@ -92,19 +99,81 @@ def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | 
     """Create an exam window; ``fields`` are Exam columns (cut_score, max_items, ...)."""
     kind = ExamKind(kind)
     if (kind == ExamKind.MATERI) != (materi is not None):
-        raise ValueError("a materi exam needs its materi; other exams have none")
+        raise InvalidInput("materi_exam_needs_materi")
     unknown = set(fields) - set(Exam.__table__.columns.keys())
     if unknown:
         raise ValueError(f"unknown exam field(s): {', '.join(sorted(unknown))}")
+    code = checked_code(code)
     for name, (low, high) in EXAM_BOUNDS.items():
         value = fields.get(name)
         if value is not None and not low <= value <= high:
-            raise ValueError(f"{name} must be within {low}..{high}")
+            raise InvalidInput("exam_field_range", field=name, low=low, high=high, value=value)
+    _check_exam(session, program, code, kind, materi, fields)
     exam = Exam(program_id=program.id, code=code, kind=kind, assembly=Assembly(assembly),
                 materi_id=materi.id if materi else None, **fields)
     session.add(exam)
     session.flush()
     return exam
+
+
+# RULE: codes appear in addresses, file names and certificate numbers.
+CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+def checked_code(code: str) -> str:
+    """``code`` stripped; InvalidInput ``code_refused`` for a space or any other character
+    an address or a certificate number cannot carry as it is."""
+    code = (code or "").strip()
+    if not CODE.match(code):
+        raise InvalidInput("code_refused", code=code)
+    return code
+
+
+def _check_exam(session: Session, program: Program, code: str, kind: ExamKind,
+                materi: Materi | None, fields: dict[str, Any]) -> None:
+    """The settings SPEC.md's flow gives no meaning to, refused with their reason before the
+    database's own checks (whose messages are not for people) could meet them."""
+    cut = fields.get("cut_score")
+    if cut is not None and not 0 <= cut <= 100:
+        raise InvalidInput("cut_score_range", cut=cut)
+    low, high = fields.get("min_items"), fields.get("max_items")
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("min_above_max", low=low, high=high)
+    opens, closes = fields.get("window_opens_at"), fields.get("window_closes_at")
+    if opens is not None and closes is not None and closes <= opens:
+        raise InvalidInput("window_order")
+    if session.scalar(select(Exam.id).where(Exam.program_id == program.id,
+                                            Exam.code == code)) is not None:
+        raise InvalidInput("code_taken", code=code)
+    if kind == ExamKind.PRE_ASSESSMENT:
+        # RULE: SPEC.md flow 1 — the pre-assessment once, exactly one attempt.
+        if fields.get("max_attempts") not in (None, 1):
+            raise InvalidInput("pre_assessment_one_attempt", attempts=fields["max_attempts"])
+        other = session.scalar(select(Exam.code).where(
+            Exam.program_id == program.id, Exam.kind == ExamKind.PRE_ASSESSMENT))
+        if other is not None:
+            raise InvalidInput("second_pre_assessment", exam=other)
+    # RULE: the attempts of one slot (a materi's exams, the ujikom) are counted together: its
+    # exams must agree on the attempt limit and the pass mark, or a participant would see
+    # two counts for one limit.
+    slot = exam_slot(kind, materi.id if materi else None)
+    settings = program.settings
+    defaults = {"max_attempts": {ExamKind.PRE_ASSESSMENT: 1,
+                                 ExamKind.MATERI: settings.materi_max_attempts,
+                                 ExamKind.UJIKOM: settings.ujikom_max_attempts}[kind],
+                "cut_score": {ExamKind.PRE_ASSESSMENT: settings.pre_assessment_certificate_score,
+                              ExamKind.MATERI: settings.materi_pass_score,
+                              ExamKind.UJIKOM: settings.ujikom_pass_score}[kind]}
+    for other in session.scalars(select(Exam).where(Exam.program_id == program.id)):
+        if other.slot != slot:
+            continue
+        for name, default in defaults.items():
+            theirs = default if getattr(other, name) is None else getattr(other, name)
+            ours = default if fields.get(name) is None else fields[name]
+            if theirs != ours:
+                raise InvalidInput("slot_settings_differ", exam=other.code,
+                                   slot=materi.code if materi else kind.value, field=name,
+                                   theirs=theirs, ours=ours)
 
 
 @transactional

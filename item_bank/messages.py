@@ -124,6 +124,24 @@ MESSAGES: dict[str, str] = {
     "items_status_refused": N_(
         "Nothing was changed: %(count)s of the chosen items cannot become %(status)s: "
         "%(refused)s."),
+    # --- a program's setup on the administrator's pages (SPEC.md "The flow of one program")
+    "code_refused": N_("The code %(code)s may hold only letters, digits, '-', '_' and '.' "
+                       "(no spaces) and must start with a letter or a digit."),
+    "code_taken": N_("The code %(code)s is already used in this program."),
+    "materi_exam_needs_materi": N_("A materi exam needs its materi; the pre-assessment and the "
+                                   "ujikom have none."),
+    "pre_assessment_one_attempt": N_("A pre-assessment has exactly one attempt; leave the "
+                                     "number of attempts empty (it was %(attempts)s)."),
+    "second_pre_assessment": N_("This program already has its pre-assessment %(exam)s; a "
+                                "participant takes the pre-assessment only once."),
+    "slot_settings_differ": N_("Exam %(exam)s already serves %(slot)s with %(field)s "
+                               "%(theirs)s; the attempts of one slot are counted together, so "
+                               "its exams must agree (this one has %(ours)s)."),
+    "cut_score_range": N_("The pass mark must be within 0..100 (it was %(cut)s)."),
+    "exam_field_range": N_("%(field)s must be within %(low)s..%(high)s (it was %(value)s)."),
+    "min_above_max": N_("The minimum number of items (%(low)s) is above the maximum "
+                        "(%(high)s)."),
+    "window_order": N_("The exam window closes before it opens."),
     # --- the certificate's details and logo (the administrator's program page)
     "certificate_text_too_long": N_(
         "The certificate's %(field)s is longer than %(max)s characters (%(length)s)."),

@@ -56,10 +56,15 @@ def saving(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return change(*args, **kwargs)
     except bank.DomainError:
         raise
-    except (ValueError, IntegrityError) as exc:
-        message = str(exc.orig) if isinstance(exc, IntegrityError) else str(exc)
+    except IntegrityError as exc:
+        # The database's own message names its constraints, not what a person did: the
+        # refusals people meet are checked before (item_bank), this is the rest.
+        raise BadInput(N_("Not saved: it conflicts with what is stored (a code already in "
+                          "use, or a value the bank does not allow)."), 422,
+                       "invalid_input") from exc
+    except ValueError as exc:
         raise BadInput(N_("Not saved: %(detail)s"), 422, "invalid_input",
-                       detail=message) from exc
+                       detail=str(exc)) from exc
 
 
 def staff_actor() -> str:

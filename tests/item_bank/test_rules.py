@@ -12,7 +12,16 @@ from sqlalchemy import func, select, text
 from item_bank import admin, policy
 from item_bank.db import db_now
 from item_bank.errors import BankExhausted, Conflict, Forbidden, InvalidInput, Locked, NotFound
-from item_bank.models import Attempt, AttemptState, Certificate, Item, Response, SeenItem
+from item_bank.models import (
+    Attempt,
+    AttemptState,
+    Certificate,
+    Exam,
+    ExamKind,
+    Item,
+    Response,
+    SeenItem,
+)
 
 
 def _count(session, model, *where) -> int:
@@ -60,8 +69,13 @@ def test_failed_pre_assessment_is_never_taken_again(session):
     later = db_now(session) + dt.timedelta(days=400)
     with pytest.raises(Locked, match="exactly once"):
         policy.start_attempt(session, participant_id=pid, exam_id=world.pre.id, now=later)
-    # A second pre-assessment window of the same program does not reopen it either.
-    other = admin.add_exam(session, world.program, code="PRE2", kind="pre_assessment")
+    # The administrator's pages refuse a second pre-assessment; one written straight into
+    # the database (an old bank, a script) does not reopen it either.
+    with pytest.raises(InvalidInput, match="already has its pre-assessment"):
+        admin.add_exam(session, world.program, code="PRE2", kind="pre_assessment")
+    other = Exam(program_id=world.program.id, code="PRE2", kind=ExamKind.PRE_ASSESSMENT)
+    session.add(other)
+    session.commit()
     with pytest.raises(Locked, match="exactly once"):
         policy.start_attempt(session, participant_id=pid, exam_id=other.id)
     assert _count(session, Attempt, Attempt.participant_id == pid) == 1
