@@ -14,6 +14,7 @@ import logging
 import threading
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from server import bank
 from server.extensions import Database
@@ -23,26 +24,31 @@ log = logging.getLogger(__name__)
 
 
 def run_pending_jobs(app: Flask) -> int:
-    """Run every waiting calibration job; returns how many ran."""
-    done = 0
+    """Run every waiting calibration job of the app's database; returns how many ran."""
     with Database.factory(app)() as session:
-        while (job := bank.claim_calibration_job(session)) is not None:
-            try:
-                run_id = bank.run_calibration(
-                    session, program_id=job["program_id"], materi_id=job["materi_id"],
-                    model=job["model"], actor=job["actor"])
-            except bank.DomainError as refusal:
-                session.rollback()
-                bank.finish_calibration_job(session, job["id"], error={
-                    "code": refusal.code, "params": json_params(refusal.params)})
-            except Exception as exc:  # a bug or a lost database: say so on the job page
-                session.rollback()
-                log.exception("calibration job %s failed", job["id"])
-                bank.finish_calibration_job(session, job["id"], error={
-                    "code": "calibration_failed", "params": {"detail": type(exc).__name__}})
-            else:
-                bank.finish_calibration_job(session, job["id"], run_id=run_id)
-            done += 1
+        return run_pending(session)
+
+
+def run_pending(session: Session) -> int:
+    """Run every waiting calibration job on ``session``; returns how many ran."""
+    done = 0
+    while (job := bank.claim_calibration_job(session)) is not None:
+        try:
+            run_id = bank.run_calibration(
+                session, program_id=job["program_id"], materi_id=job["materi_id"],
+                model=job["model"], actor=job["actor"])
+        except bank.DomainError as refusal:
+            session.rollback()
+            bank.finish_calibration_job(session, job["id"], error={
+                "code": refusal.code, "params": json_params(refusal.params)})
+        except Exception as exc:  # a bug or a lost database: say so on the job page
+            session.rollback()
+            log.exception("calibration job %s failed", job["id"])
+            bank.finish_calibration_job(session, job["id"], error={
+                "code": "calibration_failed", "params": {"detail": type(exc).__name__}})
+        else:
+            bank.finish_calibration_job(session, job["id"], run_id=run_id)
+        done += 1
     return done
 
 

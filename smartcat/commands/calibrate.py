@@ -1,4 +1,5 @@
-"""``smartcat calibrate``: item parameters from a response file."""
+"""``smartcat calibrate``: item parameters from a response file, or from a program's exams
+(``--program``: the calibration the writer's page runs, recorded for them to accept)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from calibration import ENGINES, MODELS, Priors, calibrate, read_responses
 from calibration.mml import A_FLOAT_SIGMA, default_priors
 from cat_engine.irt import load_bank
+from item_bank.cli_support import add_db_option, cli_session
 
 
 def register(sub, groups) -> None:
@@ -23,14 +25,20 @@ def register(sub, groups) -> None:
         "FILE: CSV in long form (person,item,response) or wide form (one row a person, one "
         "column an item, empty = not answered).",
     )
-    parser.add_argument("--responses", required=True, metavar="FILE", help="response CSV")
+    parser.add_argument("--responses", metavar="FILE", help="response CSV")
+    parser.add_argument("--program", metavar="CODE",
+                        help="instead of --responses: calibrate the program's logged answers "
+                        "(its pretest items, the operational ones as anchors) and record the "
+                        "run for the writers to accept at /writer/calibration; with --db")
+    parser.add_argument("--materi", metavar="CODE", help="with --program: only this materi")
     # model and engine are checked by the handler (not argparse choices) so that a wrong value
     # gives the usual one-line error
     parser.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
     parser.add_argument("--engine", default="native", help="native (default) or girth")
     parser.add_argument("--anchors", metavar="BANK.json",
                         help="bank items held at their values (fixed-parameter linking)")
-    parser.add_argument("--out", required=True, metavar="PARAMS.json", help="output parameters")
+    parser.add_argument("--out", metavar="PARAMS.json",
+                        help="output parameters (with --responses)")
     parser.add_argument("--report", metavar="DIR", help="write an HTML report with plots here")
     parser.add_argument("--no-priors", action="store_true",
                         help="no prior on any parameter: plain maximum likelihood, as ltm/mirt "
@@ -46,10 +54,17 @@ def register(sub, groups) -> None:
                         help="beta prior on c (3PL only; default 5,17)")
     parser.add_argument("--max-iter", type=int, default=500, help="EM cycle limit")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_db_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.program is not None:
+        return _from_program(args)
+    if args.responses is None or args.out is None:
+        raise ValueError("give --responses FILE and --out PARAMS.json, or --program CODE")
+    if args.materi is not None:
+        raise ValueError("--materi goes with --program")
     model = args.model.lower()
     engine = args.engine.lower()
     if model not in MODELS:
@@ -155,3 +170,49 @@ def _write_json(path: Path, payload) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _from_program(args: argparse.Namespace) -> int:
+    """The writers' calibration from the command line (cron): queue it as their page does,
+    run the waiting jobs here, and name the run they can accept."""
+    given = [flag for flag, value in (("--responses", args.responses), ("--out", args.out),
+                                      ("--anchors", args.anchors), ("--report", args.report),
+                                      ("--a-prior", args.a_prior), ("--a-float", args.a_float),
+                                      ("--c-prior", args.c_prior)) if value is not None]
+    if args.no_priors:
+        given.append("--no-priors")
+    if args.engine.lower() != "native":
+        given.append("--engine")
+    if given:
+        raise ValueError(f"--program calibrates as the writer's page does (native engine, "
+                         f"the model's priors, the bank's anchors): leave out "
+                         f"{', '.join(given)}")
+    from sqlalchemy import select
+
+    from item_bank.admin import get_program
+    from item_bank.messages import Notice
+    from item_bank.models import Materi
+    from server import bank
+    from server.jobs import run_pending
+
+    with cli_session(args.db) as session:
+        program = get_program(session, args.program)
+        materi_id = None
+        if args.materi is not None:
+            materi_id = session.scalar(select(Materi.id).where(
+                Materi.program_id == program.id, Materi.code == args.materi))
+            if materi_id is None:
+                raise ValueError(f"program {program.code} has no materi {args.materi!r}")
+        code = program.code
+        job_id = bank.queue_calibration(session, program_id=program.id, materi_id=materi_id,
+                                        model=args.model.lower(), actor="smartcat calibrate")
+        run_pending(session)
+        job = bank.calibration_job(session, job_id)
+        state, run_id, error = job.state, job.run_id, job.error
+    if state != bank.JobState.DONE:
+        failure = json.loads(error) if error else {"code": "calibration_failed",
+                                                   "params": {"detail": state.value}}
+        raise ValueError(Notice(failure["code"], failure["params"]).text())
+    print(f"calibration run {run_id} of program {code} recorded; accept its estimates at "
+          f"/writer/calibration/{run_id}")
+    return 0

@@ -340,3 +340,34 @@ def test_a_calibration_job_waits_runs_once_and_says_why_it_failed(app, writer, l
     assert "The calibration failed: Calibration failed: the EM did not converge" in page
     assert run_pending_jobs(app) == 0
     assert writer.client.get("/writer/calibration/jobs/999999").status_code == 404
+
+
+def test_smartcat_calibrate_program_records_a_run_for_the_writers(app, demo, log_responses,
+                                                                  capsys):
+    from smartcat.cli import main
+
+    a, b, statuses = _true_parameters(13)
+    data = log_responses(a=a[:10], b=b[:10], statuses=statuses[:6] + ["pretest"] * 4,
+                         n_persons=300, seed=13)
+    with Database.factory(app)() as s:
+        program = s.get(bank.Program, data.program_id).code
+        materi = s.get(bank.Materi, data.materi_id).code
+    assert main(["calibrate", "--program", program, "--materi", materi, "--model", "2pl",
+                 "--db", demo.url]) == 0
+    out = capsys.readouterr().out
+    run_id = int(re.search(r"calibration run (\d+) of program", out).group(1))
+    with Database.factory(app)() as s:
+        run = bank.calibration_run(s, run_id)
+        job = s.scalar(select(bank.CalibrationJob))
+    assert run["actor"] == "smartcat calibrate" and run["materi_id"] == data.materi_id
+    assert {r["id"] for r in run["records"] if not r["anchor"]} == {
+        str(i) for i in data.item_ids[6:]}
+    assert job.state == bank.JobState.DONE and job.run_id == run_id
+    # What it refuses, in one line each: no pretest answers, a wrong materi, mixed modes.
+    for argv, says in (
+            (["--program", program, "--materi", "NOPE"], "has no materi 'NOPE'"),
+            (["--program", program, "--responses", "x.csv"], "leave out --responses"),
+            (["--materi", materi], "give --responses FILE"),
+            (["--program", "NOPE"], "unknown program")):
+        assert main(["calibrate", "--model", "2pl", *argv, "--db", demo.url]) == 2
+        assert says in capsys.readouterr().err
