@@ -164,7 +164,7 @@ def test_huge_integers_in_staff_forms_are_422(any_demo, app, staff, program_id):
         r = staff.post(f"/admin/programs/{program_id}/exams", data={**exam, name: str(2**40)})
         assert r.status_code == 422, (name, r.status_code)
         low, high = EXAM_BOUNDS[name]
-        assert f"{name} must be within {low}..{high}" in r.text
+        assert f"{name} harus di antara {low}..{high} (isiannya {2**40})" in r.text
     # ids are held to the id column's type (a larger one cannot be compared with it)
     low, high = bank.int_range(bank.Materi.__table__.c.id.type)
     for value in (2**40, 2**70):
