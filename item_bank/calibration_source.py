@@ -64,17 +64,24 @@ class LoggedResponses:
     pretest_ids: list[int]
 
 
+def _logged(*columns: Any, program_id: int) -> Any:
+    """``columns`` of the answers given in the program's finished attempts (submitted or
+    expired: a running attempt's answers are still coming in), with their item joined; what
+    calibration, its job and the leak monitor read."""
+    return (select(*columns).join(Attempt, Attempt.id == Response.attempt_id)
+            .join(Item, Item.id == Response.item_id)
+            .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
+                   Response.choice.is_not(None)))
+
+
 def logged_responses(session: Session, *, program_id: int,
                      materi_id: int | None = None) -> LoggedResponses:
     """The answers given in submitted or expired attempts of a program (optionally only to
     the items of one materi) to its pretest and operational items."""
     if session.get(Program, program_id) is None:
         raise NotFound("program_not_found")
-    stmt = (select(Attempt.participant_id, Response.item_id, Response.correct)
-            .join(Attempt, Attempt.id == Response.attempt_id)
-            .join(Item, Item.id == Response.item_id)
-            .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
-                   Response.choice.is_not(None), Item.status.in_(CALIBRATED_STATUSES)))
+    stmt = _logged(Attempt.participant_id, Response.item_id, Response.correct,
+                   program_id=program_id).where(Item.status.in_(CALIBRATED_STATUSES))
     if materi_id is not None:
         materi = session.get(Materi, materi_id)
         if materi is None or materi.program_id != program_id:
@@ -123,10 +130,10 @@ def pretest_readiness(session: Session, *, program_id: int,
         raise NotFound("program_not_found")
     needed = program.settings.pretest_ready_responses
     since = now - READINESS_WINDOW
-    answered = (select(Response.item_id, func.count().label("answers"),
-                       func.count().filter(Response.answered_at >= since).label("lately"))
-                .join(Attempt, Attempt.id == Response.attempt_id)
-                .where(Attempt.state.in_(FINAL_STATES), Response.choice.is_not(None))
+    answered = (_logged(Response.item_id, func.count().label("answers"),
+                        func.count().filter(Response.answered_at >= since).label("lately"),
+                        program_id=program_id)
+                .where(Item.status == ItemStatus.PRETEST)
                 .group_by(Response.item_id).subquery())
     rows = session.execute(
         select(Item.id, Item.code, Materi.code, func.coalesce(answered.c.answers, 0),
@@ -168,16 +175,12 @@ def monitored_answers(session: Session, *, program_id: int) -> MonitoredAnswers:
         raise NotFound("program_not_found")
     shown = ItemParameters
     rows = session.execute(
-        select(Response.item_id, Response.attempt_id, Response.correct,
-               func.coalesce(shown.a, Item.a), func.coalesce(shown.b, Item.b),
-               func.coalesce(shown.c, Item.c, 0.0))
-        .join(Attempt, Attempt.id == Response.attempt_id)
-        .join(Item, Item.id == Response.item_id)
+        _logged(Response.item_id, Response.attempt_id, Response.correct,
+                func.coalesce(shown.a, Item.a), func.coalesce(shown.b, Item.b),
+                func.coalesce(shown.c, Item.c, 0.0), program_id=program_id)
         .outerjoin(shown, (shown.item_id == Response.item_id)
                    & (shown.version == Response.param_version))
-        .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
-               Response.choice.is_not(None), Response.pretest.is_(False),
-               Item.status == ItemStatus.OPERATIONAL)
+        .where(Response.pretest.is_(False), Item.status == ItemStatus.OPERATIONAL)
         .order_by(Response.answered_at, Response.id)).all()
     columns = list(zip(*rows, strict=True)) if rows else [()] * 6
     item_ids = np.array(columns[0], dtype=np.int64)
@@ -210,10 +213,8 @@ def queue_job(session: Session, *, program_id: int, materi_id: int | None, model
         materi = session.get(Materi, materi_id)
         if materi is None or materi.program_id != program_id:
             raise NotFound("materi_not_found", materi=materi_id)
-    answered = (select(Response.id).join(Attempt, Attempt.id == Response.attempt_id)
-                .join(Item, Item.id == Response.item_id)
-                .where(Attempt.program_id == program_id, Attempt.state.in_(FINAL_STATES),
-                       Response.choice.is_not(None), Item.status == ItemStatus.PRETEST))
+    answered = _logged(Response.id, program_id=program_id).where(
+        Item.status == ItemStatus.PRETEST)
     if materi_id is not None:
         answered = answered.where(Item.materi_id == materi_id)
     if session.scalar(answered.limit(1)) is None:

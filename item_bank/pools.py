@@ -62,12 +62,7 @@ class Pool:
 
     def locate(self, item_ids) -> tuple[np.ndarray, np.ndarray]:
         """(positions, in_pool) of the given database ids; ``positions[~in_pool]`` is junk."""
-        ids = np.asarray(item_ids if isinstance(item_ids, list | np.ndarray) else list(item_ids),
-                         dtype=np.int64)
-        if not len(self):
-            return np.zeros(ids.size, dtype=np.intp), np.zeros(ids.size, dtype=bool)
-        pos = np.minimum(np.searchsorted(self.item_ids, ids), len(self) - 1)
-        return pos, self.item_ids[pos] == ids
+        return _locate(self.item_ids, item_ids)
 
     def positions(self, item_ids) -> np.ndarray:
         """Indices into the pool of the given database ids (ids not in the pool are dropped)."""
@@ -77,10 +72,7 @@ class Pool:
     def counts(self, item_ids, values) -> np.ndarray:
         """(n,) int64 per-item counts from (id, value) pairs; ids no longer in the pool (items
         retired since) are dropped."""
-        counts = np.zeros(len(self), dtype=np.int64)
-        pos, hit = self.locate(item_ids)
-        counts[pos[hit]] = np.asarray(values, dtype=np.int64)[hit]
-        return counts
+        return _counts(self.item_ids, item_ids, values)
 
     def content_counts(self, item_ids=None, *, positions=None) -> dict[str, int]:
         """How many of the given items (database ids, or pool ``positions``) carry each
@@ -99,19 +91,32 @@ class Pool:
 
     def pretest_counts(self, item_ids, values) -> np.ndarray:
         """Per pretest item (aligned with ``pretest_ids``) the count of (id, value) pairs."""
-        counts = np.zeros(self.pretest_ids.size, dtype=np.int64)
-        if not counts.size:
-            return counts
-        ids = np.asarray(item_ids, dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.pretest_ids, ids), counts.size - 1)
-        hit = self.pretest_ids[pos] == ids
-        counts[pos[hit]] = np.asarray(values, dtype=np.int64)[hit]
-        return counts
+        return _counts(self.pretest_ids, item_ids, values)
 
     @functools.cached_property
     def content_shares(self) -> dict[str, float]:
         """{tag: share of the pool}, the content-balance targets (read-only, shared)."""
         return content_shares(self.bank)
+
+
+def _locate(sorted_ids: np.ndarray, item_ids) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, found) of ``item_ids`` in the ascending ``sorted_ids``; ``positions[~found]``
+    is junk."""
+    ids = np.asarray(item_ids if isinstance(item_ids, list | np.ndarray) else list(item_ids),
+                     dtype=np.int64)
+    if not sorted_ids.size:
+        return np.zeros(ids.size, dtype=np.intp), np.zeros(ids.size, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
+    return pos, sorted_ids[pos] == ids
+
+
+def _counts(sorted_ids: np.ndarray, item_ids, values) -> np.ndarray:
+    """Per id of ``sorted_ids`` the value of its (id, value) pair, 0 without one; pairs of
+    other ids are dropped."""
+    counts = np.zeros(sorted_ids.size, dtype=np.int64)
+    pos, hit = _locate(sorted_ids, item_ids)
+    counts[pos[hit]] = np.asarray(values, dtype=np.int64)[hit]
+    return counts
 
 
 # Building a bank (and cat_engine's selection index on it) costs more than reading the rows,

@@ -34,6 +34,7 @@ answered to the end (``bench/bench_gaming.py``).  Theta and its SE are stored as
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -258,11 +259,24 @@ def pretest_schedule(seed: int, rules: ExamRules) -> frozenset[int]:
     before its minimum length, so a scored item follows it).  A CAT with a minimum length of
     1 seeds none.
     """
-    k = min(rules.pretest_items, rules.min_items - 1)
+    return _schedule(seed, min(rules.pretest_items, rules.min_items - 1), rules.min_items)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule(seed: int, k: int, min_items: int) -> frozenset[int]:
+    # Cached: an answer's decision and its reply's counts both ask for it.
     if k <= 0:
         return frozenset()
     rng = np.random.default_rng([seed, _PRETEST_STREAM])
-    return frozenset((rng.choice(rules.min_items - 1, size=k, replace=False) + 1).tolist())
+    return frozenset((rng.choice(min_items - 1, size=k, replace=False) + 1).tolist())
+
+
+def _open_pretest(pool: Pool, seen: np.ndarray,
+                  responses: Sequence[ResponseFacts]) -> np.ndarray:
+    """(pretest items,) bool: those the participant has never seen, in this attempt or
+    before."""
+    return ~(np.isin(pool.pretest_ids, seen)
+             | np.isin(pool.pretest_ids, [r.item_id for r in responses]))
 
 
 def pretest_extra(exam: ExamFacts, settings: ProgramSettings, pool: Pool | None,
@@ -276,9 +290,7 @@ def pretest_extra(exam: ExamFacts, settings: ProgramSettings, pool: Pool | None,
     scored = sum(1 for r in responses if not r.pretest and r.answered_at is not None)
     ahead = sum(1 for t in pretest_schedule(seed, exam_rules(exam, settings)) if t > scored)
     if ahead:
-        taken = np.isin(pool.pretest_ids, seen) | np.isin(pool.pretest_ids,
-                                                         [r.item_id for r in responses])
-        ahead = min(ahead, int((~taken).sum()))
+        ahead = min(ahead, int(_open_pretest(pool, seen, responses).sum()))
     return shown + ahead
 
 
@@ -311,8 +323,7 @@ def _seed_pretest(load: AttemptLoad, scored: int, answered: int, position: int,
         return None
     if not _pretest_fits(load, rules, scored, answered, now):
         return None
-    eligible = ~np.isin(pool.pretest_ids, load.seen)
-    eligible[np.isin(pool.pretest_ids, [r.item_id for r in load.responses])] = False
+    eligible = _open_pretest(pool, load.seen, load.responses)
     if not eligible.any():
         return None
     counts = pool.pretest_counts(load.exposure.item_ids, load.exposure.counts)
