@@ -323,10 +323,10 @@ def test_whole_flow_in_chromium(app, demo, live_server, no_secrets, viewport):
             admin.screenshot(path=str(artifacts / "admin-assignments.png"), full_page=True)
 
             # Ujikom passed: kompeten, certificate shown, printable and verifiable.  Its time is
-            # cut to 65 s here, so that the page's warnings at 5 and 1 minutes left show.
+            # cut to 61 s here, so that the page's warnings at 5 and 1 minutes left show.
             with Database.factory(app)() as s:
                 s.execute(update(bank.Exam).where(bank.Exam.code == "UJIKOM").values(
-                    duration_s=65))
+                    duration_s=61))
                 s.commit()
             ujikom = me.start("UJIKOM")
             page.wait_for_function(
