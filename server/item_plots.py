@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 
 import matplotlib
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from item_bank.item_stats import Curves, ExposurePeriod
@@ -55,13 +56,15 @@ def exposure_svg(periods: list[ExposurePeriod], period: str) -> bytes:
     """Times shown and answered per day or week, as bars."""
     figure, axes = _axes(gettext("Times"), gettext("Week from") if period == "week"
                          else gettext("Day"))
-    starts = [p.start for p in periods]
+    # the days themselves (no zone: matplotlib would move an aware midnight to UTC)
+    starts = [p.start.date() for p in periods]
     width = 5.0 if period == "week" else 0.8
     axes.bar(starts, [p.shown for p in periods], width=width, color=GREY,
              label=gettext("shown"))
     axes.bar(starts, [p.answered for p in periods], width=width * 0.5, color=BLUE,
              label=gettext("answered"))
-    axes.legend(loc="upper left", frameon=False)
+    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False)
     axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_formatter(DateFormatter("%d/%m/%y"))  # no month names: any language
     figure.autofmt_xdate()
     return _svg(figure)

@@ -162,6 +162,10 @@ def test_curves_are_the_3pl_formula(session, model, a, b, c):
     assert item_curves(item) is None
 
 
+def _utc(day: int, hour: int, minute: int) -> dt.datetime:
+    return dt.datetime(2026, 3, day, hour, minute, tzinfo=dt.UTC)
+
+
 def test_distractors_exposure_counts_and_history_of_a_hand_made_response_set(session):
     world = build_world(session, n_materi=1, items_per_materi=2, with_pre=False)
     item, other = session.scalars(select(Item).order_by(Item.id)).all()
@@ -172,18 +176,18 @@ def test_distractors_exposure_counts_and_history_of_a_hand_made_response_set(ses
                      ItemExposure(exam_id=exam.id, item_id=other.id, count=40)])
     zone = ZoneInfo("Asia/Jakarta")
     # (final θ, state, choice, presented at, UTC): 9 finished answers count in the table
-    rows = [(0.9, "submitted", 2, dt.datetime(2026, 3, 1, 16, 59, tzinfo=dt.UTC)),   # 23:59 WIB, 1 March
-            (-1.2, "submitted", 0, dt.datetime(2026, 3, 1, 17, 0, tzinfo=dt.UTC)),   # 00:00 WIB, 2 March
-            (0.1, "expired", 2, dt.datetime(2026, 3, 1, 18, 0, tzinfo=dt.UTC)),
-            (1.7, "submitted", 2, dt.datetime(2026, 3, 2, 3, 0, tzinfo=dt.UTC)),
-            (-0.4, "submitted", 1, dt.datetime(2026, 3, 2, 4, 0, tzinfo=dt.UTC)),
-            (0.1, "submitted", 3, dt.datetime(2026, 3, 4, 4, 0, tzinfo=dt.UTC)),     # a tie with the 3rd
-            (2.5, "submitted", 2, dt.datetime(2026, 3, 4, 5, 0, tzinfo=dt.UTC)),
-            (-2.0, "submitted", 1, dt.datetime(2026, 3, 4, 6, 0, tzinfo=dt.UTC)),
-            (0.5, "submitted", 0, dt.datetime(2026, 3, 4, 7, 0, tzinfo=dt.UTC)),
-            (1.0, "started", 2, dt.datetime(2026, 3, 4, 8, 0, tzinfo=dt.UTC)),       # running: not counted
-            (None, "submitted", 1, dt.datetime(2026, 3, 4, 9, 0, tzinfo=dt.UTC)),    # no θ: not counted
-            (0.3, "submitted", None, dt.datetime(2026, 3, 4, 10, 0, tzinfo=dt.UTC))]  # shown, not answered
+    rows = [(0.9, "submitted", 2, _utc(1, 16, 59)),   # 23:59 WIB, 1 March
+            (-1.2, "submitted", 0, _utc(1, 17, 0)),   # 00:00 WIB, 2 March
+            (0.1, "expired", 2, _utc(1, 18, 0)),
+            (1.7, "submitted", 2, _utc(2, 3, 0)),
+            (-0.4, "submitted", 1, _utc(2, 4, 0)),
+            (0.1, "submitted", 3, _utc(4, 4, 0)),     # a tie with the 3rd
+            (2.5, "submitted", 2, _utc(4, 5, 0)),
+            (-2.0, "submitted", 1, _utc(4, 6, 0)),
+            (0.5, "submitted", 0, _utc(4, 7, 0)),
+            (1.0, "started", 2, _utc(4, 8, 0)),       # running: not counted
+            (None, "submitted", 1, _utc(4, 9, 0)),    # no θ: not counted
+            (0.3, "submitted", None, _utc(4, 10, 0))]  # shown, not answered
     people = [Participant(nip=f"{198001010000000000 + k}", name=f"P{k}")
               for k in range(len(rows))]
     session.add_all(people)
