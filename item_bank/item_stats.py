@@ -106,6 +106,8 @@ def ability_groups(thetas: list[float], choices: list[int], n_options: int,
     (in the order given, which breaks ties of θ: the caller orders them by attempt): the
     answer of rank ``r`` (0-based, lowest θ first) of ``n`` falls in group ``r * groups // n``;
     groups without an answer are left out."""
+    if not thetas:
+        return []
     order = sorted(range(len(thetas)), key=lambda k: thetas[k])  # stable: ties keep order
     members: list[list[int]] = [[] for _ in range(groups)]
     for rank, k in enumerate(order):
@@ -148,6 +150,14 @@ def exposure_periods(shown: list[tuple[dt.datetime, bool]], zone: ZoneInfo,
     return ("week" if weekly else "day"), rows
 
 
+def item_exposure(session: Session, item: Item) -> tuple[str, list[ExposurePeriod]]:
+    """:func:`exposure_periods` of every showing of ``item``, in its program's zone."""
+    return exposure_periods(
+        [(t, answered) for t, answered in session.execute(
+            select(Response.presented_at, Response.choice.is_not(None))
+            .where(Response.item_id == item.id))], item.materi.program.settings.zone())
+
+
 def item_report(session: Session, item_id: int) -> ItemReport:
     """Everything the item's page shows about how it works (see the module's docstring);
     NotFound for an unknown item."""
@@ -164,15 +174,12 @@ def item_report(session: Session, item_id: int) -> ItemReport:
         .where(Response.item_id == item_id, Attempt.theta.is_not(None))
         .order_by(Attempt.id)).all()
     zone = item.materi.program.settings.zone()
-    period, exposure = exposure_periods(
-        [(t, answered) for t, answered in session.execute(
-            select(Response.presented_at, Response.choice.is_not(None))
-            .where(Response.item_id == item_id))], zone)
+    period, exposure = item_exposure(session, item)
     return ItemReport(
         item=item, shown=shown or 0, answers=answers or 0,
         p_correct=(right or 0) / answers if answers else None, curves=item_curves(item),
         groups=ability_groups([t for t, _c in finished], [c for _t, c in finished],
-                              len(item.options)) if finished else [],
+                              len(item.options)),
         period=period, exposure=exposure,
         history=list(session.scalars(select(ItemParameters).where(
             ItemParameters.item_id == item_id).order_by(ItemParameters.version.desc()))),

@@ -278,6 +278,8 @@ ITEM_SORT_KEYS = item_search.SORT_KEYS
 ItemQuery = item_search.ItemQuery
 search_items = item_search.search_items
 item_report = item_stats.item_report
+item_curves = item_stats.item_curves
+item_exposure = item_stats.item_exposure
 
 
 def program_overview(session: Session, program_id: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from server.extensions import db
 from server.item_plots import curve_svg, exposure_svg
 from server.security import access
 from server.views import picture_response
-from server.views.writer import STAFF, bp
+from server.views.writer import STAFF, _item_or_404, bp
 
 
 @bp.get("/items/<int:item_id>/icc.svg", defaults={"plot": "icc"})
@@ -19,13 +19,15 @@ from server.views.writer import STAFF, bp
 def item_plot(item_id: int, plot: str):
     """404 for an unknown item, for the curves of an item without parameters and for the
     exposure of an item never shown: the item's page says so in words instead."""
-    report = bank.item_report(db.session, item_id)
+    item = _item_or_404(item_id)
     if plot == "exposure":
-        if not report.exposure:
-            raise bank.NotFound("item_not_shown", item=report.item.code)
-        svg = exposure_svg(report.exposure, report.period)
+        period, periods = bank.item_exposure(db.session, item)
+        if not periods:
+            raise bank.NotFound("item_not_shown", item=item.code)
+        svg = exposure_svg(periods, period)
     else:
-        if report.curves is None:
-            raise bank.NotFound("item_no_parameters", item=report.item.code)
-        svg = curve_svg(report.curves, plot)
+        curves = bank.item_curves(item)
+        if curves is None:
+            raise bank.NotFound("item_no_parameters", item=item.code)
+        svg = curve_svg(curves, plot)
     return picture_response(svg, "image/svg+xml")

@@ -73,6 +73,9 @@ def test_page_links_keep_the_filters_and_the_bulk_form_works_on_them(writer):
     for link in re.findall(r'<a href="(/writer/items\?[^"]+)"', page):
         assert f"materi_id={materi.id}" in link and "status=draft" in link \
             and "order=desc" in link, link
+    past = writer.get(f"/writer/items?page=9&materi_id={materi.id}&status=draft")
+    assert past.status_code == 200 and \
+        "Pencarian ini punya 2 halaman; tidak ada halaman 9." in past.get_data(as_text=True)
     # the chosen items of the filtered page move together
     ids = re.findall(r'name="item_id" value="(\d+)"', page)[:2]
     r = writer.post("/writer/items/status", data={"item_id": ids, "status": "reviewed"})
