@@ -153,6 +153,13 @@ MESSAGES: dict[str, str] = {
         "The logo must be a PNG or JPEG image; this file is not one, or it is damaged."),
     "logo_too_many_pixels": N_(
         "The logo is %(width)s × %(height)s pixels; at most %(max)s × %(max)s are accepted."),
+    # --- the writers' item search and an item's statistics
+    "search_value_unknown": N_("The search's %(field)s cannot be %(value)s: choose one of "
+                               "%(choices)s."),
+    "search_shown_order": N_("The least times shown (%(low)s) is above the most "
+                             "(%(high)s)."),
+    "item_no_parameters": N_("Item %(item)s has no parameters yet, so it has no curves."),
+    "item_not_shown": N_("Item %(item)s has not been shown in an exam yet."),
 }
 
 

@@ -57,7 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import errors, i18n, inputs, jobs, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
-    from server.views import admin, logins, participant, public, writer
+    from server.views import (
+        admin,
+        logins,
+        participant,
+        public,
+        writer,
+        writer_stats,  # noqa: F401  (routes of the writer blueprint)
+    )
 
     app = SmartCat(__name__)
     app.url_map.converters["int"] = IdConverter

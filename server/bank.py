@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from calibration import ResponseData, calibrate
@@ -25,6 +25,8 @@ from item_bank import (
     accounts,
     authoring,
     calibration_source,
+    item_search,
+    item_stats,
     login_throttle,  # noqa: F401  (the throttle of server.auth and the admin's view)
     policy,  # noqa: F401  (re-exported for the views)
 )
@@ -271,15 +273,13 @@ def certificate_json(session: Session, number: str) -> dict[str, Any]:
 item_record = authoring.item_record
 
 
-def item_statistics(session: Session, item_id: int) -> dict[str, Any]:
-    """Exposure (times administered), answers, proportion correct."""
-    answered = session.execute(
-        select(func.count(Response.id), func.sum(case((Response.correct, 1), else_=0)))
-        .where(Response.item_id == item_id, Response.choice.is_not(None))).one()
-    shown = session.scalar(select(func.count(Response.id)).where(Response.item_id == item_id))
-    n, right = answered
-    return {"exposure": shown or 0, "answers": n or 0,
-            "p_correct": (right or 0) / n if n else None}
+ITEMS_PER_PAGE = item_search.PER_PAGE
+ITEM_SORT_KEYS = item_search.SORT_KEYS
+ItemQuery = item_search.ItemQuery
+search_items = item_search.search_items
+item_report = item_stats.item_report
+item_curves = item_stats.item_curves
+item_exposure = item_stats.item_exposure
 
 
 def program_overview(session: Session, program_id: int) -> dict[str, Any]:

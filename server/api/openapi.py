@@ -369,9 +369,24 @@ PAGES: dict[tuple[str, str], Page] = {
         errors=(401, 422, 429), form={"username": STR, "password": STR, "next": STR},
         required=("username", "password")),
     ("writer.items", "GET"): Page(
-        "Items, 50 a page, with search in stem and code and a status filter",
-        errors=(422,),
-        query={"q": STR, "status": STR, "page": {"type": "integer", "minimum": 1}}),
+        "Items, 50 a page: search in stem and code, filters by program, materi, content tag, "
+        "status, model and times shown, a sort and page numbers; 422 names every value the "
+        "search cannot use", errors=(422,),
+        query={"q": STR, "program_id": INT, "materi_id": INT, "content_tag_id": INT,
+               "status": {"type": "string", "enum": ["draft", "reviewed", "pretest",
+                                                     "operational", "retired"]},
+               "model": {"type": "string", "enum": ["1pl", "2pl", "3pl"]},
+               "shown_min": {"type": "integer", "minimum": 0},
+               "shown_max": {"type": "integer", "minimum": 0},
+               "sort": {"type": "string", "enum": ["code", "status", "b", "exposure",
+                                                   "changed"]},
+               "order": {"type": "string", "enum": ["asc", "desc"]},
+               "page": {"type": "integer", "minimum": 1}}),
+    ("writer.item_plot", "GET"): Page(
+        "A plot of the item's statistics as SVG: its characteristic curve (`icc.svg`), "
+        "information curve (`information.svg`) or times shown per day or week "
+        "(`exposure.svg`); 404 for the curves of an item without parameters and the "
+        "exposure of an item never shown", errors=(404,), media="image/svg+xml", schema=STR),
     ("writer.new_item", "GET"): Page("The new item form"),
     ("writer.new_item", "POST"): Page(
         "Create a draft item, then to its page", ok=(302,), errors=(404, 422),

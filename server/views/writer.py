@@ -15,7 +15,7 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 
 from item_bank import authoring
 from item_bank.exchange import load as exchange
@@ -25,7 +25,7 @@ from server import MAX_ID, bank
 from server.auth import login_staff
 from server.errors import BadInput
 from server.extensions import db
-from server.i18n import N_, Notice, gettext, status_label
+from server.i18n import N_, Notice, gettext, notice_text, status_label
 from server.inputs import parse_int, query_int, upload_route
 from server.policy_args import policy_now
 from server.security import access, current_role, safe_next, start_session
@@ -33,7 +33,6 @@ from server.views.staff import form_float, form_int, form_text, saving, staff_ac
 
 bp = Blueprint("writer", __name__, url_prefix="/writer")
 STAFF = ("writer", "admin")
-PAGE = 50
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -56,23 +55,49 @@ def login():
 @bp.get("/items")
 @access(*STAFF)
 def items():
-    Item = bank.Item
-    q = request.args.get("q", "").strip()
-    status = request.args.get("status", "")
-    # The offset (page - 1) * PAGE must stay a 64-bit integer.
-    page = query_int("page", 1, low=1, high=MAX_ID // PAGE)
-    stmt = select(Item)
-    if q:
-        stmt = stmt.where(or_(Item.stem.ilike(f"%{q}%"), Item.code.ilike(f"%{q}%")))
-    if status:
-        stmt = stmt.where(Item.status == status)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.order_by(Item.id).offset((page - 1) * PAGE).limit(PAGE)).all()
-    return render_template("writer/items.html", items=rows, q=q, status=status, page=page,
-                           total=total, statuses=[s.value for s in bank.ItemStatus], pages=PAGE,
-                           materi=_materi_choices(), exchange_formats=exchange.FORMAT_NAMES,
-                           programs=db.session.scalars(
-                               select(bank.Program).order_by(bank.Program.id)).all())
+    """The search: every filter, the sort and the page from the query string; a value it
+    cannot use is named (each one) above the form, which keeps what was typed: 422."""
+    query, problems = _item_query()
+    result = None if problems else bank.search_items(db.session, query)
+    return render_template(
+        "writer/items.html", result=result, query=query, problems=problems,
+        args=request.args, filters=query.filters(), statuses=[s.value for s in bank.ItemStatus],
+        models=[m.value for m in bank.IrtModel], sort_keys=bank.ITEM_SORT_KEYS,
+        materi=_materi_choices(), exchange_formats=exchange.FORMAT_NAMES,
+        programs=db.session.scalars(select(bank.Program).order_by(bank.Program.id)).all(),
+        content_tags=db.session.scalars(select(bank.ContentTag).order_by(
+            bank.ContentTag.materi_id, bank.ContentTag.code)).all()), 422 if problems else 200
+
+
+def _item_query() -> tuple[bank.ItemQuery, list[str]]:
+    """The search of the query string, and the text of every problem with it (the numbers
+    here, the choices by :meth:`ItemQuery.problems`)."""
+    problems: list[str] = []
+
+    def number(name: str, default: int | None, column=None, **bounds) -> int | None:
+        if column is not None:
+            low, high = bank.int_range(column.property.columns[0].type)
+            bounds = {"low": max(low, 0), "high": high}
+        try:
+            return query_int(name, default, **bounds)
+        except BadInput as exc:
+            problems.append(exc.text())
+            return default
+
+    query = bank.ItemQuery(
+        q=request.args.get("q", "").strip(),
+        program_id=number("program_id", None, bank.Program.id),
+        materi_id=number("materi_id", None, bank.Materi.id),
+        content_tag_id=number("content_tag_id", None, bank.ContentTag.id),
+        status=request.args.get("status", ""), model=request.args.get("model", ""),
+        shown_min=number("shown_min", None, low=0),
+        shown_max=number("shown_max", None, low=0),
+        sort=request.args.get("sort", "") or "code",
+        order=request.args.get("order", "") or "asc",
+        # The offset (page - 1) * PAGE must stay a 64-bit integer.
+        page=number("page", 1, low=1, high=MAX_ID // bank.ITEMS_PER_PAGE))
+    problems += [notice_text(n) for n in query.problems()]
+    return query, problems
 
 
 def _content_from_form() -> dict:
@@ -119,7 +144,7 @@ def edit_item(item_id: int):
                       version=item.version))
         return redirect(url_for("writer.edit_item", item_id=item.id))
     return render_template("writer/item.html", item=item, materi=_materi_choices(),
-                           stats=bank.item_statistics(db.session, item.id))
+                           stats=bank.item_report(db.session, item.id), letters=LETTERS)
 
 
 def _retire_confirmed(status: str) -> None:

@@ -182,6 +182,8 @@ def requests_table(app, w):
             "item_id": [str(_draft_item(app, w)), str(_draft_item(app, w))],
             "status": "retired", "confirm": "yes", "reason": "Soal bocor."}}, 302)},
         "writer.export_items": {"GET": ("/writer/items/export.json", {}, 200)},
+        "writer.item_plot": {"GET": (
+            f"/writer/items/{w['calibration'].item_ids[0]}/icc.svg", {}, 200)},
         "writer.import_items": {"POST": ("/writer/items/import", {
             "data": {"file": (io.BytesIO(b"[]"), "items.json")}}, 302)},
         "writer.preview_exchange": {"POST": ("/writer/items/exchange", {"data": {

@@ -133,6 +133,8 @@ def rows(app, demo, new_driver, log_responses):
             s.add(item)
             s.flush()
             items[status.value] = item.id
+        # an item shown in the running attempt: its page has curves and exposure
+        items["shown"] = s.scalar(select(bank.Response.item_id).order_by(bank.Response.id))
         s.commit()
         ib_admin.set_program_logo(s, s.get(bank.Program, materi.program_id), _png())
         values = {"run_id": run, "job_id": job, "program_id": materi.program_id,
@@ -150,6 +152,8 @@ def rows(app, demo, new_driver, log_responses):
 def _staff_pages(app, role: str, values: dict, items: dict) -> dict[str, list[str]]:
     """endpoint -> the paths of its GET pages that ``role`` may see."""
     queries = {"logins.reset": "?address=192.0.2.9",
+               "writer.items": f"?program_id={values['program_id']}&sort=exposure&order=desc"
+                               "&shown_min=0&page=2",
                "writer.export_exchange": f"?program_id={values['program_id']}"}
     pages: dict[str, list[str]] = {}
     for rule in app.url_map.iter_rules():
@@ -157,7 +161,9 @@ def _staff_pages(app, role: str, values: dict, items: dict) -> dict[str, list[st
             continue
         if not {role, "anonymous"} & app.view_functions[rule.endpoint].access:
             continue
-        if "item_id" in rule.arguments:
+        if rule.endpoint == "writer.item_plot":  # 404 without parameters or showings
+            paths = [rule.rule.replace("<int:item_id>", str(items["shown"]))]
+        elif "item_id" in rule.arguments:
             paths = [rule.rule.replace("<int:item_id>", str(i)) for i in items.values()]
         else:
             paths = [re.sub(r"<int:(\w+)>", lambda m: str(values[m.group(1)]), rule.rule)]
