@@ -57,7 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import errors, i18n, inputs, jobs, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
-    from server.views import admin, logins, participant, public, writer
+    from server.views import (
+        admin,
+        admin_roster,  # noqa: F401  (its routes are admin.bp's)
+        logins,
+        participant,
+        public,
+        writer,
+    )
 
     app = SmartCat(__name__)
     app.url_map.converters["int"] = IdConverter
@@ -79,7 +86,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(participant.bp)
     app.register_blueprint(writer.bp)
-    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.bp)  # with the routes of admin_roster
     app.register_blueprint(logins.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api)
