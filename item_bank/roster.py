@@ -146,7 +146,8 @@ def roster_table(session: Session, *, program_id: int, query: str = "",
         header += [f"{exam.code} passed", f"{exam.code} attempts"]
     header += [f"{a.code} done" for a in assignments]
     header += ["assignments done", "certificate", "category"]
-    table = [header]
+    # Assignment codes are not held to the code pattern: the header is escaped as well.
+    table = [[csv_cell(c) for c in header]]
     for row in rows:
         cells: list[object] = [row.nip, row.name, row.unit]
         for exam in row.status.exams:
@@ -156,7 +157,6 @@ def roster_table(session: Session, *, program_id: int, query: str = "",
         cells += [f"{row.status.assignments_done}/{row.status.assignments_total}",
                   row.status.certificate_number or "", row.status.category or ""]
         table.append([csv_cell(c) for c in cells])
-    table[0] = [csv_cell(c) for c in header]
     return table
 
 

@@ -76,6 +76,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
 )
 from item_bank.models.item import validate_item_fields  # noqa: F401
 from item_bank.models.limits import int_range, max_length, text_problem  # noqa: F401
+from item_bank.policy import invigilation
 from item_bank.security import hash_password, hash_token, new_token, verify_password  # noqa: F401
 
 __all__ = ["policy", "make_engine", "Engine"]
@@ -391,8 +392,7 @@ def live_attempts(session: Session, now: dt.datetime | None = None) -> list[dict
     answered = (select(func.count(Response.id))
                 .where(Response.attempt_id == Attempt.id, Response.choice.is_not(None))
                 .scalar_subquery())
-    extended = (select(func.coalesce(func.sum(AttemptExtension.seconds), 0))
-                .where(AttemptExtension.attempt_id == Attempt.id).scalar_subquery())
+    extended = invigilation.extended_seconds_query(Attempt.id).scalar_subquery()
     rows = session.execute(
         select(Attempt, Participant, Exam, Program, answered, extended)
         .join(Participant, Participant.id == Attempt.participant_id)

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Conflict, InvalidInput, NotFound
@@ -55,10 +56,16 @@ def _participant_of(session: Session, attempt_id: int) -> int:
     return participant_id
 
 
+def extended_seconds_query(attempt_id: Any) -> Select:
+    """The seconds attempt ``attempt_id`` (an id, or a column such as ``Attempt.id`` for a
+    correlated subquery) has been extended by in all."""
+    return (select(func.coalesce(func.sum(AttemptExtension.seconds), 0))
+            .where(AttemptExtension.attempt_id == attempt_id))
+
+
 def extended_seconds(session: Session, attempt_id: int) -> int:
     """The seconds the attempt's time has been extended by in all."""
-    return int(session.scalar(select(func.coalesce(func.sum(AttemptExtension.seconds), 0))
-                              .where(AttemptExtension.attempt_id == attempt_id)))
+    return int(session.scalar(extended_seconds_query(attempt_id)))
 
 
 def extend_attempt(session: Session, *, attempt_id: int, minutes: int, reason: str,
@@ -94,8 +101,8 @@ def extend_attempt(session: Session, *, attempt_id: int, minutes: int, reason: s
         used = extended_seconds(session, attempt_id)
         left = MAX_EXTENSION_MINUTES - used // 60
         if minutes > left:
-            raise CommitThenRefuse(InvalidInput("extension_minutes", minutes=minutes,
-                                                left=left, max=MAX_EXTENSION_MINUTES))
+            raise InvalidInput("extension_minutes", minutes=minutes, left=left,
+                               max=MAX_EXTENSION_MINUTES)
         seconds = minutes * 60
         deadline = load.attempt.deadline + dt.timedelta(seconds=seconds)
         written = session.execute(
@@ -131,4 +138,4 @@ def end_attempt(session: Session, *, attempt_id: int, actor: str,
 
 
 __all__ = ["MAX_EXTENSION_MINUTES", "Extended", "end_attempt", "extend_attempt",
-           "extended_seconds"]
+           "extended_seconds", "extended_seconds_query"]
