@@ -6,16 +6,18 @@ Each function that changes something is one transaction (:mod:`item_bank.tx`).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from .db import db_now
 from .errors import NotFound
-from .models import AuditLog, Participant, StaffUser
+from .models import AuditLog, Participant, ServiceTokenUse, StaffUser
 from .security import hash_password
-from .tx import transactional
+from .tx import transaction, transactional
 
 Account = type[Participant] | type[StaffUser]
 
@@ -92,3 +94,25 @@ def end_participant_sessions(session: Session, *, participant_id: int,
                          subject=f"participant:{participant.nip}"))
     session.flush()
     return participant
+
+
+# A token's last use is kept to the minute: a service polling every second writes once.
+TOKEN_USE_RESOLUTION = dt.timedelta(seconds=60)
+
+
+def record_token_use(session: Session, token_id: int) -> None:
+    """Note that the token was accepted now (the database clock), unless that was noted less
+    than :data:`TOKEN_USE_RESOLUTION` ago.  Its own transaction when it writes; two first
+    uses at once write one row (the other's insert is refused and forgotten)."""
+    now = db_now(session)
+    row = session.get(ServiceTokenUse, token_id, populate_existing=True)
+    if row is not None and row.last_used_at > now - TOKEN_USE_RESOLUTION:
+        return
+    try:
+        with transaction(session):
+            if row is None:
+                session.add(ServiceTokenUse(token_id=token_id, last_used_at=now))
+            else:
+                row.last_used_at = now
+    except IntegrityError:
+        pass  # a concurrent first use wrote the row: its time is as good as this one

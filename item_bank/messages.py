@@ -62,6 +62,22 @@ MESSAGES: dict[str, str] = {
     "answered_with_other_option": N_("This item was already answered with another option."),
     "attempt_finished": N_("This attempt is finished."),
     "time_up": N_("The time of this attempt has run out."),
+    "completion_fields": N_("Expected nip or nip,assignment, got %(count)s fields."),
+    "completion_nip_malformed": N_("%(nip)s is not a NIP: a NIP has exactly 18 digits."),
+    "completion_nip_unknown": N_("NIP %(nip)s is not registered."),
+    "completion_assignment_unknown": N_("No assignment %(code)s in this program."),
+    "completion_assignment_missing": N_("No assignment on this line, and none chosen for the "
+                                        "file."),
+    "completion_duplicate": N_("NIP %(nip)s with assignment %(assignment)s again (also on "
+                               "line %(first)s)."),
+    "completion_empty": N_("The file names no NIP."),
+    "completion_too_long": N_("The file is too long: at most %(max)s characters."),
+    "csv_header": N_("The header must be %(columns)s, not %(header)s."),
+    "csv_unreadable": N_("Line %(line)s is not a CSV line: %(detail)s"),
+    "extension_reason_required": N_("Give the reason for the extension (it is recorded)."),
+    "extension_reason_invalid": N_("The reason must be text of at most %(max)s characters."),
+    "extension_minutes": N_("An extension is 1 to %(left)s minutes (at most %(max)s in all "
+                            "for one attempt), not %(minutes)s."),
     "not_current_item": N_("This is not the current item of the attempt."),
     "finish_needs_confirmation": N_(
         "You have answered %(answered)s of the at least %(min_items)s questions of this exam. "

@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.extensions import csrf, db
     from server.views import (
         admin,
+        admin_roster,  # noqa: F401  (its routes are admin.bp's)
         logins,
         participant,
         public,
@@ -86,7 +87,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(participant.bp)
     app.register_blueprint(writer.bp)
-    app.register_blueprint(admin.bp)
+    app.register_blueprint(admin.bp)  # with the routes of admin_roster
     app.register_blueprint(logins.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(api)

@@ -47,6 +47,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Assignment,
     AssignmentCompletion,
     Attempt,
+    AttemptExtension,
     AttemptState,
     AuditLog,
     CalibrationJob,
@@ -68,21 +69,28 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     Participant,
     Program,
     ProgramLogo,
+    ProgramSettings,
     Response,
     ServiceToken,
+    ServiceTokenUse,
     StaffRole,
     StaffUser,
 )
 from item_bank.models.item import validate_item_fields  # noqa: F401
 from item_bank.models.limits import int_range, max_length, text_problem  # noqa: F401
+from item_bank.policy import invigilation
 from item_bank.security import hash_password, hash_token, new_token, verify_password  # noqa: F401
 
 __all__ = ["policy", "make_engine", "Engine"]
 
 
 def service_token_valid(session: Session, token: str) -> bool:
+    """Whether ``token`` is a service token not revoked; its use is noted (to the minute)."""
     row = session.scalar(select(ServiceToken).where(ServiceToken.token_hash == hash_token(token)))
-    return row is not None and row.revoked_at is None
+    if row is None or row.revoked_at is not None:
+        return False
+    accounts.record_token_use(session, row.id)
+    return True
 
 
 @functools.cache
@@ -321,22 +329,44 @@ def enrol_roster(session: Session, *, program_id: int,
     return count
 
 
+def read_csv(text: str, columns: Sequence[str], required: Sequence[str], *,
+             headerless: bool = False) -> tuple[list[tuple[str, ...]], list[int]]:
+    """The rows of a CSV upload as tuples in the order of ``columns`` (stripped; a missing
+    column is ""), and the line of each.  The header names the columns (any order, any case;
+    ``required`` ones present, no others); with ``headerless``, a file whose first line is
+    not such a header is read as ``columns`` by position, each row as long as it is (the
+    caller counts its fields).  InvalidInput ``csv_header`` / ``csv_unreadable`` otherwise."""
+    reader = csv.reader(io.StringIO(text))
+    rows: list[tuple[str, ...]] = []
+    lines: list[int] = []
+    try:
+        first = next(reader, [])
+        header = [(h or "").strip().lower() for h in first]
+        named = set(required) <= set(header) and not set(header) - set(columns)
+        if not named and not headerless:
+            raise InvalidInput("csv_header", columns=",".join(columns),
+                               header=",".join(header)[:200] or "-")
+        if not named and any(cell.strip() for cell in first):
+            rows.append(tuple(cell.strip() for cell in first))
+            lines.append(reader.line_num)
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue  # a blank line (a file's last newline, a gap) names nobody
+            if named:
+                values = dict(zip(header, (c.strip() for c in record), strict=False))
+                rows.append(tuple(values.get(column, "") for column in columns))
+            else:
+                rows.append(tuple(cell.strip() for cell in record))
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise InvalidInput("csv_unreadable", line=reader.line_num, detail=str(exc)) from exc
+    return rows, lines
+
+
 def import_roster(session: Session, program_id: int, text: str) -> int:
     """:func:`enrol_roster` of a CSV with the header ``nip,name[,unit][,password]``; a
     ValueError names the bad lines of the file (nothing is stored then)."""
-    reader = csv.DictReader(io.StringIO(text))
-    rows, lines = [], []
-    try:
-        header = [(h or "").strip().lower() for h in reader.fieldnames or []]
-        if "nip" not in header or "name" not in header or set(header) - set(ROSTER_COLUMNS):
-            raise ValueError(f"the header must be nip,name,unit,password (unit and password "
-                             f"optional), not {','.join(header) or 'empty'}")
-        for record in reader:
-            record = {k.strip().lower(): (v or "").strip() for k, v in record.items() if k}
-            rows.append(tuple(record.get(column, "") for column in ROSTER_COLUMNS))
-            lines.append(reader.line_num)
-    except csv.Error as exc:
-        raise ValueError(f"line {reader.line_num}: not a CSV line: {exc}") from exc
+    rows, lines = read_csv(text, ROSTER_COLUMNS, ("nip", "name"))
     return enrol_roster(session, program_id=program_id, rows=rows, lines=lines)
 
 
@@ -356,18 +386,25 @@ def mark_assignment_done(session: Session, *, program_id: int, assignment_id: in
 
 
 def live_attempts(session: Session, now: dt.datetime | None = None) -> list[dict[str, Any]]:
-    """Running attempts with the seconds left at ``now`` (None: the database clock)."""
+    """Running attempts with the seconds left at ``now`` (None: the database clock), their
+    program and exam, the program's time zone and the minutes they were extended by."""
     now = db_now(session) if now is None else now
+    answered = (select(func.count(Response.id))
+                .where(Response.attempt_id == Attempt.id, Response.choice.is_not(None))
+                .scalar_subquery())
+    extended = invigilation.extended_seconds_query(Attempt.id).scalar_subquery()
     rows = session.execute(
-        select(Attempt, Participant, Exam)
+        select(Attempt, Participant, Exam, Program, answered, extended)
         .join(Participant, Participant.id == Attempt.participant_id)
         .join(Exam, Exam.id == Attempt.exam_id)
+        .join(Program, Program.id == Attempt.program_id)
         .where(Attempt.state == AttemptState.STARTED).order_by(Attempt.deadline)).all()
     return [{"attempt_id": a.id, "nip": p.nip, "name": p.name, "exam": e.title or e.code,
-             "started_at": a.started_at, "answered": sum(r.choice is not None
-                                                         for r in a.responses),
+             "exam_code": e.code, "program": g.code, "program_name": g.name,
+             "timezone": g.settings.timezone, "started_at": a.started_at,
+             "deadline": a.deadline, "answered": n, "extended_minutes": int(x) // 60,
              "seconds_left": max(0, int((a.deadline - now).total_seconds()))}
-            for a, p, e in rows]
+            for a, p, e, g, n, x in rows]
 
 
 create_service_token = ib_admin.create_service_token

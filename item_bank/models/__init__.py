@@ -1,6 +1,13 @@
 """SQLAlchemy 2.0 models of the item bank, one module per domain."""
 
-from .attempt import ATTEMPT_TRANSITIONS, Attempt, AttemptState, Response, SeenItem
+from .attempt import (
+    ATTEMPT_TRANSITIONS,
+    Attempt,
+    AttemptExtension,
+    AttemptState,
+    Response,
+    SeenItem,
+)
 from .base import Base, UtcDateTime
 from .calibration import CalibrationJob, JobState
 from .certificate import AuditLog, Certificate, CertificateRoute
@@ -24,6 +31,7 @@ from .people import (
                      LoginAttempt,
                      Participant,
                      ServiceToken,
+                     ServiceTokenUse,
                      StaffRole,
                      StaffUser,
                      validate_nip,
@@ -35,11 +43,12 @@ from . import limits  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
-    "Attempt", "AttemptState", "AuditLog", "Base", "CalibrationJob", "Certificate",
-    "CertificateRoute", "JobState",
+    "Attempt", "AttemptExtension", "AttemptState", "AuditLog", "Base", "CalibrationJob",
+    "Certificate", "CertificateRoute", "JobState",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",
     "ItemExposure", "ItemImage", "ItemParameters", "ItemStatus", "LoginAttempt", "Materi",
     "Participant", "PoolVersion", "Program", "ProgramLogo", "ProgramSettings", "Response",
-    "SeenItem", "ServiceToken", "StaffRole", "StaffUser", "UtcDateTime", "entry_status",
+    "SeenItem", "ServiceToken", "ServiceTokenUse", "StaffRole", "StaffUser", "UtcDateTime",
+    "entry_status",
     "exam_slot", "parameters_set_by", "validate_item_fields", "validate_nip",
 ]

@@ -87,6 +87,26 @@ class Attempt(Base):
         self.state = new_state
 
 
+class AttemptExtension(Base):
+    """An invigilator's extension of a running attempt's time: who, when, why, how much.
+
+    The extension itself is in the attempt's ``deadline`` (moved by ``seconds`` when this row
+    is written, item_bank.policy.invigilation): every reader of the deadline (both policy
+    stores, the sweeper, the participant's remaining time) honours it without knowing of
+    extensions; these rows are the record and the bound on their total.
+    """
+
+    __tablename__ = "attempt_extension"
+    __table_args__ = (CheckConstraint("seconds > 0", name="seconds_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"), index=True)
+    seconds: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime]
+
+
 class Response(Base):
     """One item put in front of a participant; answered once ``answered_at`` is set."""
 

@@ -94,6 +94,16 @@ class ServiceToken(Base):
     revoked_at: Mapped[dt.datetime | None]
 
 
+class ServiceTokenUse(Base):
+    """When a service token was last accepted (to the minute: item_bank.accounts), beside the
+    token so that checking a token writes at most once a minute and never its own row."""
+
+    __tablename__ = "service_token_use"
+
+    token_id: Mapped[int] = mapped_column(ForeignKey("service_token.id"), primary_key=True)
+    last_used_at: Mapped[dt.datetime]
+
+
 class LoginAttempt(Base):
     """One failed login try (or one being checked right now), for throttling: which account
     (``nip:<nip>`` or ``staff:<username>``), from which client address, when.  A try that

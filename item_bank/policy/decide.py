@@ -36,7 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -80,8 +80,9 @@ from .rules import (
     past_deadline,
 )
 
-# The endings that are not the CAT's own stopping rule: the participant's Finish, the clock.
-UNFINISHED = frozenset({"submitted", "time"})
+# The endings that are not the CAT's own stopping rule: the participant's Finish, the clock,
+# an invigilator's end.
+UNFINISHED = frozenset({"submitted", "time", "ended"})
 
 # --------------------------------------------------------------------------- events
 
@@ -121,7 +122,16 @@ class Sweep:
     token: str
 
 
-Event = Start | Answer | Finish | Look | Sweep
+@dataclass(frozen=True)
+class End:
+    """An invigilator ends the attempt: graded as the participant's Finish is (with the
+    short-attempt rule, confirmation implied), or as expired once its time is over."""
+
+    token: str
+    actor: str
+
+
+Event = Start | Answer | Finish | Look | Sweep | End
 
 
 def decide(load: AttemptLoad | StartLoad, event: Event, now: dt.datetime) -> Effects:
@@ -136,6 +146,8 @@ def decide(load: AttemptLoad | StartLoad, event: Event, now: dt.datetime) -> Eff
         return finish(load, now, confirmed=event.confirmed, token=event.token)
     if isinstance(event, Look):
         return expire(load, now, event.token, due=past_deadline(load.attempt.deadline, now))
+    if isinstance(event, End):
+        return end(load, now, event.token, event.actor)
     return expire(load, now, event.token,
                   due=is_due(load.attempt.deadline, load.settings, now))
 
@@ -494,6 +506,21 @@ def finish(load: AttemptLoad, now: dt.datetime, *, confirmed: bool, token: str) 
     return _finish(load, AttemptState.SUBMITTED, "submitted", now, token)
 
 
+def end(load: AttemptLoad, now: dt.datetime, token: str, actor: str) -> Effects:
+    """An invigilator's end of a running attempt (nothing once it is final): the grading of
+    :func:`finish` with stop reason ``ended``, plus an audit entry naming ``actor``."""
+    attempt = load.attempt
+    if not attempt.running:
+        return NOTHING
+    if past_deadline(attempt.deadline, now):
+        ended = _finish(load, AttemptState.EXPIRED, "time", now, token)
+    else:
+        ended = _finish(load, AttemptState.SUBMITTED, "ended", now, token)
+    entry = AuditEntry(actor, "attempt_ended", f"attempt:{attempt.id}",
+                       {"participant": attempt.participant_id})
+    return replace(ended, audit=(*ended.audit, entry))
+
+
 def expire(load: AttemptLoad, now: dt.datetime, token: str, *, due: bool) -> Effects:
     """End a running attempt whose time is over (``due``); nothing otherwise."""
     if load.attempt.running and due:
@@ -574,5 +601,5 @@ def _impute(load: AttemptLoad, cat: _Cat, state: EngineState, answered: list[Res
     return state, tuple(imputed)
 
 
-__all__ = ["Answer", "DomainError", "Event", "Finish", "Look", "Start", "Sweep", "answer",
-           "decide", "expire", "finish", "start"]
+__all__ = ["Answer", "DomainError", "End", "Event", "Finish", "Look", "Start", "Sweep", "answer",
+           "decide", "end", "expire", "finish", "start"]

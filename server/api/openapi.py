@@ -486,7 +486,39 @@ PAGES: dict[tuple[str, str], Page] = {
     ("admin.mark_done", "POST"): Page(
         "Mark an assignment done for a participant of the program", ok=(302,),
         errors=(404, 422), form={"nip": STR}, required=("nip",)),
-    ("admin.live", "GET"): Page("Running attempts with the time left"),
+    ("admin.live", "GET"): Page(
+        "Running attempts of every program (program, exam, times in the program's zone, time "
+        "left, extensions) with the invigilator's actions; refreshes itself unless paused",
+        query={"pause": {"type": "string", "enum": ["1"]}}),
+    ("admin.roster", "GET"): Page(
+        "The program's participants with their progress (exams passed, attempts used and "
+        "left, assignments done, certificate), searched by NIP or name, 25 a page",
+        errors=(400, 404), query={"q": STR, "page": INT}),
+    ("admin.roster_export", "GET"): Page(
+        "The roster with progress as CSV (no cell starts a formula)", errors=(404,),
+        query={"q": STR}, media="text/csv", schema=STR),
+    ("admin.completions", "POST"): Page(
+        "Assignment completions from a CSV (a NIP per line, optionally ,assignment code): "
+        "without confirm a preview (nothing stored), with confirm=yes and the previewed text "
+        "every line marked or none; 422 names every bad line",
+        ok=(200, 302), errors=(404, 422), upload=UPLOAD,
+        form={"assignment_id": ID_FIELD, "confirm": {"type": "string", "enum": ["yes"]},
+              "text": {"type": "string", "maxLength": 200_000}}),
+    ("admin.undo_completion", "POST"): Page(
+        "Take back an assignment's completion for a participant (audited)", ok=(302,),
+        errors=(404,), form={}),
+    ("admin.extend_attempt", "POST"): Page(
+        "Extend a running attempt's time by 1-120 minutes (120 in all) for a recorded reason "
+        "(audited); 422 shows the live page with the refusal and what was typed",
+        ok=(302,), errors=(404, 422),
+        form={"minutes": {"type": "integer", "minimum": 1, "maximum": 120},
+              "reason": {"type": "string", "maxLength": 500}},
+        required=("minutes", "reason")),
+    ("admin.end_attempt", "GET"): Page("Asks to confirm ending a running attempt",
+                                       errors=(404,)),
+    ("admin.end_attempt", "POST"): Page(
+        "End a running attempt now, graded as a finished attempt (audited); nothing once it "
+        "is final", ok=(302,), errors=(404,), form={}),
     ("admin.tokens", "GET"): Page("Service tokens"),
     ("admin.tokens", "POST"): Page("Create a service token (shown once on the page)",
                                    errors=(422,), form={"name": STR}, required=("name",)),

@@ -13,10 +13,16 @@ from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_, gettext
 from server.inputs import upload_route
-from server.policy_args import policy_now
 from server.security import access
 from server.views import logo_response
-from server.views.staff import form_float, form_int, form_text, saving, staff_actor
+from server.views.staff import (
+    form_float,
+    form_int,
+    form_text,
+    saving,
+    staff_actor,
+    uploaded_text,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -138,15 +144,7 @@ def create_assignment(program_id: int):
 def import_roster(program_id: int):
     """CSV with a header nip,name[,unit][,password]: enrols every row, or none if one is bad."""
     program = _program_or_404(program_id)
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise BadInput(N_("Choose a CSV file (nip,name,unit,password)."), 422,
-                       "invalid_input")
-    try:
-        text = upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput(N_("The file is not a UTF-8 CSV: %(detail)s"), 422, "invalid_input",
-                       detail=str(exc)) from exc
+    text = uploaded_text("file", N_("Choose a CSV file (nip,name,unit,password)."))
     count = saving(bank.import_roster, db.session, program.id, text)
     flash(gettext("%(count)s participants enrolled.", count=count))
     return redirect(url_for("admin.program", program_id=program.id))
@@ -163,13 +161,6 @@ def mark_done(program_id: int, assignment_id: int):
     return redirect(url_for("admin.program", program_id=program.id))
 
 
-@bp.get("/live")
-@access("admin")
-def live():
-    return render_template("admin/live.html",
-                           rows=bank.live_attempts(db.session, policy_now()))
-
-
 @bp.route("/tokens", methods=["GET", "POST"])
 @access("admin")
 def tokens():
@@ -178,7 +169,11 @@ def tokens():
         name = form_text("name")
         created = saving(ib_admin.create_service_token, db.session, name)
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
-    return render_template("admin/tokens.html", tokens=rows, created=created)
+    used = dict(db.session.execute(select(bank.ServiceTokenUse.token_id,
+                                          bank.ServiceTokenUse.last_used_at)).all())
+    # Tokens belong to no program: their times are written in the default program zone.
+    return render_template("admin/tokens.html", tokens=rows, created=created, used=used,
+                           zone=bank.ProgramSettings().timezone)
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
@@ -189,7 +184,8 @@ def revoke_token(token_id: int):
         token = db.session.get(bank.ServiceToken, token_id)
         if token is None:
             raise bank.NotFound("service_token_not_found", token=token_id)
-        return render_template("admin/revoke_token.html", token=token)
+        return render_template("admin/revoke_token.html", token=token,
+                               zone=bank.ProgramSettings().timezone)
     token = bank.revoke_service_token(db.session, token_id=token_id, actor=staff_actor())
     flash(gettext("Token %(name)s is revoked: the certification API refuses it from now on.",
                   name=token.name))

@@ -31,6 +31,7 @@ STOP_REASONS = {
     "time": N_("The time ran out."),
     "bank": N_("No further question was available for you."),
     "submitted": N_("You finished the exam yourself."),
+    "ended": N_("The invigilator ended the exam."),
 }
 
 

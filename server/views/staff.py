@@ -67,6 +67,19 @@ def saving(change: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                        detail=str(exc)) from exc
 
 
+def uploaded_text(name: str, choose: str) -> str:
+    """The text of the UTF-8 file (a BOM is dropped) uploaded as form field ``name``;
+    BadInput ``choose`` (a message marked with ``N_``) when no file was chosen."""
+    upload = request.files.get(name)
+    if upload is None or not upload.filename:
+        raise BadInput(choose, 422, "invalid_input")
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(N_("The file is not a UTF-8 CSV: %(detail)s"), 422, "invalid_input",
+                       detail=str(exc)) from exc
+
+
 def staff_actor() -> str:
     """The logged-in writer's or administrator's name, for what they change (never a form
     field: a client could send any name)."""

@@ -19,12 +19,13 @@ from smartcat.cli import main
 def test_db_upgrade_cli_creates_the_schema(tmp_path, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'new.sqlite'}"
     assert main(["db", "upgrade", "--db", url]) == 0
-    assert "at revision 0011_item_lifecycle" in capsys.readouterr().out
-    assert current_revision(url) == "0011_item_lifecycle"
+    assert "at revision 0014_attempt_extension" in capsys.readouterr().out
+    assert current_revision(url) == "0014_attempt_extension"
     monkeypatch.setenv("SMARTCAT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0  # idempotent, URL from the environment
     tables = set(inspect(make_engine(url)).get_table_names())
-    assert {"item", "attempt", "seen_item", "certificate", "audit_log"} <= tables
+    assert {"item", "attempt", "seen_item", "certificate", "audit_log",
+            "attempt_extension"} <= tables
 
 
 def test_default_database_is_sqlite_in_the_working_folder(monkeypatch):

@@ -26,7 +26,7 @@ from cat_engine.estimation import estimate
 from cat_engine.scoring import domain_score
 from item_bank.errors import BankExhausted, Conflict, Forbidden, InvalidInput, Locked
 from item_bank.models import Assembly, AttemptState, CertificateRoute, ExamKind
-from item_bank.policy.decide import Answer, Look, Start, Sweep, decide
+from item_bank.policy.decide import Answer, End, Finish, Look, Start, Sweep, decide
 from item_bank.policy.facts import CertificateFacts
 
 SECOND = dt.timedelta(seconds=1)
@@ -228,6 +228,27 @@ def test_views_end_a_running_attempt_at_the_deadline_the_sweeper_after_the_grace
     assert not decide(load, Sweep("T"), deadline + 5 * SECOND).writes
     assert decide(load, Sweep("T"), deadline + 6 * SECOND).finish.state == AttemptState.EXPIRED
     assert decide(load, Look("T"), deadline + SECOND).finish.state == AttemptState.EXPIRED
+
+
+def test_an_invigilators_end_grades_as_a_confirmed_finish_and_is_audited():
+    win = window(settings={"answer_grace_s": 5, "exam_duration_s": 600})
+    attempt = _start(win)
+    deadline = win.attempts[attempt].deadline
+    item_id, key = win.shown_key(attempt)
+    win.event(attempt, Answer(item_id, key, "T"), deadline - 60 * SECOND)
+    load = win.load(attempt)
+    ended = decide(load, End("T", "pengawas"), deadline - 30 * SECOND)
+    finished = decide(load, Finish(True, "T"), deadline - 30 * SECOND)
+    assert ended.finish.state == AttemptState.SUBMITTED and ended.finish.stop_reason == "ended"
+    # the grade of the participant's own confirmed Finish: the same rules, the same marks
+    assert (ended.finish.score, ended.finish.passed, ended.finish.imputed) == (
+        finished.finish.score, finished.finish.passed, finished.finish.imputed)
+    assert [(e.actor, e.action) for e in ended.audit][-1] == ("pengawas", "attempt_ended")
+    # past the deadline it is the clock's end; once final, nothing
+    late = decide(load, End("T", "pengawas"), deadline + SECOND)
+    assert (late.finish.state, late.finish.stop_reason) == (AttemptState.EXPIRED, "time")
+    win.event(attempt, End("T", "pengawas"), deadline - 30 * SECOND)
+    assert not decide(win.load(attempt), End("T", "pengawas"), deadline).writes
 
 
 # --------------------------------------------------------------------------- short attempts

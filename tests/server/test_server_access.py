@@ -226,6 +226,17 @@ def requests_table(app, w):
             f"/admin/programs/{program}/assignments/{w['assignment']}/done",
             {"data": {"nip": w["nip"]}}, 302)},
         "admin.live": {"GET": ("/admin/live", {}, 200)},
+        "admin.roster": {"GET": (f"/admin/programs/{program}/roster?q=1", {}, 200)},
+        "admin.roster_export": {"GET": (f"/admin/programs/{program}/roster.csv", {}, 200)},
+        "admin.completions": {"POST": (f"/admin/programs/{program}/completions", {"data": {
+            "file": (io.BytesIO(f"{w['nip']},TUGAS-1\n".encode()), "tugas.csv")}}, 200)},
+        "admin.undo_completion": {"POST": (
+            f"/admin/programs/{program}/assignments/{w['assignment']}/done/{w['a']}/undo",
+            {}, 302)},
+        "admin.extend_attempt": {"POST": (f"/admin/attempts/{w['running']}/extend", {
+            "data": {"minutes": "1", "reason": "gangguan listrik"}}, 302)},
+        "admin.end_attempt": {"GET": (f"/admin/attempts/{w['finished']}/end", {}, 200),
+                              "POST": (f"/admin/attempts/{w['finished']}/end", {}, 302)},
         "admin.end_sessions": {
             "GET": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 200),
             "POST": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 302)},

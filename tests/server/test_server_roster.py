@@ -45,7 +45,7 @@ def test_a_bad_row_stores_nothing_and_the_page_names_the_line(app, demo, driver)
     assert _counts(app, program) == before  # the good rows were not stored either
 
     r = _upload(driver, program, "nip,nama\n1,x\n")
-    assert r.status_code == 422 and "header must be nip,name" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "judul harus nip,name" in r.get_data(as_text=True)
     assert _counts(app, program) == before
 
 

@@ -140,7 +140,9 @@ def rows(app, demo, new_driver, log_responses):
         values = {"run_id": run, "job_id": job, "program_id": materi.program_id,
                   "participant_id": s.scalar(select(bank.Participant.id).where(
                       bank.Participant.nip == nip)),
-                  "token_id": s.scalar(select(bank.ServiceToken.id))}
+                  "token_id": s.scalar(select(bank.ServiceToken.id)),
+                  "attempt_id": s.scalar(select(bank.Attempt.id).where(
+                      bank.Attempt.state == bank.AttemptState.STARTED))}
     # a delayed account for the login throttle's table (not the demo's: they log in next)
     app.config["WTF_CSRF_ENABLED"] = False
     for _ in range(11):
@@ -183,6 +185,7 @@ def test_every_staff_page_is_in_indonesian_by_default(app, demo, new_driver, row
                 "writer.calibration_run", "writer.calibration_job", "writer.login"}
     if role == "admin":
         expected |= {"admin.index", "admin.program", "admin.live", "admin.tokens",
+                     "admin.roster", "admin.end_attempt",
                      "admin.revoke_token", "admin.end_sessions", "logins.index",
                      "logins.reset"}
     problems = {}

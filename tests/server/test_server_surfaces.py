@@ -96,7 +96,7 @@ def test_revoked_service_token_is_refused_at_once(app, app_factory, driver, demo
     driver.staff_login("admin", "admin-demo-123")
 
     page = driver.client.get("/admin/tokens").get_data(as_text=True)
-    assert f'href="/admin/tokens/{row.id}/revoke"' in page
+    assert f'action="/admin/tokens/{row.id}/revoke"' in page
     # The first step only asks (in Indonesian): nothing is revoked yet.
     r = driver.client.get(f"/admin/tokens/{row.id}/revoke")
     confirm = r.get_data(as_text=True)
@@ -121,7 +121,7 @@ def test_revoked_service_token_is_refused_at_once(app, app_factory, driver, demo
 
     page = driver.client.get("/admin/tokens").get_data(as_text=True)
     assert "dicabut" in page  # the flash message
-    assert f'href="/admin/tokens/{row.id}/revoke"' not in page
+    assert f'action="/admin/tokens/{row.id}/revoke"' not in page
     # Revoking again (a second click) changes nothing and writes no second entry.
     r = driver.client.post(f"/admin/tokens/{row.id}/revoke",
                            data={"csrf_token": csrf(confirm)})
