@@ -23,7 +23,6 @@ from calibration.leaks import DEFAULT_Q as LEAK_Q
 from calibration.leaks import leak_scan
 from item_bank import (
     accounts,
-    authoring,
     calibration_source,
     login_throttle,  # noqa: F401  (the throttle of server.auth and the admin's view)
     policy,  # noqa: F401  (re-exported for the views)
@@ -268,9 +267,6 @@ def certificate_json(session: Session, number: str) -> dict[str, Any]:
 
 
 # --- staff pages ---------------------------------------------------------------------------
-item_record = authoring.item_record
-
-
 def item_statistics(session: Session, item_id: int) -> dict[str, Any]:
     """Exposure (times administered), answers, proportion correct."""
     answered = session.execute(
