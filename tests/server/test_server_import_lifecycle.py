@@ -16,6 +16,9 @@ from sqlalchemy import func, select
 
 from server import bank
 from server.extensions import Database
+from tests.server.test_server_staff_pages import english_texts, untranslated
+
+__all__ = ["english_texts"]  # the fixture of the catalog check
 
 PROGRAM = "PELAYANAN-PUBLIK"
 TOKEN = re.compile(r'action="/writer/items/import/([^"]+)"')
@@ -64,7 +67,8 @@ def _count(app, model=None) -> int:
         return s.scalar(select(func.count()).select_from(model or bank.Item))
 
 
-def test_preview_then_confirm_creates_and_changes_what_was_shown(app, world, new_driver):
+def test_preview_then_confirm_creates_and_changes_what_was_shown(app, world, new_driver,
+                                                                english_texts):
     writer = new_driver()
     writer.staff_login(*world["writer"])
     export = writer.client.get(f"/writer/items/export.csv?program_id={world['program_id']}")
@@ -86,6 +90,7 @@ def test_preview_then_confirm_creates_and_changes_what_was_shown(app, world, new
     assert r.status_code == 200, page
     assert "1 soal baru, 1 diubah" in page and "BARU-1" in page
     assert "Diperbaiki: apa asas pelayanan publik?" in page  # what changes, before and after
+    assert not untranslated(page, english_texts)
     assert _count(app) == items  # a preview stores nothing
     # another file cannot be committed under this preview: the token holds the bytes
     r = _confirm(writer.client, page)
@@ -118,7 +123,7 @@ def test_a_preview_of_a_bank_that_changed_since_is_refused(app, world, new_drive
         assert s.scalar(select(bank.Item.stem).where(bank.Item.code == "BARU-1")) == "x"
 
 
-def test_bad_lines_are_named_and_nothing_is_stored(app, world, new_driver):
+def test_bad_lines_are_named_and_nothing_is_stored(app, world, new_driver, english_texts):
     writer = new_driver()
     writer.staff_login(*world["writer"])
     body = ("id;materi;stem;option_a;option_b;key\n"
@@ -132,6 +137,7 @@ def test_bad_lines_are_named_and_nothing_is_stored(app, world, new_driver):
     assert "baris 3" in page and "tidak ada materi TIDAK-ADA" in page
     assert "baris 4" in page and "harus berupa huruf sebuah opsi (A-E), bukan F" in page
     assert 'id="confirm-import"' not in page and _count(app) == items
+    assert not untranslated(page, english_texts)
 
 
 def test_imports_follow_the_lifecycle(app, world, new_driver):

@@ -150,7 +150,8 @@ def rows(app, demo, new_driver, log_responses):
 def _staff_pages(app, role: str, values: dict, items: dict) -> dict[str, list[str]]:
     """endpoint -> the paths of its GET pages that ``role`` may see."""
     queries = {"logins.reset": "?address=192.0.2.9",
-               "writer.export_exchange": f"?program_id={values['program_id']}"}
+               "writer.export_exchange": f"?program_id={values['program_id']}",
+               "writer.export_items": f"?program_id={values['program_id']}"}
     pages: dict[str, list[str]] = {}
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(BLUEPRINTS) or "GET" not in rule.methods:
