@@ -43,6 +43,7 @@ from .admin import get_program, new_item
 from .errors import Conflict, Forbidden
 from .exchange.base import MAX_FILE_BYTES
 from .exchange.load import save_draft, take_draft
+from .importexport import LETTERS as IMPORT_LETTERS
 from .importexport import csv_text, csv_untext
 from .messages import Notice
 from .models import (
@@ -61,7 +62,7 @@ from .models.item import A_RANGE, B_RANGE, C_RANGE
 from .models.limits import max_length, text_problem
 from .tx import transactional
 
-LETTERS = "ABCDE"
+LETTERS = IMPORT_LETTERS[:5]  # the options A-E
 OPTION_COLUMNS = [f"option_{letter.lower()}" for letter in LETTERS]
 PARAMETER_COLUMNS = ["a", "b", "c", "se_a", "se_b", "se_c"]
 COLUMNS = ["id", "materi", "content_tag", "stem", *OPTION_COLUMNS, "key", "model",

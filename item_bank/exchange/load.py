@@ -255,13 +255,13 @@ def save_draft(session: Session, data: bytes, *, filename: str, fmt: str, progra
     return token
 
 
-def load_draft(session: Session, token: str, *,
-               now: dt.datetime | None = None) -> ImportDraft | None:
+def load_draft(session: Session, token: str, *, now: dt.datetime | None = None,
+               lock: bool = False) -> ImportDraft | None:
     """The draft under ``token`` while it is fresh (by the database clock when ``now`` is
     None), else None.  The token (256 random bits, shown only on the uploader's preview page)
     is what entitles a confirmation."""
+    draft = session.get(ImportDraft, token, with_for_update=lock, populate_existing=lock)
     now = now or db_now(session)
-    draft = session.get(ImportDraft, token)
     if draft is None or draft.created_at < now - DRAFT_LIFETIME:
         return None
     return draft
@@ -272,7 +272,8 @@ def take_draft(session: Session, token: str, *, formats: Collection[str],
     """The fresh draft under ``token`` of one of ``formats``, deleted from the table (the
     caller's transaction imports it or rolls the deletion back); LookupError when it is gone,
     expired or of another kind of import."""
-    draft = load_draft(session, token, now=now)
+    # Locked: of two confirmations at once the second waits and finds the draft gone.
+    draft = load_draft(session, token, now=now, lock=True)
     if draft is None or draft.format not in formats:
         raise LookupError("import_draft_not_found")
     session.delete(draft)

@@ -7,19 +7,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from item_bank_helpers import build_world
 from sqlalchemy import func, select
 
 from item_bank import authoring
+from item_bank.db import session_factory
 from item_bank.errors import Conflict
 from item_bank.item_file import (
     COLUMNS,
     ItemFileRejected,
     export_items,
+    import_draft,
     import_file,
     plan_file,
+    save_upload,
 )
 from item_bank.models import AuditLog, Item, ItemStatus
 
@@ -293,3 +298,26 @@ def test_items_of_another_program_are_neither_read_nor_touched(session, world):
     assert session.get(Item, theirs.id).stem == record["stem"]
     assert session.scalar(select(Item.program_id).where(
         Item.code == theirs.code, Item.stem == "milik LATSAR")) == world.program.id
+
+
+def test_two_confirmations_at_once_import_once(session, world):
+    data = _csv([["Q-1", "M1", "", "s", "x", "y", "", "", "A", "", "", "", "", ""]])
+    digest = plan_file(session, data, filename="items.csv", program_code="LATSAR").digest
+    token = save_upload(session, data, filename="items.csv", program_id=world.program.id,
+                        actor="penulis", allow_operational=False)
+    factory = session_factory(session.get_bind())
+    barrier = threading.Barrier(2)
+
+    def confirm(_n: int) -> str:
+        with factory() as s:
+            barrier.wait()
+            try:
+                import_draft(s, token, actor="penulis", expected=digest,
+                             may_allow_operational=False)
+            except LookupError:
+                return "gone"
+            return "imported"
+
+    with ThreadPoolExecutor(2) as pool:
+        assert sorted(pool.map(confirm, range(2))) == ["gone", "imported"]
+    assert session.scalar(select(func.count(Item.id)).where(Item.code == "Q-1")) == 1
