@@ -533,6 +533,8 @@ def _plan_one(values: _Values, bank: _Bank, allow_operational: bool,
     state["author"] = f.get("author") or ""
     if state["model"] == IrtModel.ONE_PL and state["a"] is None and state["b"] is not None:
         state["a"] = 1.0  # a Rasch item's slope is fixed
+    if state["c"] is None and state["a"] is not None and state["model"] != IrtModel.THREE_PL:
+        state["c"] = 0.0  # as the bank stores an item without guessing (admin.new_item)
     if state["model"] == IrtModel.ONE_PL and state["a"] not in (None, 1.0):
         problem(where, "a", "import_one_pl_a")
     if state["model"] != IrtModel.THREE_PL and state["c"] not in (None, 0.0):
