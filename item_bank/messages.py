@@ -140,6 +140,69 @@ MESSAGES: dict[str, str] = {
     "items_status_refused": N_(
         "Nothing was changed: %(count)s of the chosen items cannot become %(status)s: "
         "%(refused)s."),
+    # --- the item file (CSV / JSON) of the writer's page and the command line
+    # (item_bank.item_file); a problem is shown after where it is and the column
+    "import_at_line": N_("line %(n)s"),
+    "import_at_record": N_("record %(n)s"),
+    "import_file_empty": N_("The file is empty."),
+    "import_file_too_large": N_("The file is %(size)s MB; at most %(max)s MB can be imported "
+                                "at once: split it."),
+    "import_file_type": N_("%(file)s is not a .csv or .json file."),
+    "import_not_utf8": N_("The file is not UTF-8 text (the byte %(byte)s on line %(line)s): "
+                          "save it as \"CSV UTF-8\" or as UTF-8 JSON."),
+    "import_not_json": N_("The file is not valid JSON (line %(line)s, column %(column)s)."),
+    "import_json_too_deep": N_("The JSON is nested too deeply: an item file is a list of flat "
+                               "objects."),
+    "import_json_not_list": N_("The JSON file must hold a list of items."),
+    "import_record_not_object": N_("an item must be an object with the item file's fields."),
+    "import_no_header": N_("The first line must name the columns (at least %(columns)s)."),
+    "import_columns_repeated": N_("Column(s) named twice: %(columns)s."),
+    "import_columns_unknown": N_("Unknown column(s) %(columns)s; the columns are %(known)s."),
+    "import_columns_missing": N_("Missing column(s): %(columns)s."),
+    "import_no_items": N_("The file holds no items."),
+    "import_too_many_items": N_("The file holds more than %(max)s items: split it."),
+    "import_csv_unreadable": N_("the CSV cannot be read from here on (a quote that is never "
+                                "closed, or a character CSV does not allow)."),
+    "import_cell_count": N_("%(cells)s cells, but the first line names %(columns)s columns."),
+    "import_cell_too_long": N_("a cell longer than %(max)s characters."),
+    "import_bad_text": N_("holds a NUL character or other text that cannot be stored."),
+    "import_not_text": N_("must be text."),
+    "import_not_number": N_("must be a number, not %(value)s."),
+    "import_not_version": N_("must be a whole number from 1, not %(value)s."),
+    "import_number_range": N_("%(value)s is outside %(low)s..%(high)s."),
+    "import_required": N_("is required."),
+    "import_code_and_id": N_("code and id differ; give only id."),
+    "import_options_twice": N_("give the options either as a list or as option_a..option_e."),
+    "import_options_list": N_("must be a list of at most %(max)s texts."),
+    "import_option_gap": N_("is empty while a later option is given."),
+    "import_options_few": N_("an item needs at least 2 options."),
+    "import_option_repeated": N_("repeats option %(other)s."),
+    "import_key_letter": N_("must be the letter of an option (A-E), not %(value)s."),
+    "import_key_not_option": N_("%(key)s is not one of the options (A-%(last)s)."),
+    "import_unknown_model": N_("must be 1pl, 2pl or 3pl, not %(value)s."),
+    "import_unknown_status": N_("must be one of %(statuses)s, not %(value)s."),
+    "import_other_program": N_("the item is of program %(value)s; this file is imported into "
+                               "%(program)s."),
+    "import_unknown_materi": N_("no materi %(value)s in program %(program)s (it has: "
+                                "%(known)s)."),
+    "import_unknown_tag": N_("no content tag %(value)s in materi %(materi)s (it has: "
+                             "%(known)s)."),
+    "import_duplicate_id": N_("item %(code)s is in the file already (%(first)s)."),
+    "import_one_pl_a": N_("a 1pl item has a = 1."),
+    "import_c_needs_3pl": N_("a %(model)s item has no guessing parameter c (use 3pl)."),
+    "import_new_status": N_("a new item enters as draft, not %(status)s."),
+    "import_operational_not_allowed": N_(
+        "a new item enters as draft; as operational only when the import allows it (an "
+        "administrator's choice)."),
+    "import_needs_ab": N_("an item that is %(status)s needs calibrated a and b."),
+    "import_version_stale": N_(
+        "the bank holds version %(current)s of item %(code)s, the file was made from version "
+        "%(version)s: export again, so that the later changes are not undone."),
+    "import_value_refused": N_("%(detail)s"),
+    "import_preview_stale": N_("The bank has changed since this preview: nothing was imported. "
+                               "Upload the file again to see what it would change now."),
+    "import_operational_forbidden": N_("Only an administrator may import new items as "
+                                       "operational."),
     # --- a program's setup on the administrator's pages (SPEC.md "The flow of one program")
     "code_refused": N_("The code %(code)s may hold only letters, digits, '-', '_' and '.' "
                        "(no spaces) and must start with a letter or a digit."),

@@ -23,7 +23,6 @@ from calibration.leaks import DEFAULT_Q as LEAK_Q
 from calibration.leaks import leak_scan
 from item_bank import (
     accounts,
-    authoring,
     calibration_source,
     item_search,
     item_stats,
@@ -278,9 +277,6 @@ def certificate_json(session: Session, number: str) -> dict[str, Any]:
 
 
 # --- staff pages ---------------------------------------------------------------------------
-item_record = authoring.item_record
-
-
 ITEMS_PER_PAGE = item_search.PER_PAGE
 ITEM_SORT_KEYS = item_search.SORT_KEYS
 ItemQuery = item_search.ItemQuery

@@ -2,7 +2,7 @@
 
 A reader turns a file into :class:`ParsedItem` values and :class:`Refusal` values (a question
 it cannot represent, named with its position and why); a writer turns export records
-(:func:`item_bank.importexport.item_records`, each with its ``images``) into a file.  Neither
+(:func:`item_bank.exchange.write.exchange_records`, each with its ``images``) into a file.  Neither
 touches the database: :mod:`item_bank.exchange.load` maps parsed items onto a program's materi
 and content tags and stores them all or none.
 """

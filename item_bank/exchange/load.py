@@ -21,7 +21,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -237,31 +237,46 @@ def _store(session: Session, data: bytes, *, filename: str, fmt: str, program_co
 
 @transactional
 def save_draft(session: Session, data: bytes, *, filename: str, fmt: str, program_id: int,
-               materi_id: int, actor: str, as_pretest: bool,
-               now: dt.datetime | None = None) -> str:
+               materi_id: int | None, actor: str, as_pretest: bool = False,
+               allow_operational: bool = False, now: dt.datetime | None = None) -> str:
     """Keep an upload until the writer confirms it; its token.  Drafts older than
     DRAFT_LIFETIME are deleted on the way, and so is the writer's previous draft: one upload
-    waits per writer (at most a 16 MB body each), so the table cannot be filled.  ``now``:
-    the database clock when None."""
+    waits per writer (at most a 16 MB body each), so the table cannot be filled.  The
+    question files of other tools and the CSV/JSON item files (``materi_id`` None,
+    :mod:`item_bank.item_file`) wait here alike.  ``now``: the database clock when None."""
     now = now or db_now(session)
     session.execute(delete(ImportDraft).where(or_(
         ImportDraft.created_at < now - DRAFT_LIFETIME, ImportDraft.actor == actor)))
     token = secrets.token_urlsafe(32)
     session.add(ImportDraft(token=token, program_id=program_id, materi_id=materi_id,
                             actor=actor, format=fmt, filename=filename[:200],
-                            as_pretest=as_pretest, data=data, created_at=now))
+                            as_pretest=as_pretest, allow_operational=allow_operational,
+                            data=data, created_at=now))
     return token
 
 
-def load_draft(session: Session, token: str, *,
-               now: dt.datetime | None = None) -> ImportDraft | None:
+def load_draft(session: Session, token: str, *, now: dt.datetime | None = None,
+               lock: bool = False) -> ImportDraft | None:
     """The draft under ``token`` while it is fresh (by the database clock when ``now`` is
     None), else None.  The token (256 random bits, shown only on the uploader's preview page)
     is what entitles a confirmation."""
+    draft = session.get(ImportDraft, token, with_for_update=lock, populate_existing=lock)
     now = now or db_now(session)
-    draft = session.get(ImportDraft, token)
     if draft is None or draft.created_at < now - DRAFT_LIFETIME:
         return None
+    return draft
+
+
+def take_draft(session: Session, token: str, *, formats: Collection[str],
+               now: dt.datetime | None = None) -> ImportDraft:
+    """The fresh draft under ``token`` of one of ``formats``, deleted from the table (the
+    caller's transaction imports it or rolls the deletion back); LookupError when it is gone,
+    expired or of another kind of import."""
+    # Locked: of two confirmations at once the second waits and finds the draft gone.
+    draft = load_draft(session, token, now=now, lock=True)
+    if draft is None or draft.format not in formats:
+        raise LookupError("import_draft_not_found")
+    session.delete(draft)
     return draft
 
 
@@ -270,13 +285,9 @@ def import_draft(session: Session, token: str, *, actor: str,
                  now: dt.datetime | None = None) -> ImportPlan:
     """Import the confirmed draft (read again: all or none) as ``actor`` and delete it;
     LookupError when it is gone."""
-    draft = load_draft(session, token, now=now)
-    if draft is None:
-        raise LookupError("import_draft_not_found")
+    draft = take_draft(session, token, formats=FORMATS, now=now)
     program = session.get(Program, draft.program_id)
     materi = session.get(Materi, draft.materi_id)
-    plan = _store(session, draft.data, filename=draft.filename, fmt=draft.format,
+    return _store(session, draft.data, filename=draft.filename, fmt=draft.format,
                   program_code=program.code, materi_code=materi.code, actor=actor,
                   as_pretest=draft.as_pretest)
-    session.delete(draft)
-    return plan

@@ -503,7 +503,7 @@ def write_qti3(records: list[dict[str, Any]], *, title: str) -> bytes:
     Parameters
     ----------
     records
-        :func:`item_bank.importexport.item_records` records, each with ``images``: a list of
+        :func:`item_bank.exchange.write.exchange_records` records, each with ``images``: a list of
         ``{"name", "media_type", "data"}``.
     title
         The package's title, kept in the manifest's metadata.

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..admin import get_program
-from ..importexport import item_records
+from ..item_file import OPTION_COLUMNS, item_records
 from ..models import Item, ItemImage
 from .moodle import write_moodle_xml
 from .qti import write_qti3
@@ -17,8 +17,8 @@ EXPORT_FORMATS = ("qti", "moodle")
 
 
 def exchange_records(session: Session, program_code: str) -> list[dict[str, Any]]:
-    """:func:`item_bank.importexport.item_records` with each item's images (name, media
-    type, bytes) in their order."""
+    """:func:`item_bank.item_file.item_records` with each item's options as a list and its
+    images (name, media type, bytes) in their order."""
     program = get_program(session, program_code)
     records = item_records(session, program_code)
     images: dict[str, list[dict[str, Any]]] = {}
@@ -27,7 +27,8 @@ def exchange_records(session: Session, program_code: str) -> list[dict[str, Any]
             .where(Item.program_id == program.id).order_by(Item.code, ItemImage.position)):
         images.setdefault(code, []).append({"name": image.name, "media_type": image.media_type,
                                             "data": image.data})
-    return [{**record, "images": images.get(record["id"], [])} for record in records]
+    return [{**record, "options": [record[c] for c in OPTION_COLUMNS if record[c]],
+             "images": images.get(record["id"], [])} for record in records]
 
 
 def export_exchange(session: Session, *, program_code: str, fmt: str) -> bytes:

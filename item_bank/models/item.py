@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     func,
     inspect,
 )
@@ -289,19 +290,22 @@ class ItemImage(Base):
 
 
 class ImportDraft(Base):
-    """An uploaded question file between the writer's preview and their confirmation: the
-    bytes as uploaded, read again (all or nothing) when the writer confirms, deleted then or
-    when it is an hour old (item_bank.exchange.load)."""
+    """An uploaded item file between the writer's preview and their confirmation: the bytes
+    as uploaded, read again (all or nothing) when the writer confirms, deleted then or when it
+    is an hour old (item_bank.exchange.load).  A question file of another tool goes into one
+    materi; a CSV or JSON item file (item_bank.item_file) names each item's own, so it has
+    none."""
 
     __tablename__ = "import_draft"
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("program.id"))
-    materi_id: Mapped[int] = mapped_column(ForeignKey("materi.id"))
+    materi_id: Mapped[int | None] = mapped_column(ForeignKey("materi.id"))
     actor: Mapped[str] = mapped_column(String(120))
     format: Mapped[str] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(String(200))
     as_pretest: Mapped[bool] = mapped_column(default=False)
+    allow_operational: Mapped[bool] = mapped_column(default=False, server_default=false())
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime]
 

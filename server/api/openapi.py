@@ -409,11 +409,19 @@ PAGES: dict[tuple[str, str], Page] = {
         form={"item_id": {"type": "array", "items": ID_FIELD}, **STATUS_FORM},
         required=("item_id", "status")),
     ("writer.export_items", "GET"): Page(
-        "Every item as JSON (a download)", media="application/json",
-        schema={"type": "array", "items": {"type": "object"}}),
+        "One program's items as an item file, CSV or JSON (a download; the import's format)",
+        errors=(404, 422), query={"program_id": INT}, media="application/octet-stream",
+        schema=BINARY),
     ("writer.import_items", "POST"): Page(
-        "Import items from a JSON file of the export's form", ok=(302,), errors=(404, 409, 422),
-        upload=UPLOAD, required=("file",)),
+        "Read an item file (CSV or JSON) for a program and show what importing it would "
+        "create and change, or (422) every problem with its line and column; nothing is "
+        "stored; `allow_operational` is an administrator's (403 for a writer)",
+        errors=(403, 404, 422), upload=UPLOAD,
+        form={"program_id": INT, "allow_operational": STR}, required=("file", "program_id")),
+    ("writer.confirm_import", "POST"): Page(
+        "Import the previewed item file (read again: all or none); `plan` is the preview's "
+        "digest: 409 when the bank changed since, 404 once imported or an hour old",
+        ok=(302,), errors=(403, 404, 409, 422), form={"plan": STR}),
     ("writer.preview_exchange", "POST"): Page(
         "Read a Moodle XML, GIFT, Aiken or QTI file (an item or a content package) for a "
         "materi and show what importing it would store, or (422) every refused question; "

@@ -8,7 +8,6 @@ import json
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -17,7 +16,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from item_bank import authoring
+from item_bank import authoring, item_file
 from item_bank.exchange import load as exchange
 from item_bank.exchange import write as exchange_write
 from item_bank.importexport import LETTERS
@@ -182,38 +181,64 @@ def change_statuses():
     return redirect(url_for("writer.items"))
 
 
-@bp.get("/items/export.json")
+def _program_or_404(program_id: int | None):
+    program = db.session.get(bank.Program, program_id) if program_id is not None else None
+    if program is None:
+        raise bank.NotFound("program_not_found")
+    return program
+
+
+@bp.get("/items/export.json", defaults={"fmt": "json"})
+@bp.get("/items/export.csv", defaults={"fmt": "csv"})
 @access(*STAFF)
-def export_items():
-    rows = db.session.scalars(select(bank.Item).order_by(bank.Item.id)).all()
-    body = json.dumps([bank.item_record(item) for item in rows], ensure_ascii=False, indent=1)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": "attachment; filename=items.json"})
+def export_items(fmt: str):
+    """One program's items as an item file, the format the import reads."""
+    program = _program_or_404(query_int("program_id", 0, low=0, high=MAX_ID))
+    body = item_file.export_items(db.session, program_code=program.code, fmt=fmt)
+    mimetype = "application/json" if fmt == "json" else "text/csv"
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename={program.code}-items.{fmt}"})
 
 
 @bp.post("/items/import")
 @upload_route
 @access(*STAFF)
 def import_items():
+    """Read an uploaded item file (CSV or JSON) and show what importing it would create and
+    change, or every problem; nothing is stored until the writer confirms."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise BadInput(N_("Choose a JSON file exported from this page."), 422,
-                       "invalid_input")
-    try:
-        records = current_app.json.loads(upload.read().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadInput(N_("The file is not UTF-8 JSON: %(detail)s"), 422, "invalid_input",
-                       detail=str(exc)) from exc
-    if not isinstance(records, list):
-        raise BadInput(N_("The file must hold a JSON list of items."), 422, "invalid_input")
+        raise BadInput(N_("Choose a CSV or JSON item file."), 422, "invalid_input")
+    program = _program_or_404(form_int("program_id", column=bank.Program.id))
     # Entering new items as operational skips review and pretest: an administrator's decision.
     allow_operational = request.form.get("allow_operational") == "on"
     if allow_operational and current_role() != "admin":
-        raise BadInput(N_("Only an administrator may import new items as operational."), 403,
-                       "forbidden")
-    count = saving(authoring.import_item_records, db.session, records, actor=staff_actor(),
-                   allow_operational=allow_operational)
-    flash(gettext("Imported %(count)s items.", count=count))
+        raise bank.Forbidden("import_operational_forbidden")
+    data = upload.read()
+    filename = upload.filename.replace("\\", "/").rsplit("/", 1)[-1]
+    plan = saving(item_file.plan_file, db.session, data, filename=filename,
+                  program_code=program.code, allow_operational=allow_operational)
+    token = None
+    if not plan.problems and (plan.new or plan.changed):
+        token = saving(item_file.save_upload, db.session, data, filename=filename,
+                       program_id=program.id, actor=staff_actor(),
+                       allow_operational=allow_operational, now=policy_now())
+    return render_template("writer/item_file_preview.html", plan=plan, token=token,
+                           allow_operational=allow_operational), 422 if plan.problems else 200
+
+
+@bp.post("/items/import/<token>")
+@access(*STAFF)
+def confirm_import(token: str):
+    """Import the previewed item file (read again: all or none, and only as previewed)."""
+    try:
+        plan = saving(item_file.import_draft, db.session, token, actor=staff_actor(),
+                      expected=request.form.get("plan", ""),
+                      may_allow_operational=current_role() == "admin", now=policy_now())
+    except LookupError:
+        raise bank.NotFound("import_draft_not_found") from None
+    flash(gettext("Imported into %(program)s: %(new)s new items, %(changed)s changed.",
+                  program=plan.program, new=len(plan.new), changed=len(plan.changed)))
     return redirect(url_for("writer.items"))
 
 

@@ -8,11 +8,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from item_bank import item_file
 from item_bank.cli_support import add_db_option, cli_session
 from item_bank.exchange.base import check_length
 from item_bank.exchange.load import FORMATS, ImportPlan, import_file, plan_import
 from item_bank.exchange.write import EXPORT_FORMATS, export_exchange
-from item_bank.importexport import LETTERS, export_items, import_items
+from item_bank.importexport import LETTERS
 
 
 def register(sub, groups) -> None:
@@ -30,8 +31,8 @@ def register(sub, groups) -> None:
                      help="questions of a --format file that carry a and b enter as pretest "
                           "(else as draft)")
     imp.add_argument("--dry-run", action="store_true",
-                     help="with --format: show what would be stored and every refused "
-                          "question, store nothing (exit 1 when any is refused)")
+                     help="show what would be created and changed, or every problem, and "
+                          "store nothing (exit 1 when there is any)")
     imp.add_argument("--author", default="import",
                      help="the importer: actor of the audit entries, author of rows without one")
     imp.add_argument("--allow-operational", action="store_true",
@@ -53,13 +54,7 @@ def register(sub, groups) -> None:
 def _import(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt in (None, "csv", "json"):
-        if fmt is not None and args.file.suffix.lower() != f".{fmt}":
-            raise ValueError(f"{args.file}: a {fmt} file must be named .{fmt}")
-        with cli_session(args.db) as session:
-            count = import_items(session, args.file, program_code=args.program,
-                                 author=args.author, allow_operational=args.allow_operational)
-        print(f"imported {count} items into {args.program}")
-        return 0
+        return _import_item_file(args)
     if not args.materi:
         raise ValueError(f"--format {fmt} needs --materi CODE: the materi the questions go into")
     check_length(args.file.stat().st_size, str(args.file))
@@ -77,6 +72,30 @@ def _import(args: argparse.Namespace) -> int:
                            actor=args.author, as_pretest=args.pretest)
     tags = f"; new content tags: {', '.join(plan.new_tags)}" if plan.new_tags else ""
     print(f"imported {len(plan.items)} items into {args.program} / {args.materi}{tags}")
+    return 0
+
+
+def _import_item_file(args: argparse.Namespace) -> int:
+    """The item file (docs/item_bank.md, "Item file"), read as the writer's page reads it."""
+    size = args.file.stat().st_size
+    if size > item_file.MAX_FILE_BYTES:  # judged before the file is read
+        raise ValueError(f"{args.file} is {size / 2**20:.1f} MB; at most "
+                         f"{item_file.MAX_FILE_BYTES // 2**20} MB can be imported at once")
+    data = args.file.read_bytes()
+    options = {"filename": args.file.name, "fmt": args.format, "program_code": args.program,
+               "allow_operational": args.allow_operational}
+    with cli_session(args.db) as session:
+        if args.dry_run:
+            plan = item_file.plan_file(session, data, **options)
+            print("\n".join(item_file.describe(plan)))
+            return 1 if plan.problems else 0
+        try:
+            plan = item_file.import_file(session, data, actor=args.author, **options)
+        except item_file.ItemFileRejected as rejected:
+            print(f"smartcat: error: {rejected}", file=sys.stderr)
+            return 2
+    print(f"imported into {plan.program}: {len(plan.new)} new, {len(plan.changed)} changed, "
+          f"{len(plan.unchanged)} unchanged")
     return 0
 
 
@@ -100,7 +119,7 @@ def _export(args: argparse.Namespace) -> int:
         if args.format in EXPORT_FORMATS:
             body = export_exchange(session, program_code=args.program, fmt=args.format)
         else:
-            body = export_items(session, program_code=args.program, fmt=args.format)
+            body = item_file.export_items(session, program_code=args.program, fmt=args.format)
     if args.output is None:
         if isinstance(body, bytes) and args.format == "qti":
             raise ValueError("a QTI package is a zip file: give --output FILE.zip")

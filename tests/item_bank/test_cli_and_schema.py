@@ -18,9 +18,15 @@ from smartcat.cli import main
 
 def test_db_upgrade_cli_creates_the_schema(tmp_path, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'new.sqlite'}"
+    from alembic.script import ScriptDirectory
+
+    from item_bank.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head.startswith("0016_")  # the newest migration
     assert main(["db", "upgrade", "--db", url]) == 0
-    assert "at revision 0014_attempt_extension" in capsys.readouterr().out
-    assert current_revision(url) == "0014_attempt_extension"
+    assert f"at revision {head}" in capsys.readouterr().out
+    assert current_revision(url) == head
     monkeypatch.setenv("SMARTCAT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0  # idempotent, URL from the environment
     tables = set(inspect(make_engine(url)).get_table_names())
@@ -67,6 +73,22 @@ def test_items_and_participants_cli(tmp_path, capsys):
     assert "line 3: NIP '123' must be exactly 18 digits" in err and err.count("\n") == 1
     assert main(["items", "import", str(out), "--program", "NOPE", "--db", url]) == 2
     assert "unknown program 'NOPE'" in capsys.readouterr().err
+    # the item file as the writer's page reads it: every bad line named, nothing stored
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id;materi;stem;option_a;option_b;key\nN-1;M1;s;a;b;F\nN-2;M9;s;a;b;A\n"
+                   "N-3;M1;s;a;b;B\n", encoding="utf-8")
+    args = ["items", "import", str(bad), "--program", "LATSAR", "--db", url]
+    assert main([*args, "--dry-run"]) == 1
+    assert "line 4: new N-3" in capsys.readouterr().out
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "line 2, key: must be the letter of an option (A-E), not F." in err
+    assert "line 3, materi: no materi M9 in program LATSAR (it has: M1)." in err
+    bad.write_text("id,materi,stem,option_a,option_b,key\nN-3,M1,s,a,b,B\n")
+    assert main(args) == 0
+    assert "1 new, 0 changed" in capsys.readouterr().out
+    assert main(["items", "import", str(out), "--program", "LATSAR", "--db", url]) == 0
+    assert "0 new, 0 changed, 3 unchanged" in capsys.readouterr().out
     code = main(["bank", "check", "--program", "LATSAR", "--db", url, "--no-simulation"])
     assert code == 1 and "NOT ENOUGH ITEMS" in capsys.readouterr().out
 

@@ -132,6 +132,32 @@ def _import_draft(app, w, n: int) -> str:
                                actor="penulis", as_pretest=False, now=dt.datetime.now(dt.UTC))
 
 
+ITEM_FILE = ("id,materi,stem,option_a,option_b,key\n"
+             "IMP-{n},{materi},Ibu kota RI?,Jakarta,Bandung,A\n")
+
+
+def _item_file(app, w, n: int) -> dict:
+    """A one-item CSV item file of its own for each request."""
+    with Database.factory(app)() as s:
+        materi = s.get(bank.Materi, w["materi"]).code
+    return {"file": (io.BytesIO(ITEM_FILE.format(n=n, materi=materi).encode()), "items.csv")}
+
+
+def _item_file_draft(app, w, n: int) -> tuple[str, dict]:
+    """A previewed item file waiting for its confirmation (the confirm route's 302)."""
+    from item_bank import item_file
+
+    data = _item_file(app, w, n)["file"][0].getvalue()
+    with Database.factory(app)() as s:
+        program = s.get(bank.Program, w["program"])
+        digest = item_file.plan_file(s, data, filename="items.csv",
+                                     program_code=program.code).digest
+        # An uploader of its own: a writer's next upload replaces their waiting one.
+        token = item_file.save_upload(s, data, filename="items.csv", program_id=program.id,
+                                      actor=f"access-{n}", allow_operational=False)
+    return f"/writer/items/import/{token}", {"data": {"plan": digest}}
+
+
 def _csv(text: str):
     return {"file": (io.BytesIO(text.encode()), "roster.csv")}
 
@@ -181,11 +207,13 @@ def requests_table(app, w):
         "writer.change_statuses": {"POST": ("/writer/items/status", {"data": {
             "item_id": [str(_draft_item(app, w)), str(_draft_item(app, w))],
             "status": "retired", "confirm": "yes", "reason": "Soal bocor."}}, 302)},
-        "writer.export_items": {"GET": ("/writer/items/export.json", {}, 200)},
+        "writer.export_items": {"GET": (f"/writer/items/export.csv?program_id={program}", {},
+                                        200)},
+        "writer.import_items": {"POST": ("/writer/items/import", {"data": {
+            **_item_file(app, w, n), "program_id": str(program)}}, 200)},
+        "writer.confirm_import": {"POST": (*_item_file_draft(app, w, n), 302)},
         "writer.item_plot": {"GET": (
             f"/writer/items/{w['calibration'].item_ids[0]}/icc.svg", {}, 200)},
-        "writer.import_items": {"POST": ("/writer/items/import", {
-            "data": {"file": (io.BytesIO(b"[]"), "items.json")}}, 302)},
         "writer.preview_exchange": {"POST": ("/writer/items/exchange", {"data": {
             **_gift(n), "format": "gift", "materi_id": str(w["materi"])}}, 200)},
         "writer.confirm_exchange": {"POST": (

@@ -91,10 +91,15 @@ def test_page_bad_input_says_what_is_wrong(app, demo, driver):
     r = c.post("/admin/programs/1/roster", data={"file": (io.BytesIO(b"nip,name\n123,X\n"),
                                                           "r.csv")})
     assert r.status_code == 422 and "18 digits" in r.get_data(as_text=True)
-    r = c.post("/writer/items/import", data={"file": (io.BytesIO(b"\xff\xfe"), "x.json")})
+    r = c.post("/writer/items/import", data={"file": (io.BytesIO(b"\xff\xfe"), "x.json"),
+                                             "program_id": "1"})
     assert r.status_code == 422
-    r = c.post("/writer/items/import", data={"file": (io.BytesIO(b'[{"code": 1}]'), "x.json")})
+    r = c.post("/writer/items/import", data={"file": (io.BytesIO(b'[{"code": 1}]'), "x.json"),
+                                             "program_id": "1"})
     assert r.status_code == 422 and "record 1" in r.get_data(as_text=True)
+    r = c.post("/writer/items/import", data={"file": (io.BytesIO(b"[]"), "x.json"),
+                                             "program_id": "999999"})
+    assert r.status_code == 404
     assert c.get("/writer/items/999999").status_code == 404
     assert c.get("/admin/programs/999999").status_code == 404
     r = c.post("/admin/programs", data={"code": "PELAYANAN-PUBLIK", "name": "dup"})

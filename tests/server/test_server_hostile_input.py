@@ -66,9 +66,10 @@ def test_deeply_nested_json_is_400(client, staff):
     assert r.status_code == 401
     # unbalanced brackets are not JSON, however deep
     _json_error(_raw_json(client, LOGIN, "[" * 100_000), 400, "malformed_json")
-    # the same bound holds for the writer's import file
-    r = staff.post("/writer/items/import", data={"file": (io.BytesIO(deep.encode()), "x.json")})
-    _page_error(r, 400, "JSON ini bersarang lebih dalam dari 32 tingkat.")
+    # the writer's item file is read by the item bank, which refuses any deep file
+    r = staff.post("/writer/items/import", data={"file": (io.BytesIO(deep.encode()), "x.json"),
+                                                 "program_id": "1"})
+    assert r.status_code == 422 and "JSON ini bersarang terlalu dalam" in r.text
 
 
 def test_lone_surrogate_in_nip_is_400(any_demo, client):
@@ -141,18 +142,21 @@ def test_strings_longer_than_their_column_are_422(any_demo, app, staff, program_
                    data={"file": (io.BytesIO(roster), "r.csv")})
     assert r.status_code == 422 and "name is longer than 200 characters" in r.text
     assert _count(app, bank.Participant) == people
-    record = json.loads(staff.get("/writer/items/export.json").text)[0]
+    record = json.loads(staff.get(
+        f"/writer/items/export.json?program_id={program_id}").text)[0]
     items = _count(app, bank.Item)
-    # a new item enters as a draft (an operational one is refused before its fields are read)
-    record["code"], record["status"] = "C" * 65, "draft"
-    r = staff.post("/writer/items/import",
-                   data={"file": (io.BytesIO(json.dumps([record]).encode()), "i.json")})
-    assert r.status_code == 422 and "code is longer than 64 characters" in r.text
+    record["id"], record["status"] = "C" * 65, "draft"
+    r = staff.post("/writer/items/import", data={
+        "file": (io.BytesIO(json.dumps([record]).encode()), "i.json"),
+        "program_id": str(program_id)})
+    assert r.status_code == 422 and "<td>id</td><td>sel lebih panjang dari 64 karakter." in r.text
     assert _count(app, bank.Item) == items
-    record["code"], record["stem"] = "C-NUL", "a\x00b"
-    r = staff.post("/writer/items/import",
-                   data={"file": (io.BytesIO(json.dumps([record]).encode()), "i.json")})
-    _page_error(r, 400, "stem tidak boleh mengandung karakter NUL.")
+    record["id"], record["stem"] = "C-NUL", "a\x00b"
+    r = staff.post("/writer/items/import", data={
+        "file": (io.BytesIO(json.dumps([record]).encode()), "i.json"),
+        "program_id": str(program_id)})
+    assert r.status_code == 422 and "<td>stem</td><td>berisi karakter NUL" in r.text
+    assert _count(app, bank.Item) == items
 
 
 def test_huge_integers_in_staff_forms_are_422(any_demo, app, staff, program_id):

@@ -156,7 +156,8 @@ def _staff_pages(app, role: str, values: dict, items: dict) -> dict[str, list[st
     queries = {"logins.reset": "?address=192.0.2.9",
                "writer.items": f"?program_id={values['program_id']}&sort=exposure&order=desc"
                                "&shown_min=0&page=2",
-               "writer.export_exchange": f"?program_id={values['program_id']}"}
+               "writer.export_exchange": f"?program_id={values['program_id']}",
+               "writer.export_items": f"?program_id={values['program_id']}"}
     pages: dict[str, list[str]] = {}
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(BLUEPRINTS) or "GET" not in rule.methods:
