@@ -16,11 +16,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import RequestRedirect
 
 from server import bank
 from server.i18n import N_, gettext, json_params, notice_text
@@ -118,6 +119,23 @@ def http_message(exc: HTTPException) -> str:
     return gettext(HTTP_MESSAGE_OTHER, status=status, name=exc.name)
 
 
+def _another_method_matches(methods) -> bool:
+    """Whether the request's path names a resource under one of ``methods``.  werkzeug answers
+    405 as soon as a rule of another method has the path's shape, even when a converter then
+    refuses the value for every rule (an id beyond 2**63 - 1 on a path served by GET and POST
+    from two rules): that path names nothing, a 404."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in methods:
+        try:
+            adapter.match(method=method)
+        except RequestRedirect:
+            return True
+        except HTTPException:
+            continue
+        return True
+    return False
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(bank.DomainError)
     def _domain(exc: bank.DomainError) -> Response:
@@ -134,6 +152,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
+        if exc.code == 405 and not _another_method_matches(exc.valid_methods or ()):
+            exc = NotFound()
         error = (exc.name or "error").lower().replace(" ", "_")
         response = error_response(exc.code or 500, error, http_message(exc))
         if exc.code == 405 and exc.valid_methods:
