@@ -57,7 +57,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import errors, i18n, inputs, jobs, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
-    from server.views import admin, logins, participant, public, writer
+    from server.views import (
+        admin,
+        admin_reports,  # noqa: F401  (its routes join the admin blueprint)
+        logins,
+        participant,
+        public,
+        writer,
+    )
 
     app = SmartCat(__name__)
     app.url_map.converters["int"] = IdConverter

@@ -223,6 +223,11 @@ def requests_table(app, w):
         "admin.mark_done": {"POST": (
             f"/admin/programs/{program}/assignments/{w['assignment']}/done",
             {"data": {"nip": w["nip"]}}, 302)},
+        "admin.report": {"GET": (f"/admin/programs/{program}/report?from=2020-01-01", {}, 200)},
+        "admin.report_chart": {"GET": (
+            f"/admin/programs/{program}/report/chart.svg?chart=attempt-numbers", {}, 200)},
+        "admin.report_csv": {"GET": (f"/admin/programs/{program}/report.csv", {}, 200)},
+        "admin.report_xlsx": {"GET": (f"/admin/programs/{program}/report.xlsx", {}, 200)},
         "admin.live": {"GET": ("/admin/live", {}, 200)},
         "admin.end_sessions": {
             "GET": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 200),

@@ -150,7 +150,9 @@ def rows(app, demo, new_driver, log_responses):
 def _staff_pages(app, role: str, values: dict, items: dict) -> dict[str, list[str]]:
     """endpoint -> the paths of its GET pages that ``role`` may see."""
     queries = {"logins.reset": "?address=192.0.2.9",
-               "writer.export_exchange": f"?program_id={values['program_id']}"}
+               "writer.export_exchange": f"?program_id={values['program_id']}",
+               "admin.report": "?from=2020-01-01&to=2100-12-31",
+               "admin.report_chart": "?chart=attempt-numbers"}
     pages: dict[str, list[str]] = {}
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(BLUEPRINTS) or "GET" not in rule.methods:
@@ -177,7 +179,8 @@ def test_every_staff_page_is_in_indonesian_by_default(app, demo, new_driver, row
                 "writer.calibration_run", "writer.calibration_job", "writer.login"}
     if role == "admin":
         expected |= {"admin.index", "admin.program", "admin.live", "admin.tokens",
-                     "admin.revoke_token", "admin.end_sessions", "logins.index",
+                     "admin.revoke_token", "admin.end_sessions", "admin.report",
+                     "logins.index",
                      "logins.reset"}
     problems = {}
     checked = set()
