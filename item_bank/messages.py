@@ -44,6 +44,7 @@ MESSAGES: dict[str, str] = {
     "service_token_not_found": N_("No service token %(token)s."),
     "program_logo_not_found": N_("This program has no logo."),
     "item_image_not_found": N_("Image not found."),
+    "report_chart_not_found": N_("This report has no such chart."),
     "import_draft_not_found": N_("This upload has expired or was imported already; upload the "
                                  "file again."),
     # --- forbidden (403)
@@ -56,6 +57,8 @@ MESSAGES: dict[str, str] = {
     "choice_not_integer": N_("choice must be an integer option position."),
     "choice_out_of_range": N_("Choice %(choice)s is not an option (0..%(last)s)."),
     "invalid_input": N_("%(detail)s"),
+    "report_days_reversed": N_("The report's last day (%(last)s) is before its first day "
+                               "(%(first)s)."),
     # --- conflicts with the state of an attempt (409)
     "start_in_progress": N_("Another start of this exam is in progress."),
     "item_not_in_attempt": N_("This item is not part of this attempt."),

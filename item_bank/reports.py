@@ -1,11 +1,14 @@
-"""Bank capacity check (``smartcat bank check``) and the per-exam overlap report."""
+"""Bank capacity check (``smartcat bank check``), the per-exam overlap report and the
+administrator's report of a program (:func:`program_report`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cat_engine.exposure import mean_overlap
@@ -13,8 +16,22 @@ from cat_engine.exposure import mean_overlap
 from .admin import get_program
 from .calibration_source import pretest_readiness
 from .db import db_now
+from .errors import InvalidInput, NotFound
 from .harvest import COLLUDERS, simulate_window
-from .models import Attempt, Enrolment, Exam, ExamKind, Response
+from .models import (
+    Attempt,
+    AttemptState,
+    Certificate,
+    Enrolment,
+    Exam,
+    ExamKind,
+    Item,
+    ItemStatus,
+    Materi,
+    Participant,
+    Program,
+    Response,
+)
 from .policy import exam_rules
 from .pools import exam_pool
 
@@ -193,3 +210,287 @@ def exam_overlap(session: Session, exam_id: int) -> OverlapReport:
                          mean_overlap=(mean_overlap(arrays, len(item_ids))
                                        if len(arrays) > 1 else 0.0),
                          max_exposure=float(counts.max() / len(arrays)))
+
+
+# --- the administrator's report of a program ------------------------------------------------
+
+# The score histogram's bins: ten points wide over 0..100 (100 falls in the last bin).
+SCORE_BINS = tuple(range(0, 101, 10))
+FINISHED = (AttemptState.SUBMITTED, AttemptState.EXPIRED)
+
+
+@dataclass(frozen=True)
+class NumberLine:
+    """The finished attempts of one attempt number (1 = first try, 2 = first remedial...)."""
+
+    number: int
+    attempts: int
+    passed: int
+
+    @property
+    def rate(self) -> float:
+        return self.passed / self.attempts
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and quartiles (numpy's linear interpolation) of some values."""
+
+    q1: float
+    median: float
+    q3: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread | None:
+        if not values:
+            return None
+        q1, median, q3 = np.percentile(np.asarray(values, dtype=float), [25, 50, 75])
+        return cls(float(q1), float(median), float(q3))
+
+
+@dataclass(frozen=True)
+class SlotLine:
+    """One slot of the program (the pre-assessment, one materi's exams, the ujikom): its
+    finished attempts as stored (score and pass flag of each, never graded again)."""
+
+    slot: str
+    kind: ExamKind
+    materi_code: str   # "" for the pre-assessment and the ujikom
+    materi_name: str
+    cut_scores: tuple[float, ...]  # the pass marks in force (one, unless exams differ)
+    participants: int         # with a finished attempt
+    participants_passed: int  # with a passed one
+    attempts: int
+    attempts_passed: int
+    by_number: tuple[NumberLine, ...]
+    histogram: tuple[int, ...]  # attempts per SCORE_BINS bin
+    score: Spread | None
+    minutes: Spread | None      # time taken, started to finished
+
+    @property
+    def pass_rate(self) -> float | None:
+        """The share of the participants who tried that passed (None: nobody tried)."""
+        return self.participants_passed / self.participants if self.participants else None
+
+
+@dataclass(frozen=True)
+class ExamLine:
+    """One exam (a window) of the program and its finished attempts in the report."""
+
+    exam_id: int
+    code: str
+    title: str
+    kind: ExamKind
+    materi_code: str
+    cut_score: float
+    opens_at: dt.datetime | None
+    closes_at: dt.datetime | None
+    attempts: int
+    attempts_passed: int
+    running: int
+
+
+@dataclass(frozen=True)
+class ExposureLine:
+    """Items of one materi shown in the report's attempts.  An item's exposure rate is the
+    share of an exam's attempts that were shown it (what ``max_exposure`` bounds), per exam."""
+
+    materi_code: str
+    materi_name: str
+    operational: int    # operational items of the materi now
+    used: int           # distinct items shown (scored and pretest)
+    max_rate: float | None
+    mean_rate: float | None  # over the (exam, item) pairs shown at least once
+    never_shown: int    # operational items that no attempt of the report showed
+
+
+@dataclass(frozen=True)
+class CertificateLine:
+    number: str
+    nip: str
+    name: str
+    route: str
+    score: float
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """What :func:`program_report` finds: figures only, for a page or a file to write."""
+
+    program_id: int
+    code: str
+    name: str
+    timezone: str
+    first_day: dt.date | None
+    last_day: dt.date | None
+    exam: ExamLine | None  # the exam the report is limited to
+    exam_choices: tuple[tuple[int, str, str], ...]  # every exam of the program: id, code, title
+    enrolled: int
+    participants: int  # with a finished attempt in the report
+    attempts: int
+    running: int
+    max_exposure: float
+    slots: tuple[SlotLine, ...]
+    exams: tuple[ExamLine, ...]
+    exposure: tuple[ExposureLine, ...]
+    certificates: tuple[CertificateLine, ...]
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to report yet: no attempt finished and no certificate issued."""
+        return not self.attempts and not self.certificates
+
+
+def _day_start(day: dt.date, zone) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+
+
+def program_report(session: Session, program_id: int, *, first_day: dt.date | None = None,
+                   last_day: dt.date | None = None,
+                   exam_id: int | None = None) -> ProgramReport:
+    """The program's participants, attempts, pass rates per slot and attempt number, score
+    histograms, time taken, item exposure and certificates.
+
+    Attempts count by when they started, certificates by when they were issued, between
+    ``first_day`` 00:00 and the end of ``last_day`` in the program's time zone (either end
+    open when None); ``exam_id`` limits the report to the attempts of that exam and the
+    certificates they earned.  Scores and pass flags are the stored results of finished
+    (submitted or expired) attempts.  NotFound for an unknown program or an exam of another
+    program; InvalidInput when ``last_day`` is before ``first_day``.
+    """
+    program = session.get(Program, program_id)
+    if program is None:
+        raise NotFound("program_not_found")
+    if first_day is not None and last_day is not None and last_day < first_day:
+        raise InvalidInput("report_days_reversed", first=first_day, last=last_day)
+    settings = program.settings
+    zone = settings.zone()
+    exams = list(session.scalars(select(Exam).where(Exam.program_id == program.id)
+                                 .order_by(Exam.id)))
+    if exam_id is not None and exam_id not in {e.id for e in exams}:
+        raise NotFound("exam_not_found")
+    since = None if first_day is None else _day_start(first_day, zone)
+    until = None if last_day is None else _day_start(last_day + dt.timedelta(days=1), zone)
+
+    def within(column, stmt):
+        if since is not None:
+            stmt = stmt.where(column >= since)
+        if until is not None:
+            stmt = stmt.where(column < until)
+        return stmt
+
+    def scope(stmt):
+        """``stmt`` limited to the report's attempts (it selects from or joins Attempt)."""
+        stmt = within(Attempt.started_at, stmt.where(Attempt.program_id == program.id))
+        return stmt if exam_id is None else stmt.where(Attempt.exam_id == exam_id)
+
+    attempts_stmt = scope(select(
+        Attempt.id, Attempt.participant_id, Attempt.exam_id, Attempt.slot, Attempt.number,
+        Attempt.state, Attempt.score, Attempt.passed, Attempt.started_at, Attempt.finished_at))
+    rows = session.execute(attempts_stmt).all()
+    finished = [r for r in rows if r.state in FINISHED]
+    exam_lines = tuple(_exam_line(e, settings, [r for r in rows if r.exam_id == e.id])
+                       for e in exams if exam_id is None or e.id == exam_id)
+    cert_stmt = within(Certificate.issued_at, select(Certificate, Participant)
+                       .join(Participant, Participant.id == Certificate.participant_id)
+                       .where(Certificate.program_id == program.id)
+                       .order_by(Certificate.issued_at, Certificate.id))
+    if exam_id is not None:
+        cert_stmt = cert_stmt.join(Attempt, Attempt.id == Certificate.attempt_id).where(
+            Attempt.exam_id == exam_id)
+    certificates = tuple(
+        CertificateLine(number=c.number, nip=p.nip, name=p.name, route=c.route.value,
+                        score=c.score, issued_at=c.issued_at)
+        for c, p in session.execute(cert_stmt).all())
+    return ProgramReport(
+        program_id=program.id, code=program.code, name=program.name, timezone=settings.timezone,
+        first_day=first_day, last_day=last_day,
+        exam=next((line for line in exam_lines if line.exam_id == exam_id), None),
+        exam_choices=tuple((e.id, e.code, e.title) for e in exams),
+        enrolled=session.scalar(select(func.count(Enrolment.id)).where(
+            Enrolment.program_id == program.id)) or 0,
+        participants=len({r.participant_id for r in finished}), attempts=len(finished),
+        running=len(rows) - len(finished), max_exposure=settings.max_exposure,
+        slots=_slot_lines(exams, settings, finished), exams=exam_lines,
+        exposure=_exposure_lines(session, program.id, finished, scope(
+            select(Attempt.exam_id, Response.item_id, Item.materi_id, func.count())
+            .select_from(Response).join(Attempt, Attempt.id == Response.attempt_id)
+            .join(Item, Item.id == Response.item_id)
+            .where(Attempt.state.in_(FINISHED)))
+            .group_by(Attempt.exam_id, Response.item_id, Item.materi_id)),
+        certificates=certificates)
+
+
+def _exam_line(exam: Exam, settings, rows: list) -> ExamLine:
+    done = [r for r in rows if r.state in FINISHED]
+    return ExamLine(exam_id=exam.id, code=exam.code, title=exam.title, kind=exam.kind,
+                    materi_code=exam.materi.code if exam.materi else "",
+                    cut_score=exam_rules(exam, settings).cut_score,
+                    opens_at=exam.window_opens_at, closes_at=exam.window_closes_at,
+                    attempts=len(done), attempts_passed=sum(bool(r.passed) for r in done),
+                    running=len(rows) - len(done))
+
+
+def _slot_lines(exams: list[Exam], settings, finished: list) -> tuple[SlotLine, ...]:
+    """One line per slot with an exam, in the flow's order: pre-assessment, materi, ujikom."""
+    order = {ExamKind.PRE_ASSESSMENT: 0, ExamKind.MATERI: 1, ExamKind.UJIKOM: 2}
+    slots: dict[str, list[Exam]] = {}
+    for exam in sorted(exams, key=lambda e: (order[e.kind], e.materi_id or 0, e.id)):
+        slots.setdefault(exam.slot, []).append(exam)
+    lines = []
+    for slot, slot_exams in slots.items():
+        first = slot_exams[0]
+        rows = [r for r in finished if r.slot == slot]
+        numbers = sorted({r.number for r in rows})
+        passed_people = {r.participant_id for r in rows if r.passed}
+        # (a finished attempt always has a score; rows written by hand might not)
+        scores = [r.score for r in rows if r.score is not None]
+        lines.append(SlotLine(
+            slot=slot, kind=first.kind,
+            materi_code=first.materi.code if first.materi else "",
+            materi_name=first.materi.name if first.materi else "",
+            cut_scores=tuple(sorted({exam_rules(e, settings).cut_score for e in slot_exams})),
+            participants=len({r.participant_id for r in rows}),
+            participants_passed=len(passed_people),
+            attempts=len(rows), attempts_passed=sum(bool(r.passed) for r in rows),
+            by_number=tuple(NumberLine(n, sum(r.number == n for r in rows),
+                                       sum(r.number == n and bool(r.passed) for r in rows))
+                            for n in numbers),
+            histogram=tuple(int(c) for c in np.histogram(scores, bins=SCORE_BINS)[0]),
+            score=Spread.of(scores),
+            minutes=Spread.of([(r.finished_at - r.started_at).total_seconds() / 60
+                               for r in rows])))
+    return tuple(lines)
+
+
+def _exposure_lines(session: Session, program_id: int, finished: list,
+                    shown: Select) -> tuple[ExposureLine, ...]:
+    """Per materi of the program: its items shown in the ``finished`` attempts (``shown``:
+    exam, item, materi and showings of each pair) and their exposure rates per exam, and its
+    operational items none of them showed."""
+    attempts_per_exam: dict[int, int] = {}
+    for r in finished:
+        attempts_per_exam[r.exam_id] = attempts_per_exam.get(r.exam_id, 0) + 1
+    # materi -> {(exam, item): attempts of the exam that showed the item}
+    pairs: dict[int, dict[tuple[int, int], int]] = {}
+    for exam_id, item_id, materi_id, count in session.execute(shown):
+        pairs.setdefault(materi_id, {})[(exam_id, item_id)] = count
+    operational: dict[int, set[int]] = {}
+    for item_id, materi_id in session.execute(
+            select(Item.id, Item.materi_id).where(Item.program_id == program_id,
+                                                  Item.status == ItemStatus.OPERATIONAL)):
+        operational.setdefault(materi_id, set()).add(item_id)
+    lines = []
+    for materi in session.scalars(select(Materi).where(Materi.program_id == program_id)
+                                  .order_by(Materi.id)):
+        mine = pairs.get(materi.id, {})
+        rates = [n / attempts_per_exam[e] for (e, _i), n in mine.items()]
+        used = {i for _e, i in mine}
+        ops = operational.get(materi.id, set())
+        lines.append(ExposureLine(
+            materi_code=materi.code, materi_name=materi.name, operational=len(ops),
+            used=len(used), max_rate=max(rates) if rates else None,
+            mean_rate=float(np.mean(rates)) if rates else None,
+            never_shown=len(ops - used)))
+    return tuple(lines)

@@ -313,6 +313,9 @@ BINARY = {"type": "string", "format": "binary"}
 CERT_TEXT = {"type": "string", "maxLength": 200,
              "description": "one line, no control characters; empty: a blank line"}
 
+DAY = {"type": "string", "format": "date", "description": "a day like 2026-12-31"}
+REPORT_QUERY = {"from": DAY, "to": DAY, "exam_id": INT}
+
 # The pages by endpoint and method.
 PAGES: dict[tuple[str, str], Page] = {
     ("participant.home", "GET"): Page(
@@ -527,6 +530,24 @@ PAGES: dict[tuple[str, str], Page] = {
     ("admin.end_attempt", "POST"): Page(
         "End a running attempt now, graded as a finished attempt (audited); nothing once it "
         "is final", ok=(302,), errors=(404,), form={}),
+    ("admin.report", "GET"): Page(
+        "The program's report: participants, attempts, pass rates per materi and attempt "
+        "number, score histograms, time taken, item exposure, certificates; `from` and `to` "
+        "are days in the program's time zone, `exam_id` one exam of the program",
+        errors=(404, 422), query=REPORT_QUERY),
+    ("admin.report_chart", "GET"): Page(
+        "One chart of the report as SVG: `chart` is `attempt-numbers` or `scores-<slot>`; 404 "
+        "for a chart the report does not have", errors=(404, 422),
+        query={"chart": STR, **REPORT_QUERY},
+        media="image/svg+xml", schema=STR),
+    ("admin.report_csv", "GET"): Page(
+        "The report's tables as one CSV file, Indonesian headers (a download)",
+        errors=(404, 422), query=REPORT_QUERY, media="text/csv", schema=STR),
+    ("admin.report_xlsx", "GET"): Page(
+        "The report's tables as an XLSX workbook, one sheet each, Indonesian headers "
+        "(a download)", errors=(404, 422), query=REPORT_QUERY,
+        media="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        schema=BINARY),
     ("admin.tokens", "GET"): Page("Service tokens"),
     ("admin.tokens", "POST"): Page("Create a service token (shown once on the page)",
                                    errors=(422,), form={"name": STR}, required=("name",)),

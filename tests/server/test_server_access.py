@@ -253,6 +253,11 @@ def requests_table(app, w):
         "admin.mark_done": {"POST": (
             f"/admin/programs/{program}/assignments/{w['assignment']}/done",
             {"data": {"nip": w["nip"]}}, 302)},
+        "admin.report": {"GET": (f"/admin/programs/{program}/report?from=2020-01-01", {}, 200)},
+        "admin.report_chart": {"GET": (
+            f"/admin/programs/{program}/report/chart.svg?chart=attempt-numbers", {}, 200)},
+        "admin.report_csv": {"GET": (f"/admin/programs/{program}/report.csv", {}, 200)},
+        "admin.report_xlsx": {"GET": (f"/admin/programs/{program}/report.xlsx", {}, 200)},
         "admin.live": {"GET": ("/admin/live", {}, 200)},
         "admin.roster": {"GET": (f"/admin/programs/{program}/roster?q=1", {}, 200)},
         "admin.roster_export": {"GET": (f"/admin/programs/{program}/roster.csv", {}, 200)},

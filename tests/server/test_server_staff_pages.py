@@ -157,7 +157,9 @@ def _staff_pages(app, role: str, values: dict, items: dict) -> dict[str, list[st
                "writer.items": f"?program_id={values['program_id']}&sort=exposure&order=desc"
                                "&shown_min=0&page=2",
                "writer.export_exchange": f"?program_id={values['program_id']}",
-               "writer.export_items": f"?program_id={values['program_id']}"}
+               "writer.export_items": f"?program_id={values['program_id']}",
+               "admin.report": "?from=2020-01-01&to=2100-12-31",
+               "admin.report_chart": "?chart=attempt-numbers"}
     pages: dict[str, list[str]] = {}
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith(BLUEPRINTS) or "GET" not in rule.methods:
@@ -186,7 +188,7 @@ def test_every_staff_page_is_in_indonesian_by_default(app, demo, new_driver, row
                 "writer.calibration_run", "writer.calibration_job", "writer.login"}
     if role == "admin":
         expected |= {"admin.index", "admin.program", "admin.live", "admin.tokens",
-                     "admin.roster", "admin.end_attempt",
+                     "admin.roster", "admin.end_attempt", "admin.report",
                      "admin.revoke_token", "admin.end_sessions", "logins.index",
                      "logins.reset"}
     problems = {}
