@@ -57,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import errors, i18n, inputs, jobs, metrics, security, sweeper
     from server.api import api
     from server.extensions import csrf, db
-    from server.views import admin, logins, participant, public, writer
+    from server.views import admin, admin_edit, logins, participant, public, writer  # noqa: F401
 
     app = SmartCat(__name__)
     app.url_map.converters["int"] = IdConverter

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -16,7 +14,8 @@ from server.inputs import upload_route
 from server.policy_args import policy_now
 from server.security import access
 from server.views import logo_response
-from server.views.staff import form_float, form_int, form_text, saving, staff_actor
+from server.views.admin_forms import FormErrors, exam_form, exam_form_values, zone_label
+from server.views.staff import form_text, saving, staff_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -48,7 +47,7 @@ def _program_or_404(program_id: int):
 def program(program_id: int):
     program = _program_or_404(program_id)
     return render_template("admin/program.html", program=program, settings=program.settings,
-                           has_logo=bank.program_logo(db.session, program.id) is not None,
+                           zone=zone_label(program.settings.timezone), has_logo=bank.program_logo(db.session, program.id) is not None,
                            **bank.program_overview(db.session, program.id))
 
 
@@ -87,39 +86,15 @@ def create_materi(program_id: int):
     return redirect(url_for("admin.program", program_id=program.id))
 
 
-def _when(name: str) -> dt.datetime | None:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise BadInput(N_("%(name)s must be a date and time like 2025-01-31T08:00."), 422,
-                       "invalid_input", name=name) from exc
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
 @bp.post("/programs/<int:program_id>/exams")
 @access("admin")
 def create_exam(program_id: int):
+    """A new exam; refused, the exam form again with every error and what was typed."""
     program = _program_or_404(program_id)
-    kind = request.form.get("kind", "")
-    if kind not in {k.value for k in bank.ExamKind}:
-        raise BadInput(N_("Unknown exam kind %(kind)s."), 422, "invalid_input",
-                       kind=repr(kind))
-
-    materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
-    materi = None if materi_id is None else db.session.get(bank.Materi, materi_id)
-    if materi_id is not None and (materi is None or materi.program_id != program.id):
-        raise bank.NotFound("materi_not_found", materi=materi_id)
-    saving(ib_admin.add_exam, db.session, program, code=form_text("code"), kind=kind,
-           materi=materi, assembly=request.form.get("assembly", "cat"),
-           title=form_text("title"), cut_score=form_float("cut_score"),
-           max_attempts=form_int("max_attempts", required=False),
-           duration_s=form_int("duration_s", required=False),
-           min_items=form_int("min_items", required=False),
-           max_items=form_int("max_items", required=False),
-           window_opens_at=_when("window_opens_at"), window_closes_at=_when("window_closes_at"))
+    errors = FormErrors()
+    values = exam_form_values(program, errors)
+    if errors.save(ib_admin.add_exam, db.session, program, **values) is None:
+        return exam_form(program, None, errors)
     return redirect(url_for("admin.program", program_id=program.id))
 
 
