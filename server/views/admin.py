@@ -47,7 +47,8 @@ def _program_or_404(program_id: int):
 def program(program_id: int):
     program = _program_or_404(program_id)
     return render_template("admin/program.html", program=program, settings=program.settings,
-                           zone=zone_label(program.settings.timezone), has_logo=bank.program_logo(db.session, program.id) is not None,
+                           zone=zone_label(program.settings.timezone),
+                           has_logo=bank.program_logo(db.session, program.id) is not None,
                            **bank.program_overview(db.session, program.id))
 
 

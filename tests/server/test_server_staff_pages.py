@@ -138,7 +138,10 @@ def rows(app, demo, new_driver, log_responses):
         values = {"run_id": run, "job_id": job, "program_id": materi.program_id,
                   "participant_id": s.scalar(select(bank.Participant.id).where(
                       bank.Participant.nip == nip)),
-                  "token_id": s.scalar(select(bank.ServiceToken.id))}
+                  "token_id": s.scalar(select(bank.ServiceToken.id)),
+                  "exam_id": s.scalar(select(bank.Exam.id).order_by(bank.Exam.id)),
+                  "materi_id": materi.id,
+                  "assignment_id": s.scalar(select(bank.Assignment.id))}
     # a delayed account for the login throttle's table (not the demo's: they log in next)
     app.config["WTF_CSRF_ENABLED"] = False
     for _ in range(11):
@@ -178,7 +181,9 @@ def test_every_staff_page_is_in_indonesian_by_default(app, demo, new_driver, row
     if role == "admin":
         expected |= {"admin.index", "admin.program", "admin.live", "admin.tokens",
                      "admin.revoke_token", "admin.end_sessions", "logins.index",
-                     "logins.reset"}
+                     "logins.reset", "admin.edit_program", "admin.clone_program",
+                     "admin.program_status", "admin.edit_exam", "admin.exam_status",
+                     "admin.edit_materi", "admin.edit_assignment"}
     problems = {}
     checked = set()
     for endpoint, paths in sorted(pages.items()):
