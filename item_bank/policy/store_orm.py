@@ -166,7 +166,8 @@ class OrmStore:
         exams = tuple(exam_facts(columns, materi_code) for *columns, materi_code in
                       session.execute(select(*_EXAM, Materi.code)
                                       .outerjoin(Materi, Materi.id == Exam.materi_id)
-                                      .where(Exam.program_id == program_id, Exam.archived_at.is_(None))
+                                      .where(Exam.program_id == program_id,
+                                             Exam.archived_at.is_(None))
                                       .order_by(Exam.id)))
         attempts = tuple(attempt_facts(r) for r in session.execute(
             select(*_ATTEMPT).where(Attempt.participant_id == participant_id,

@@ -153,7 +153,8 @@ def test_what_attempts_and_results_fix_is_refused_with_the_reason(app, demo, adm
 
 
 def test_an_archived_exam_is_hidden_from_participants_and_can_be_brought_back(
-        app, demo, admin, new_driver, csrf):
+        app, any_demo, admin, new_driver, csrf):
+    demo = any_demo  # both exam stores: the ORM one (SQLite) and PostgreSQL's own
     ids = _ids(app)
     participant = new_driver()
     nip, _, pw = demo.accounts.participants[1]
@@ -197,7 +198,9 @@ def test_an_archived_exam_is_hidden_from_participants_and_can_be_brought_back(
         assert actions == ["exam_archived", "exam_deleted", "exam_unarchived"]
 
 
-def test_an_archived_program_is_hidden_and_starts_nothing(app, demo, admin, new_driver, csrf):
+def test_an_archived_program_is_hidden_and_starts_nothing(app, any_demo, admin, new_driver,
+                                                          csrf):
+    demo = any_demo
     ids = _ids(app)
     participant = new_driver()
     nip, _, pw = demo.accounts.participants[2]
