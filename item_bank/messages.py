@@ -146,8 +146,9 @@ MESSAGES: dict[str, str] = {
     "setting_range": N_("%(field)s must be within %(low)s..%(high)s (it was %(value)s)."),
     "setting_at_least": N_("%(field)s must be at least %(low)s (it was %(value)s)."),
     "setting_exposure": N_("max_exposure must be above 0 and at most 1 (it was %(value)s)."),
-    "setting_timezone": N_("%(value)s is not a time zone: give an IANA name such as "
-                           "Asia/Jakarta (WIB), Asia/Makassar (WITA) or Asia/Jayapura (WIT)."),
+    "setting_grace": N_("answer_grace_s must be within 0..5 seconds (it was %(value)s)."),
+    "setting_timezone": N_("%(value)s is not an IANA time zone such as Asia/Jakarta (WIB), "
+                           "Asia/Makassar (WITA) or Asia/Jayapura (WIT)."),
     "setting_not_number": N_("%(field)s must be a number (it was %(value)s)."),
     "setting_not_whole": N_("%(field)s must be a whole number (it was %(value)s)."),
     "setting_locked_by_results": N_(

@@ -148,7 +148,8 @@ class ProgramSettings:
             found.append(Notice("min_above_max", {"low": self.min_items, "high": self.max_items}))
         if not 0 < self.max_exposure <= 1:
             found.append(Notice("setting_exposure", {"value": self.max_exposure}))
-        within("answer_grace_s", 0, 5)
+        if not 0 <= self.answer_grace_s <= 5:
+            found.append(Notice("setting_grace", {"value": self.answer_grace_s}))
         at_least("exposure_slack", 0)
         for name in ("pretest_items_pre_assessment", "pretest_items_materi",
                      "pretest_items_ujikom"):

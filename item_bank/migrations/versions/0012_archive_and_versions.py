@@ -23,14 +23,15 @@ down_revision: str | Sequence[str] | None = "0011_item_lifecycle"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+INT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     for table in ("program", "exam"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("archived_at", sa.DateTime(timezone=True),
                                        nullable=True))
-            batch.add_column(sa.Column("version", sa.Integer(), nullable=False,
-                                       server_default="1"))
+            batch.add_column(sa.Column("version", INT, nullable=False, server_default="1"))
 
 
 def downgrade() -> None:
