@@ -207,6 +207,10 @@ def exam_problems(session: Session, program: Program, *, code: str, kind: ExamKi
 
 @transactional
 def add_assignment(session: Session, program: Program, *, code: str, title: str = "") -> Assignment:
+    code = checked_code(code)
+    if session.scalar(select(Assignment.id).where(Assignment.program_id == program.id,
+                                                  Assignment.code == code)) is not None:
+        raise InvalidInput("code_taken", code=code)
     assignment = Assignment(program_id=program.id, code=code, title=title or code)
     session.add(assignment)
     session.flush()

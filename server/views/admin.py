@@ -23,15 +23,26 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.get("/")
 @access("admin")
 def index():
+    return _index_page()
+
+
+def _index_page(errors: FormErrors | None = None):
     programs = db.session.scalars(select(bank.Program).order_by(bank.Program.id)).all()
-    return render_template("admin/index.html", programs=programs)
+    page = render_template("admin/index.html", programs=programs,
+                           errors=errors.messages if errors else [],
+                           typed=request.form if errors else {})
+    return page, (errors.status if errors else 200)
 
 
 @bp.post("/programs")
 @access("admin")
 def create_program():
-    program = saving(ib_admin.create_program, db.session, code=form_text("code"),
-                     name=form_text("name"))
+    """A new program; refused, the programs page again with every error and what was typed."""
+    errors = FormErrors()
+    code, name = errors.read(form_text, "code"), errors.read(form_text, "name")
+    program = errors.save(ib_admin.create_program, db.session, code=code, name=name)
+    if program is None:
+        return _index_page(errors)
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -45,11 +56,19 @@ def _program_or_404(program_id: int):
 @bp.get("/programs/<int:program_id>")
 @access("admin")
 def program(program_id: int):
-    program = _program_or_404(program_id)
-    return render_template("admin/program.html", program=program, settings=program.settings,
+    return _program_page(_program_or_404(program_id))
+
+
+def _program_page(program, refused: str = "", errors: FormErrors | None = None):
+    """The program page; ``refused`` names the form of this page (``materi``,
+    ``assignment``) shown again with ``errors`` and what was typed."""
+    page = render_template("admin/program.html", program=program, settings=program.settings,
                            zone=zone_label(program.settings.timezone),
                            has_logo=bank.program_logo(db.session, program.id) is not None,
+                           refused=refused, errors=errors.messages if errors else [],
+                           typed=request.form if errors else {},
                            **bank.program_overview(db.session, program.id))
+    return page, (errors.status if errors else 200)
 
 
 @bp.post("/programs/<int:program_id>/certificate")
@@ -81,9 +100,18 @@ def program_logo(program_id: int):
 @bp.post("/programs/<int:program_id>/materi")
 @access("admin")
 def create_materi(program_id: int):
+    return _create_part(program_id, "materi", ib_admin.add_materi, "name")
+
+
+def _create_part(program_id: int, form: str, add, text: str):
+    """A new materi or assignment (``add`` with the form's code and ``text`` field); refused,
+    the program page again with every error above that form and what was typed."""
     program = _program_or_404(program_id)
-    saving(ib_admin.add_materi, db.session, program, code=form_text("code"),
-           name=form_text("name"))
+    errors = FormErrors()
+    values = {"code": errors.read(form_text, "code"),
+              text: errors.read(form_text, "name" if text == "name" else "title")}
+    if errors.save(add, db.session, program, **values) is None:
+        return _program_page(program, refused=form, errors=errors)
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -102,10 +130,7 @@ def create_exam(program_id: int):
 @bp.post("/programs/<int:program_id>/assignments")
 @access("admin")
 def create_assignment(program_id: int):
-    program = _program_or_404(program_id)
-    saving(ib_admin.add_assignment, db.session, program, code=form_text("code"),
-           title=form_text("title"))
-    return redirect(url_for("admin.program", program_id=program.id))
+    return _create_part(program_id, "assignment", ib_admin.add_assignment, "title")
 
 
 @bp.post("/programs/<int:program_id>/roster")

@@ -20,8 +20,8 @@ def _text(r) -> str:
     return html.unescape(r.get_data(as_text=True))
 
 
-def _field(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', page)
+def _field(page: str, name: str, attribute: str = "name") -> str:
+    match = re.search(rf'{attribute}="{name}"[^>]*value="([^"]*)"', page)
     assert match, name
     return html.unescape(match.group(1))
 
@@ -76,6 +76,17 @@ def test_an_edit_is_checked_like_a_new_exam_with_every_error_and_what_was_typed(
     assert "<script>alert(1)</script>" not in r.get_data(as_text=True)
     before = _exam(app, pra)
     assert before.max_attempts == 1 and before.cut_score == 85 and before.version == 1
+    # too long for its column, too large for any integer, a time that is no time: all named
+    r = admin.client.post(url, data=_form(page, csrf, title="x" * 201, max_items=str(2**70),
+                                          window_opens_at="besok pagi"))
+    text = _text(r)
+    errors = re.search(r'id="form-errors">(.*?)</div>', text, re.S).group(1)
+    assert r.status_code == 422 and "max_items" in errors and "window_opens_at" in errors
+    assert _field(text, "window_opens_at") == "besok pagi"
+    r = admin.client.post(url, data=_form(page, csrf, title="x" * 201))
+    errors = re.search(r'id="form-errors">(.*?)</div>', _text(r), re.S).group(1)
+    assert r.status_code == 422 and "title" in errors and "200" in errors, errors
+    assert _exam(app, pra).title == before.title
     # the slot rule of a new exam holds for an edit too
     pp = ids["exams"]["UJIAN-PP"]
     page = admin.client.get(f"/admin/programs/{ids['program']}/exams/{pp}/edit").get_data(
@@ -344,3 +355,26 @@ def test_another_programs_rows_are_not_found(app, admin, csrf):
     assert r.status_code == 302   # an empty program is deleted
     with Database.factory(app)() as s:
         assert s.get(bank.Program, other_id) is None
+
+
+def test_a_refused_new_program_materi_or_assignment_comes_back_with_what_was_typed(
+        app, admin, csrf):
+    ids = _ids(app)
+    page = admin.client.get("/admin/").get_data(as_text=True)
+    r = admin.client.post("/admin/programs", data={"csrf_token": csrf(page),
+                                                   "code": "LATSAR 2027", "name": ""})
+    text = _text(r)
+    assert r.status_code == 422 and "name" in text and _field(text, "code") == "LATSAR 2027"
+    program = f"/admin/programs/{ids['program']}"
+    page = admin.client.get(program).get_data(as_text=True)
+    r = admin.client.post(f"{program}/assignments", data={
+        "csrf_token": csrf(page), "code": "TUGAS 1", "title": "Laporan <b>aktualisasi</b>"})
+    text = _text(r)
+    errors = re.search(r'id="form-errors">(.*?)</div>', text, re.S).group(1)
+    assert r.status_code == 422 and "tanpa spasi" in errors
+    assert _field(text, "assignment-title", "id") == "Laporan <b>aktualisasi</b>"
+    assert "<b>aktualisasi</b>" not in r.get_data(as_text=True)
+    r = admin.client.post(f"{program}/materi", data={"csrf_token": csrf(page), "code": "PP",
+                                                    "name": "Lagi"})
+    assert r.status_code == 422 and "Kode PP sudah dipakai" in _text(r)
+    assert _field(_text(r), "materi-name", "id") == "Lagi"
