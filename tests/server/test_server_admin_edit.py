@@ -203,15 +203,26 @@ def test_an_archived_exam_is_hidden_from_participants_and_can_be_brought_back(
                                            "action": "unarchive"}).status_code == 302
     program = participant.get(f"/api/v1/programs/{ids['program']}").json
     assert "PRA" in {e["code"] for e in program["exams"]}
+    # an exam with a running attempt is not archived: the participant could not get back
+    running = participant.take("UJIAN-PP", correct=True, n_answers=1)["attempt_id"]
+    pp = f"/admin/programs/{ids['program']}/exams/{ids['exams']['UJIAN-PP']}/status"
+    r = admin.client.post(pp, data={"csrf_token": csrf(page), "action": "archive"})
+    assert r.status_code == 422 and "1 percobaan ujian ini sedang berjalan" in _text(r)
+    assert participant.get(f"/api/v1/attempts/{running}/item").json["item"] is not None
+    # the whole program archived (PostgreSQL's own queries of the program too)
+    r = admin.client.post(f"/admin/programs/{ids['program']}/status",
+                          data={"csrf_token": csrf(page), "action": "archive"})
+    assert r.status_code == 302
+    assert participant.get(f"/api/v1/programs/{ids['program']}").status_code == 404
+    assert participant.post(f"/api/v1/exams/{ids['exams']['UJIKOM']}/attempts",
+                            json={}).status_code == 404
     with Database.factory(app)() as s:
         actions = s.scalars(select(bank.AuditLog.action).where(
             bank.AuditLog.action.like("exam_%"))).all()
         assert actions == ["exam_archived", "exam_deleted", "exam_unarchived"]
 
 
-def test_an_archived_program_is_hidden_and_starts_nothing(app, any_demo, admin, new_driver,
-                                                          csrf):
-    demo = any_demo
+def test_an_archived_program_is_hidden_and_starts_nothing(app, demo, admin, new_driver, csrf):
     ids = _ids(app)
     participant = new_driver()
     nip, _, pw = demo.accounts.participants[2]
