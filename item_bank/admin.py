@@ -17,7 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .db import db_now, lock_one
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, NotFound, Refusals
+from .messages import Notice
 from .models import (
     Assembly,
     Assignment,
@@ -96,24 +97,26 @@ EXAM_BOUNDS = {"duration_s": (60, 86_400), "max_attempts": (1, 100),
 def add_exam(session: Session, program: Program, *, code: str, kind: ExamKind | str,
              materi: Materi | None = None, assembly: Assembly | str = Assembly.CAT,
              **fields: Any) -> Exam:
-    """Create an exam window; ``fields`` are Exam columns (cut_score, max_items, ...)."""
+    """Create an exam window; ``fields`` are Exam columns (cut_score, max_items, ...).
+    Refused with every problem of :func:`exam_problems` at once (:class:`Refusals`)."""
     kind = ExamKind(kind)
-    if (kind == ExamKind.MATERI) != (materi is not None):
-        raise InvalidInput("materi_exam_needs_materi")
-    unknown = set(fields) - set(Exam.__table__.columns.keys())
-    if unknown:
-        raise ValueError(f"unknown exam field(s): {', '.join(sorted(unknown))}")
-    code = checked_code(code)
-    for name, (low, high) in EXAM_BOUNDS.items():
-        value = fields.get(name)
-        if value is not None and not low <= value <= high:
-            raise InvalidInput("exam_field_range", field=name, low=low, high=high, value=value)
-    _check_exam(session, program, code, kind, materi, fields)
-    exam = Exam(program_id=program.id, code=code, kind=kind, assembly=Assembly(assembly),
-                materi_id=materi.id if materi else None, **fields)
+    check_exam_fields(fields)
+    problems = exam_problems(session, program, code=code, kind=kind, materi=materi,
+                             fields=fields)
+    if problems:
+        raise Refusals(problems)
+    exam = Exam(program_id=program.id, code=checked_code(code), kind=kind,
+                assembly=Assembly(assembly), materi_id=materi.id if materi else None, **fields)
     session.add(exam)
     session.flush()
     return exam
+
+
+def check_exam_fields(fields: dict[str, Any]) -> None:
+    """ValueError for a name that is no Exam column (a programming mistake, not a form's)."""
+    unknown = set(fields) - set(Exam.__table__.columns.keys())
+    if unknown:
+        raise ValueError(f"unknown exam field(s): {', '.join(sorted(unknown))}")
 
 
 # RULE: codes appear in addresses, file names and certificate numbers.
@@ -129,55 +132,85 @@ def checked_code(code: str) -> str:
     return code
 
 
-def _check_exam(session: Session, program: Program, code: str, kind: ExamKind,
-                materi: Materi | None, fields: dict[str, Any]) -> None:
-    """The settings SPEC.md's flow gives no meaning to, refused with their reason before the
-    database's own checks (whose messages are not for people) could meet them."""
+def exam_problems(session: Session, program: Program, *, code: str, kind: ExamKind,
+                  materi: Materi | None, fields: dict[str, Any], exam_id: int | None = None,
+                  settings: ProgramSettings | None = None) -> list[Notice]:
+    """Every reason to refuse the exam ``code`` with these settings in ``program``: a code an
+    address cannot carry or already used, numbers out of bounds, and the settings SPEC.md's
+    flow gives no meaning to, before the database's own checks (whose messages are not for
+    people) could meet them.
+
+    The one check of a new exam (:func:`add_exam`), an edited one (``exam_id``, which is not
+    compared with itself), one brought back from the archive and, with the program's new
+    ``settings``, every exam of a program whose settings change (item_bank.admin_edit).
+    Archived exams are out of the flow: only a code stays taken by them.
+    """
+    problems: list[Notice] = []
+    try:
+        code = checked_code(code)
+    except InvalidInput as refusal:
+        problems.append(refusal.notice)
+    if (kind == ExamKind.MATERI) != (materi is not None):
+        problems.append(Notice("materi_exam_needs_materi"))
+    for name, (low, high) in EXAM_BOUNDS.items():
+        value = fields.get(name)
+        if value is not None and not low <= value <= high:
+            problems.append(Notice("exam_field_range", {"field": name, "low": low,
+                                                        "high": high, "value": value}))
     cut = fields.get("cut_score")
     if cut is not None and not 0 <= cut <= 100:
-        raise InvalidInput("cut_score_range", cut=cut)
+        problems.append(Notice("cut_score_range", {"cut": cut}))
     low, high = fields.get("min_items"), fields.get("max_items")
     if low is not None and high is not None and low > high:
-        raise InvalidInput("min_above_max", low=low, high=high)
+        problems.append(Notice("min_above_max", {"low": low, "high": high}))
     opens, closes = fields.get("window_opens_at"), fields.get("window_closes_at")
     if opens is not None and closes is not None and closes <= opens:
-        raise InvalidInput("window_order")
-    if session.scalar(select(Exam.id).where(Exam.program_id == program.id,
-                                            Exam.code == code)) is not None:
-        raise InvalidInput("code_taken", code=code)
+        problems.append(Notice("window_order"))
+    others = [e for e in session.scalars(select(Exam).where(Exam.program_id == program.id)
+                                         .order_by(Exam.id)) if e.id != exam_id]
+    if any(e.code == code for e in others):
+        problems.append(Notice("code_taken", {"code": code}))
+    active = [e for e in others if e.archived_at is None]
     if kind == ExamKind.PRE_ASSESSMENT:
         # RULE: SPEC.md flow 1 — the pre-assessment once, exactly one attempt.
         if fields.get("max_attempts") not in (None, 1):
-            raise InvalidInput("pre_assessment_one_attempt", attempts=fields["max_attempts"])
-        other = session.scalar(select(Exam.code).where(
-            Exam.program_id == program.id, Exam.kind == ExamKind.PRE_ASSESSMENT))
+            problems.append(Notice("pre_assessment_one_attempt",
+                                   {"attempts": fields["max_attempts"]}))
+        other = next((e.code for e in active if e.kind == ExamKind.PRE_ASSESSMENT), None)
         if other is not None:
-            raise InvalidInput("second_pre_assessment", exam=other)
+            problems.append(Notice("second_pre_assessment", {"exam": other}))
+    if (kind == ExamKind.MATERI) != (materi is not None):
+        return problems  # no slot to compare
     # RULE: the attempts of one slot (a materi's exams, the ujikom) are counted together: its
     # exams must agree on the attempt limit and the pass mark, or a participant would see
     # two counts for one limit.
     slot = exam_slot(kind, materi.id if materi else None)
-    settings = program.settings
+    settings = program.settings if settings is None else settings
     defaults = {"max_attempts": {ExamKind.PRE_ASSESSMENT: 1,
                                  ExamKind.MATERI: settings.materi_max_attempts,
                                  ExamKind.UJIKOM: settings.ujikom_max_attempts}[kind],
                 "cut_score": {ExamKind.PRE_ASSESSMENT: settings.pre_assessment_certificate_score,
                               ExamKind.MATERI: settings.materi_pass_score,
                               ExamKind.UJIKOM: settings.ujikom_pass_score}[kind]}
-    for other in session.scalars(select(Exam).where(Exam.program_id == program.id)):
+    for other in active:
         if other.slot != slot:
             continue
         for name, default in defaults.items():
             theirs = default if getattr(other, name) is None else getattr(other, name)
             ours = default if fields.get(name) is None else fields[name]
             if theirs != ours:
-                raise InvalidInput("slot_settings_differ", exam=other.code,
-                                   slot=materi.code if materi else kind.value, field=name,
-                                   theirs=theirs, ours=ours)
+                problems.append(Notice("slot_settings_differ", {
+                    "exam": other.code, "slot": materi.code if materi else kind.value,
+                    "field": name, "theirs": theirs, "ours": ours}))
+    return problems
 
 
 @transactional
 def add_assignment(session: Session, program: Program, *, code: str, title: str = "") -> Assignment:
+    code = checked_code(code)
+    if session.scalar(select(Assignment.id).where(Assignment.program_id == program.id,
+                                                  Assignment.code == code)) is not None:
+        raise InvalidInput("code_taken", code=code)
     assignment = Assignment(program_id=program.id, code=code, title=title or code)
     session.add(assignment)
     session.flush()

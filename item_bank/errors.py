@@ -10,6 +10,7 @@ A refusal never reveals another participant's data: someone else's attempt is si
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .messages import Notice
@@ -49,6 +50,16 @@ class InvalidInput(DomainError, ValueError):
     """Malformed input: a NIP that is not 18 digits, a choice outside the options, ..."""
 
     error = "invalid_input"
+
+
+class Refusals(InvalidInput):
+    """Every refusal of one form at once (a failed form shows them all): ``notices``; its
+    own code and parameters are the first one's, so a caller that reads one reason gets it."""
+
+    def __init__(self, notices: Sequence[Notice]) -> None:
+        first = notices[0]
+        super().__init__(first.code, **first.params)
+        self.notices = tuple(notices)
 
 
 class Conflict(DomainError):

@@ -224,6 +224,40 @@ MESSAGES: dict[str, str] = {
     "min_above_max": N_("The minimum number of items (%(low)s) is above the maximum "
                         "(%(high)s)."),
     "window_order": N_("The exam window closes before it opens."),
+    # --- the program settings (ProgramSettings.problems) and the administrator's edits
+    "setting_range": N_("%(field)s must be within %(low)s..%(high)s (it was %(value)s)."),
+    "setting_at_least": N_("%(field)s must be at least %(low)s (it was %(value)s)."),
+    "setting_exposure": N_("max_exposure must be above 0 and at most 1 (it was %(value)s)."),
+    "setting_grace": N_("answer_grace_s must be within 0..5 seconds (it was %(value)s)."),
+    "setting_timezone": N_("%(value)s is not an IANA time zone such as Asia/Jakarta (WIB), "
+                           "Asia/Makassar (WITA) or Asia/Jayapura (WIT)."),
+    "setting_not_number": N_("%(field)s must be a number (it was %(value)s)."),
+    "setting_not_whole": N_("%(field)s must be a whole number (it was %(value)s)."),
+    "setting_locked_by_results": N_(
+        "%(field)s cannot change: %(count)s results of this program were graded with it, and "
+        "a new pass mark would change whether they passed."),
+    "field_locked": N_("%(field)s cannot change: there are already %(count)s attempts."),
+    "cut_score_locked": N_(
+        "The pass mark cannot change: %(count)s results of this exam were graded with it, and "
+        "a new one would change whether they passed."),
+    "edited_meanwhile": N_(
+        "Not saved: someone else saved %(subject)s after you opened this form. Reload the "
+        "form to see their change, then make yours again."),
+    "exam_attempts_running": N_(
+        "%(count)s attempts of this exam are running: archive it once they have ended."),
+    "exam_has_attempts": N_(
+        "Exam %(exam)s has %(count)s attempts: it can be archived, not deleted."),
+    "program_has_attempts": N_(
+        "Program %(program)s has %(count)s attempts: it can be archived, not deleted."),
+    "program_has_items": N_(
+        "Program %(program)s holds %(count)s items, the writers' work: it can be archived, not "
+        "deleted."),
+    "materi_in_use": N_(
+        "Materi %(materi)s has %(count)s exams or items: it cannot be deleted."),
+    "assignment_in_use": N_(
+        "Assignment %(assignment)s is marked done for %(count)s participants: it cannot be "
+        "deleted."),
+    "title_required": N_("The title must not be empty."),
     # --- the certificate's details and logo (the administrator's program page)
     "certificate_text_too_long": N_(
         "The certificate's %(field)s is longer than %(max)s characters (%(length)s)."),

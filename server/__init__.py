@@ -59,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.extensions import csrf, db
     from server.views import (
         admin,
+        admin_edit,  # noqa: F401  (its routes join the admin blueprint)
         admin_reports,  # noqa: F401  (its routes join the admin blueprint)
         admin_roster,  # noqa: F401  (its routes are admin.bp's)
         logins,

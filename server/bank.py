@@ -132,9 +132,12 @@ def participant_json(participant: Participant) -> dict[str, Any]:
 
 def participant_programs(session: Session, *, participant_id: int,
                          now: dt.datetime | None = None) -> list[Any]:
-    """The program status of every program the participant is enrolled in."""
+    """The program status of every program the participant is enrolled in (an archived one
+    is hidden)."""
     program_ids = session.scalars(
-        select(Enrolment.program_id).where(Enrolment.participant_id == participant_id)
+        select(Enrolment.program_id)
+        .join(Program, Program.id == Enrolment.program_id)
+        .where(Enrolment.participant_id == participant_id, Program.archived_at.is_(None))
         .order_by(Enrolment.program_id)).all()
     return [policy.program_status(session, participant_id=participant_id, program_id=pid,
                                   now=now)

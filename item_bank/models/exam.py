@@ -72,6 +72,10 @@ class Exam(Base):
     # a counter because counting the attempts on every answer grows with the participants.
     attempts_started: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    # Archived: kept with its attempts and results, hidden from participants, starts nothing.
+    archived_at: Mapped[dt.datetime | None]
+    # Moves on with every edit (a save from an older form is refused: item_bank.admin_edit).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     program: Mapped[Program] = relationship()
     materi: Mapped[Materi | None] = relationship()

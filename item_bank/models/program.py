@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..messages import Notice
 from .base import Base
 
 # The certificate's texts among the program settings, and their longest length.
@@ -117,34 +118,55 @@ class ProgramSettings:
         return settings
 
     def validate(self) -> None:
+        """ValueError naming the first of :meth:`problems`, if any."""
+        problems = self.problems()
+        if problems:
+            raise ValueError(f"program setting {problems[0].text()}")
+
+    def problems(self) -> list[Notice]:
+        """Every setting out of its range, as notices naming the setting (the
+        administrator's settings form shows them all at once)."""
+        found: list[Notice] = []
+
+        def within(name: str, low: float, high: float) -> None:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                found.append(Notice("setting_range", {"field": name, "low": low,
+                                                      "high": high, "value": value}))
+
+        def at_least(name: str, low: int) -> None:
+            if getattr(self, name) < low:
+                found.append(Notice("setting_at_least", {"field": name, "low": low,
+                                                         "value": getattr(self, name)}))
+
         for name in ("pre_assessment_certificate_score", "materi_pass_score", "ujikom_pass_score"):
-            if not 0 <= getattr(self, name) <= 100:
-                raise ValueError(f"program setting {name} must be within 0..100")
+            within(name, 0, 100)
         for name in ("materi_max_attempts", "ujikom_max_attempts", "min_items", "max_items",
-                     "exam_duration_s", "randomesque_k"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"program setting {name} must be >= 1")
+                     "exam_duration_s", "randomesque_k", "pretest_ready_responses"):
+            at_least(name, 1)
         if self.min_items > self.max_items:
-            raise ValueError("program setting min_items must not exceed max_items")
+            found.append(Notice("min_above_max", {"low": self.min_items, "high": self.max_items}))
         if not 0 < self.max_exposure <= 1:
-            raise ValueError("program setting max_exposure must be within (0, 1]")
+            found.append(Notice("setting_exposure", {"value": self.max_exposure}))
         if not 0 <= self.answer_grace_s <= 5:
-            raise ValueError("program setting answer_grace_s must be within 0..5 seconds")
-        if self.exposure_slack < 0:
-            raise ValueError("program setting exposure_slack must be >= 0")
+            found.append(Notice("setting_grace", {"value": self.answer_grace_s}))
+        at_least("exposure_slack", 0)
         for name in ("pretest_items_pre_assessment", "pretest_items_materi",
                      "pretest_items_ujikom"):
-            if not 0 <= getattr(self, name) <= PRETEST_ITEMS_MAX:
-                raise ValueError(f"program setting {name} must be within 0..{PRETEST_ITEMS_MAX}")
-        if self.pretest_ready_responses < 1:
-            raise ValueError("program setting pretest_ready_responses must be >= 1")
-        if self.ujikom_waiting_period_s < 0:
-            raise ValueError("program setting ujikom_waiting_period_s must be >= 0")
+            within(name, 0, PRETEST_ITEMS_MAX)
+        at_least("ujikom_waiting_period_s", 0)
         for name in CERTIFICATE_TEXTS:
-            problem = certificate_text_problem(getattr(self, name))
-            if problem is not None:
-                raise ValueError(f"program setting {name} {problem}")
-        self.zone()
+            value = getattr(self, name)
+            if certificate_text_problem(value) is not None:
+                found.append(Notice("certificate_text_too_long", {
+                    "field": name, "max": CERTIFICATE_TEXT_MAX, "length": len(value)})
+                    if len(value) > CERTIFICATE_TEXT_MAX
+                    else Notice("certificate_text_control", {"field": name}))
+        try:
+            self.zone()
+        except ValueError:
+            found.append(Notice("setting_timezone", {"value": self.timezone}))
+        return found
 
     def zone(self) -> ZoneInfo:
         """The program's time zone; ValueError for a name the zone database does not know."""
@@ -167,6 +189,11 @@ class Program(Base):
     is_open: Mapped[bool] = mapped_column(default=True)
     settings_json: Mapped[dict[str, Any]] = mapped_column("settings", default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    # Archived: kept with its attempts and results, hidden from participants, starts nothing.
+    archived_at: Mapped[dt.datetime | None]
+    # Moves on with every edit of the administrator's forms (a save from an older one is
+    # refused: item_bank.admin_edit).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     materi: Mapped[list[Materi]] = relationship(back_populates="program", order_by="Materi.id")
 

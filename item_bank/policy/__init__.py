@@ -176,8 +176,9 @@ def enrol(session: Session, *, program_code: str, nip: str) -> Enrolment:
             nip = _validate_nip(nip)
         except ValueError:
             raise InvalidInput("invalid_nip") from None
-        program = session.scalar(select(Program).where(Program.code == program_code))
-        if program is None:
+        program = session.scalar(select(Program).where(Program.code == program_code,
+                                                       Program.archived_at.is_(None)))
+        if program is None:  # unknown or archived: an archived program is hidden
             raise NotFound("unknown_program", program=program_code)
         participant_id = session.scalar(select(Participant.id).where(Participant.nip == nip))
         # RULE: SPEC.md flow 7 — only a NIP on the register may enrol, only in an open program.

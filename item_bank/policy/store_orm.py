@@ -166,7 +166,9 @@ class OrmStore:
         exams = tuple(exam_facts(columns, materi_code) for *columns, materi_code in
                       session.execute(select(*_EXAM, Materi.code)
                                       .outerjoin(Materi, Materi.id == Exam.materi_id)
-                                      .where(Exam.program_id == program_id).order_by(Exam.id)))
+                                      .where(Exam.program_id == program_id,
+                                             Exam.archived_at.is_(None))
+                                      .order_by(Exam.id)))
         attempts = tuple(attempt_facts(r) for r in session.execute(
             select(*_ATTEMPT).where(Attempt.participant_id == participant_id,
                                     Attempt.program_id == program_id)
@@ -193,12 +195,15 @@ class OrmStore:
         row = self.session.execute(
             select(Program.code, Program.name)
             .join(Enrolment, Enrolment.program_id == Program.id)
-            .where(Program.id == program_id, Enrolment.participant_id == participant_id)
+            .where(Program.id == program_id, Enrolment.participant_id == participant_id,
+                   Program.archived_at.is_(None))
         ).one_or_none()
         return None if row is None else (row[0], row[1])
 
     def start(self, participant_id: int, exam_id: int) -> StartLoad:
-        loaded = self._exam(Exam.id == exam_id)
+        # An archived exam, or any exam of an archived program, is hidden: it starts nothing.
+        loaded = self._exam(Exam.id == exam_id, Exam.archived_at.is_(None),
+                            Program.archived_at.is_(None))
         if loaded is None:
             raise NotFound("exam_not_found")
         exam, program_code, _settings_, started = loaded

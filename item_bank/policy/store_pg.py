@@ -138,13 +138,14 @@ SELECT {_json_row('e', EXAM_COLUMNS)}, m.code, p.code, {_VERSION},
 FROM exam e
 JOIN program p ON p.id = e.program_id
 LEFT JOIN materi m ON m.id = e.materi_id
-WHERE e.id = %(exam_id)s"""
+WHERE e.id = %(exam_id)s AND e.archived_at IS NULL AND p.archived_at IS NULL"""
 
 _STANDING = f"""
 SELECT p.settings::text,
        (SELECT json_agg(json_build_array({', '.join(f'x.{c}' for c in EXAM_COLUMNS)}, m.code)
                         ORDER BY x.id)
-          FROM exam x LEFT JOIN materi m ON m.id = x.materi_id WHERE x.program_id = p.id),
+          FROM exam x LEFT JOIN materi m ON m.id = x.materi_id
+         WHERE x.program_id = p.id AND x.archived_at IS NULL),
        (SELECT json_agg({_json_row('t', ATTEMPT_COLUMNS)} ORDER BY t.number, t.id)
           FROM attempt t WHERE t.participant_id = %(participant_id)s AND t.program_id = p.id),
        (SELECT count(*) FROM assignment s WHERE s.program_id = p.id),
@@ -156,7 +157,8 @@ FROM program p WHERE p.id = %(program_id)s"""
 
 _PROGRAM = """
 SELECT p.code, p.name FROM program p JOIN enrolment n ON n.program_id = p.id
-WHERE p.id = %(program_id)s AND n.participant_id = %(participant_id)s"""
+WHERE p.id = %(program_id)s AND n.participant_id = %(participant_id)s
+  AND p.archived_at IS NULL"""
 
 _RUNNING = """
 SELECT id FROM attempt WHERE participant_id = %(participant_id)s AND program_id = %(program_id)s

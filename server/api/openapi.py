@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify
 
+from item_bank.admin_edit import EDITABLE_SETTINGS as SETTINGS
 from server import MAX_ID
 from server.api import api
 from server.security import access
@@ -315,6 +316,19 @@ CERT_TEXT = {"type": "string", "maxLength": 200,
 
 DAY = {"type": "string", "format": "date", "description": "a day like 2026-12-31"}
 REPORT_QUERY = {"from": DAY, "to": DAY, "exam_id": INT}
+EXAM_FORM = {
+    "code": STR, "title": STR,
+    "kind": {"type": "string", "enum": ["pre_assessment", "materi", "ujikom"]},
+    "materi_id": ID_FIELD, "assembly": {"type": "string", "enum": ["cat", "loft"]},
+    "cut_score": NUM, "max_attempts": INT, "duration_s": INT, "min_items": INT,
+    "max_items": INT,
+    "window_opens_at": {"type": "string", "description": "in the program's time zone, "
+                                                         "like 2025-01-31T08:00"},
+    "window_closes_at": {"type": "string", "description": "in the program's time zone, "
+                                                          "like 2025-01-31T17:00"}}
+STATUS_ACTION = {"action": {"type": "string", "enum": ["archive", "unarchive", "delete"]}}
+PART_FORM = {"code": STR, "title": STR, "action": {"type": "string", "enum": ["delete"]},
+             "confirm": {"type": "string", "enum": ["yes"]}}
 
 # The pages by endpoint and method.
 PAGES: dict[tuple[str, str], Page] = {
@@ -479,15 +493,50 @@ PAGES: dict[tuple[str, str], Page] = {
         "Add a materi to the program", ok=(302,), errors=(404, 422),
         form={"code": STR, "name": STR}, required=("code", "name")),
     ("admin.create_exam", "POST"): Page(
-        "Add an exam to the program", ok=(302,), errors=(404, 422), form={
-            "code": STR, "title": STR,
-            "kind": {"type": "string", "enum": ["pre_assessment", "materi", "ujikom"]},
-            "materi_id": ID_FIELD, "assembly": {"type": "string", "enum": ["cat", "loft"]},
-            "cut_score": NUM, "max_attempts": INT, "duration_s": INT, "min_items": INT,
-            "max_items": INT,
-            "window_opens_at": {"type": "string", "description": "like 2025-01-31T08:00"},
-            "window_closes_at": {"type": "string", "description": "like 2025-01-31T17:00"}},
+        "Add an exam to the program; refused (422), the exam form again with every error "
+        "and what was typed", ok=(302,), errors=(404, 422), form=EXAM_FORM,
         required=("code", "title", "kind")),
+    ("admin.edit_program", "GET"): Page(
+        "The program's edit form: code, name and every setting with its default and the "
+        "value in force", errors=(404,)),
+    ("admin.edit_program", "POST"): Page(
+        "Save the program's code, name and settings (a blank setting: the default); 422 the "
+        "form again with every error, 409 when it was saved by someone else since the form's "
+        "version", ok=(302,), errors=(404, 409, 422),
+        form={"version": INT, "code": STR, "name": STR, **{name: STR for name in SETTINGS}},
+        required=("version", "code", "name")),
+    ("admin.clone_program", "GET"): Page("The form for a copy of the program for a new cohort",
+                                         errors=(404,)),
+    ("admin.clone_program", "POST"): Page(
+        "Copy the program (settings, certificate, materi, exams in use, assignments; no "
+        "participants, attempts, results or items) under a new code", ok=(302,),
+        errors=(404, 422), form={"code": STR, "name": STR}, required=("code", "name")),
+    ("admin.program_status", "GET"): Page(
+        "Asks to confirm archiving, bringing back or deleting the program", errors=(404,)),
+    ("admin.program_status", "POST"): Page(
+        "Archive the program, bring it back, or delete it (none with attempts or items)",
+        ok=(302,), errors=(404, 422), form=STATUS_ACTION, required=("action",)),
+    ("admin.edit_exam", "GET"): Page("The exam's edit form with its values", errors=(404,)),
+    ("admin.edit_exam", "POST"): Page(
+        "Save the exam, checked like a new one; what its attempts and results fix is refused; "
+        "422 the form again with every error, 409 when saved by someone else since the "
+        "form's version", ok=(302,), errors=(404, 409, 422),
+        form={"version": INT, **EXAM_FORM}, required=("version", "code", "title", "kind")),
+    ("admin.exam_status", "GET"): Page(
+        "Asks to confirm archiving, bringing back or deleting the exam", errors=(404,)),
+    ("admin.exam_status", "POST"): Page(
+        "Archive the exam (none running), bring it back (checked like a new exam), or delete "
+        "it (none with attempts)", ok=(302,), errors=(404, 422), form=STATUS_ACTION,
+        required=("action",)),
+    ("admin.edit_materi", "GET"): Page("A materi's edit form, and its deletion", errors=(404,)),
+    ("admin.edit_materi", "POST"): Page(
+        "Save a materi's code and name, or (action delete, confirm yes) delete one without "
+        "exams and items", ok=(302,), errors=(404, 422), form=PART_FORM),
+    ("admin.edit_assignment", "GET"): Page("An assignment's edit form, and its deletion",
+                                           errors=(404,)),
+    ("admin.edit_assignment", "POST"): Page(
+        "Save an assignment's code and title, or (action delete, confirm yes) delete one "
+        "nobody was marked done for", ok=(302,), errors=(404, 422), form=PART_FORM),
     ("admin.create_assignment", "POST"): Page(
         "Add an assignment to the program", ok=(302,), errors=(404, 422),
         form={"code": STR, "title": STR}, required=("code", "title")),

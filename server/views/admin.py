@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from item_bank import admin as ib_admin
 from server import bank
-from server.errors import BadInput
 from server.extensions import db
 from server.i18n import N_, gettext
 from server.inputs import upload_route
 from server.security import access
 from server.views import logo_response
+from server.views.admin_forms import FormErrors, exam_form, exam_form_values, zone_label
 from server.views.staff import (
-    form_float,
-    form_int,
     form_text,
     saving,
     staff_actor,
@@ -30,15 +26,26 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.get("/")
 @access("admin")
 def index():
+    return _index_page()
+
+
+def _index_page(errors: FormErrors | None = None):
     programs = db.session.scalars(select(bank.Program).order_by(bank.Program.id)).all()
-    return render_template("admin/index.html", programs=programs)
+    page = render_template("admin/index.html", programs=programs,
+                           errors=errors.messages if errors else [],
+                           typed=request.form if errors else {})
+    return page, (errors.status if errors else 200)
 
 
 @bp.post("/programs")
 @access("admin")
 def create_program():
-    program = saving(ib_admin.create_program, db.session, code=form_text("code"),
-                     name=form_text("name"))
+    """A new program; refused, the programs page again with every error and what was typed."""
+    errors = FormErrors()
+    code, name = errors.read(form_text, "code"), errors.read(form_text, "name")
+    program = errors.save(ib_admin.create_program, db.session, code=code, name=name)
+    if program is None:
+        return _index_page(errors)
     return redirect(url_for("admin.program", program_id=program.id))
 
 
@@ -52,10 +59,19 @@ def _program_or_404(program_id: int):
 @bp.get("/programs/<int:program_id>")
 @access("admin")
 def program(program_id: int):
-    program = _program_or_404(program_id)
-    return render_template("admin/program.html", program=program, settings=program.settings,
+    return _program_page(_program_or_404(program_id))
+
+
+def _program_page(program, refused: str = "", errors: FormErrors | None = None):
+    """The program page; ``refused`` names the form of this page (``materi``,
+    ``assignment``) shown again with ``errors`` and what was typed."""
+    page = render_template("admin/program.html", program=program, settings=program.settings,
+                           zone=zone_label(program.settings.timezone),
                            has_logo=bank.program_logo(db.session, program.id) is not None,
+                           refused=refused, errors=errors.messages if errors else [],
+                           typed=request.form if errors else {},
                            **bank.program_overview(db.session, program.id))
+    return page, (errors.status if errors else 200)
 
 
 @bp.post("/programs/<int:program_id>/certificate")
@@ -87,55 +103,37 @@ def program_logo(program_id: int):
 @bp.post("/programs/<int:program_id>/materi")
 @access("admin")
 def create_materi(program_id: int):
+    return _create_part(program_id, "materi", ib_admin.add_materi, "name")
+
+
+def _create_part(program_id: int, form: str, add, text: str):
+    """A new materi or assignment (``add`` with the form's code and ``text`` field); refused,
+    the program page again with every error above that form and what was typed."""
     program = _program_or_404(program_id)
-    saving(ib_admin.add_materi, db.session, program, code=form_text("code"),
-           name=form_text("name"))
+    errors = FormErrors()
+    values = {"code": errors.read(form_text, "code"),
+              text: errors.read(form_text, "name" if text == "name" else "title")}
+    if errors.save(add, db.session, program, **values) is None:
+        return _program_page(program, refused=form, errors=errors)
     return redirect(url_for("admin.program", program_id=program.id))
-
-
-def _when(name: str) -> dt.datetime | None:
-    raw = request.form.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = dt.datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise BadInput(N_("%(name)s must be a date and time like 2025-01-31T08:00."), 422,
-                       "invalid_input", name=name) from exc
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 @bp.post("/programs/<int:program_id>/exams")
 @access("admin")
 def create_exam(program_id: int):
+    """A new exam; refused, the exam form again with every error and what was typed."""
     program = _program_or_404(program_id)
-    kind = request.form.get("kind", "")
-    if kind not in {k.value for k in bank.ExamKind}:
-        raise BadInput(N_("Unknown exam kind %(kind)s."), 422, "invalid_input",
-                       kind=repr(kind))
-
-    materi_id = form_int("materi_id", required=False, column=bank.Materi.id)
-    materi = None if materi_id is None else db.session.get(bank.Materi, materi_id)
-    if materi_id is not None and (materi is None or materi.program_id != program.id):
-        raise bank.NotFound("materi_not_found", materi=materi_id)
-    saving(ib_admin.add_exam, db.session, program, code=form_text("code"), kind=kind,
-           materi=materi, assembly=request.form.get("assembly", "cat"),
-           title=form_text("title"), cut_score=form_float("cut_score"),
-           max_attempts=form_int("max_attempts", required=False),
-           duration_s=form_int("duration_s", required=False),
-           min_items=form_int("min_items", required=False),
-           max_items=form_int("max_items", required=False),
-           window_opens_at=_when("window_opens_at"), window_closes_at=_when("window_closes_at"))
+    errors = FormErrors()
+    values = exam_form_values(program, errors)
+    if errors.save(ib_admin.add_exam, db.session, program, **values) is None:
+        return exam_form(program, None, errors)
     return redirect(url_for("admin.program", program_id=program.id))
 
 
 @bp.post("/programs/<int:program_id>/assignments")
 @access("admin")
 def create_assignment(program_id: int):
-    program = _program_or_404(program_id)
-    saving(ib_admin.add_assignment, db.session, program, code=form_text("code"),
-           title=form_text("title"))
-    return redirect(url_for("admin.program", program_id=program.id))
+    return _create_part(program_id, "assignment", ib_admin.add_assignment, "title")
 
 
 @bp.post("/programs/<int:program_id>/roster")

@@ -114,6 +114,29 @@ def _with_item_image(app, w) -> str:
     return f"/attempts/{w['running']}/items/{item_id}/images/1"
 
 
+def _as_stored(app, model, row_id: int) -> dict:
+    """The edit form of a program, exam, materi or assignment with what is stored (saving
+    it changes nothing but the version)."""
+    from server.views.admin_forms import local_field
+
+    with Database.factory(app)() as s:
+        row = s.get(model, row_id)
+        if model is bank.Program:
+            return {"version": str(row.version), "code": row.code, "name": row.name,
+                    **{k: str(v) for k, v in row.settings_json.items()}}
+        if model is bank.Exam:
+            zone = row.program.settings.timezone
+            return {"version": str(row.version), "code": row.code, "title": row.title,
+                    "kind": row.kind.value, "materi_id": str(row.materi_id or ""),
+                    "assembly": row.assembly.value,
+                    **{k: "" if getattr(row, k) is None else str(getattr(row, k))
+                       for k in ("cut_score", "max_attempts", "duration_s", "min_items",
+                                 "max_items")},
+                    **{k: local_field(getattr(row, k), zone)
+                       for k in ("window_opens_at", "window_closes_at")}}
+        return {"code": row.code, "title": getattr(row, "name", None) or row.title}
+
+
 def _gift(n: int) -> dict:
     """A one-question GIFT upload of its own for each request."""
     text = f"::Q{n}:: Ibu kota provinsi ke-{n}? {{=Jakarta ~Bandung ~Medan}}\n".encode()
@@ -246,6 +269,32 @@ def requests_table(app, w):
             "code": f"E{n}", "title": "Ujian uji", "kind": "materi",
             "materi_id": str(w["materi"]), "cut_score": "70", "max_attempts": "5",
             "window_opens_at": "2030-01-01T08:00"}}, 302)},
+        "admin.edit_program": {"GET": (f"/admin/programs/{program}/edit", {}, 200), "POST": (
+            f"/admin/programs/{program}/edit",
+            {"data": _as_stored(app, bank.Program, program)}, 302)},
+        "admin.clone_program": {"GET": (f"/admin/programs/{program}/clone", {}, 200), "POST": (
+            f"/admin/programs/{program}/clone", {"data": {"code": f"C{n}", "name": "Salinan"}},
+            302)},
+        "admin.program_status": {
+            "GET": (f"/admin/programs/{program}/status", {}, 200),
+            "POST": (f"/admin/programs/{program}/status", {"data": {"action": "unarchive"}},
+                     302)},
+        "admin.edit_exam": {
+            "GET": (f"/admin/programs/{program}/exams/{w['exam_pp']}/edit", {}, 200),
+            "POST": (f"/admin/programs/{program}/exams/{w['exam_pp']}/edit",
+                     {"data": _as_stored(app, bank.Exam, w["exam_pp"])}, 302)},
+        "admin.exam_status": {
+            "GET": (f"/admin/programs/{program}/exams/{w['exam_pp']}/status", {}, 200),
+            "POST": (f"/admin/programs/{program}/exams/{w['exam_pp']}/status",
+                     {"data": {"action": "unarchive"}}, 302)},
+        "admin.edit_materi": {
+            "GET": (f"/admin/programs/{program}/materi/{w['materi']}/edit", {}, 200),
+            "POST": (f"/admin/programs/{program}/materi/{w['materi']}/edit",
+                     {"data": _as_stored(app, bank.Materi, w["materi"])}, 302)},
+        "admin.edit_assignment": {
+            "GET": (f"/admin/programs/{program}/assignments/{w['assignment']}/edit", {}, 200),
+            "POST": (f"/admin/programs/{program}/assignments/{w['assignment']}/edit",
+                     {"data": _as_stored(app, bank.Assignment, w["assignment"])}, 302)},
         "admin.create_assignment": {"POST": (f"/admin/programs/{program}/assignments", {
             "data": {"code": f"T{n}", "title": "Tugas uji"}}, 302)},
         "admin.import_roster": {"POST": (f"/admin/programs/{program}/roster", {"data": _csv(

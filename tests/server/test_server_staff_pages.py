@@ -142,7 +142,10 @@ def rows(app, demo, new_driver, log_responses):
                       bank.Participant.nip == nip)),
                   "token_id": s.scalar(select(bank.ServiceToken.id)),
                   "attempt_id": s.scalar(select(bank.Attempt.id).where(
-                      bank.Attempt.state == bank.AttemptState.STARTED))}
+                      bank.Attempt.state == bank.AttemptState.STARTED)),
+                  "exam_id": s.scalar(select(bank.Exam.id).order_by(bank.Exam.id)),
+                  "materi_id": materi.id,
+                  "assignment_id": s.scalar(select(bank.Assignment.id))}
     # a delayed account for the login throttle's table (not the demo's: they log in next)
     app.config["WTF_CSRF_ENABLED"] = False
     for _ in range(11):
@@ -190,7 +193,9 @@ def test_every_staff_page_is_in_indonesian_by_default(app, demo, new_driver, row
         expected |= {"admin.index", "admin.program", "admin.live", "admin.tokens",
                      "admin.roster", "admin.end_attempt", "admin.report",
                      "admin.revoke_token", "admin.end_sessions", "logins.index",
-                     "logins.reset"}
+                     "logins.reset", "admin.edit_program", "admin.clone_program",
+                     "admin.program_status", "admin.edit_exam", "admin.exam_status",
+                     "admin.edit_materi", "admin.edit_assignment"}
     problems = {}
     checked = set()
     for endpoint, paths in sorted(pages.items()):

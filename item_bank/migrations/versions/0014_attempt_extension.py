@@ -6,7 +6,7 @@
 - ``service_token_use``: when each certification service token was last accepted.
 
 Revision ID: 0014_attempt_extension
-Revises: 0011_item_lifecycle
+Revises: 0012_archive_and_versions
 Create Date: 2026-12-03 16:30:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_attempt_extension"
-down_revision: str | Sequence[str] | None = "0011_item_lifecycle"
+down_revision: str | Sequence[str] | None = "0012_archive_and_versions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
