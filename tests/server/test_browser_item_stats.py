@@ -125,8 +125,39 @@ def test_a_writer_searches_and_reads_an_items_statistics(app, demo, live_server)
             page.screenshot(path=str(SHOTS / "03-item-statistics.png"), full_page=True)
             check_width(page, "item statistics")
             check_axe(page, "item statistics")
+
+            # Two pretest items retired together: first without the confirmation (refused,
+            # nothing changed), then with a reason and the confirmation.
+            page.goto(f"{live_server}/writer/items?status=pretest")
+            chosen = [int(v) for v in page.locator(
+                "#items input[name=item_id]").evaluate_all("(e) => e.map((x) => x.value)")[:2]]
+            for item in chosen:
+                page.check(f"#items input[name=item_id][value='{item}']")
+            page.select_option("#bulk-status select[name=status]", "retired")
+            page.fill("#bulk-status textarea[name=reason]", "Soal bocor di grup pesan")
+            page.click("#bulk-status button")
+            page.wait_for_load_state()
+            assert "centang kotak konfirmasi" in page.text_content("#error-message")
+            assert _statuses(app, chosen) == {"pretest"}
+            page.screenshot(path=str(SHOTS / "04-bulk-refused.png"), full_page=True)
+            page.goto(f"{live_server}/writer/items?status=pretest")
+            for item in chosen:
+                page.check(f"#items input[name=item_id][value='{item}']")
+            page.select_option("#bulk-status select[name=status]", "retired")
+            page.fill("#bulk-status textarea[name=reason]", "Soal bocor di grup pesan")
+            page.check("#bulk-status input[name=confirm]")
+            page.click("#bulk-status button")
+            page.wait_for_selector(".flash")
+            assert _statuses(app, chosen) == {"retired"}
+            page.screenshot(path=str(SHOTS / "05-bulk-retired.png"), full_page=True)
         finally:
             browser.close()
+
+
+def _statuses(app, item_ids: list[int]) -> set[str]:
+    with Database.factory(app)() as s:
+        return {status.value for status in s.scalars(
+            select(bank.Item.status).where(bank.Item.id.in_(item_ids)))}
 
 
 def _key_count(app, item_id: int, third: int) -> int:
