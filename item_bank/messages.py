@@ -56,6 +56,8 @@ MESSAGES: dict[str, str] = {
     "choice_not_integer": N_("choice must be an integer option position."),
     "choice_out_of_range": N_("Choice %(choice)s is not an option (0..%(last)s)."),
     "invalid_input": N_("%(detail)s"),
+    "token_scopes_missing": N_("Choose at least one scope for the token."),
+    "token_scope_unknown": N_("Unknown scope %(scope)s; the scopes are %(scopes)s."),
     # --- conflicts with the state of an attempt (409)
     "start_in_progress": N_("Another start of this exam is in progress."),
     "item_not_in_attempt": N_("This item is not part of this attempt."),

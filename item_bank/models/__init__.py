@@ -20,13 +20,14 @@ from .item import (
     validate_item_fields,
 )
 from .people import (
-                     Enrolment,
-                     LoginAttempt,
-                     Participant,
-                     ServiceToken,
-                     StaffRole,
-                     StaffUser,
-                     validate_nip,
+    SERVICE_SCOPES,
+    Enrolment,
+    LoginAttempt,
+    Participant,
+    ServiceToken,
+    StaffRole,
+    StaffUser,
+    validate_nip,
 )
 from .program import ContentTag, Materi, Program, ProgramLogo, ProgramSettings
 
@@ -34,7 +35,8 @@ from .program import ContentTag, Materi, Program, ProgramLogo, ProgramSettings
 from . import limits  # noqa: E402,F401  isort: skip
 
 __all__ = [
-    "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
+    "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "SERVICE_SCOPES", "Assembly", "Assignment",
+    "AssignmentCompletion",
     "Attempt", "AttemptState", "AuditLog", "Base", "CalibrationJob", "Certificate",
     "CertificateRoute", "JobState",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",

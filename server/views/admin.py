@@ -170,15 +170,25 @@ def live():
                            rows=bank.live_attempts(db.session, policy_now()))
 
 
+# What each scope of a service token allows, as the token form says it.
+SCOPE_LABELS = {
+    "certificates:read": N_("pull certificates (certification service)"),
+    "admin:read": N_("read programs, materi, exams, assignments and results (LMS)"),
+    "admin:write": N_("enrol participants and mark assignments done (LMS)"),
+}
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @access("admin")
 def tokens():
     created = None
     if request.method == "POST":
         name = form_text("name")
-        created = saving(ib_admin.create_service_token, db.session, name)
+        created = saving(ib_admin.create_service_token, db.session, name,
+                         scopes=request.form.getlist("scope"))
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
-    return render_template("admin/tokens.html", tokens=rows, created=created)
+    return render_template("admin/tokens.html", tokens=rows, created=created,
+                           scope_labels=SCOPE_LABELS)
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])

@@ -19,8 +19,8 @@ from smartcat.cli import main
 def test_db_upgrade_cli_creates_the_schema(tmp_path, capsys, monkeypatch):
     url = f"sqlite:///{tmp_path / 'new.sqlite'}"
     assert main(["db", "upgrade", "--db", url]) == 0
-    assert "at revision 0011_item_lifecycle" in capsys.readouterr().out
-    assert current_revision(url) == "0011_item_lifecycle"
+    assert "at revision 0013_service_token_scopes" in capsys.readouterr().out
+    assert current_revision(url) == "0013_service_token_scopes"
     monkeypatch.setenv("SMARTCAT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0  # idempotent, URL from the environment
     tables = set(inspect(make_engine(url)).get_table_names())
