@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app, jsonify
 
-from server import MAX_ID
+from server import MAX_ID, bank
 from server.api import api
 from server.security import access
 
@@ -569,7 +569,7 @@ PAGES: dict[tuple[str, str], Page] = {
     ("admin.tokens", "POST"): Page(
         "Create a service token (shown once on the page) with its scopes (at least one)",
         errors=(422,), form={"name": STR, "scope": {"type": "array", "items": {
-            "type": "string", "enum": ["certificates:read", "admin:read", "admin:write"]}}},
+            "type": "string", "enum": list(bank.SERVICE_SCOPES)}}},
         required=("name", "scope")),
     ("admin.revoke_token", "GET"): Page("Asks to confirm the revocation of a service token",
                                         errors=(404,)),

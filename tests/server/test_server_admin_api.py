@@ -192,6 +192,7 @@ def test_scopes_tokens_and_bad_requests(app, demo, driver, lms):
     row = re.search(r"<tr><td>lms</td><td>(.*?)</td>", page).group(1)
     assert row == "<code>admin:read</code>, <code>admin:write</code>"
     assert "Cakupan" in page  # the form's scope choices, in Indonesian
+    assert re.findall(r'name="scope" value="([^"]+)"', page) == list(bank.SERVICE_SCOPES)
     # A token needs a scope, and only known ones.
     csrf = csrf_from(page)
     tokens = _count(app, bank.ServiceToken)
