@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .db import db_now, lock_one
 from .errors import InvalidInput, NotFound
+from .messages import Notice
 from .models import (
     SERVICE_SCOPES,
     Assembly,
@@ -40,6 +41,7 @@ from .models import (
     validate_item_fields,
     validate_nip,
 )
+from .models.limits import max_length
 from .models.program import CERTIFICATE_TEXT_MAX, certificate_text_problem
 from .pictures import PictureProblem, opened_picture
 from .security import hash_password, hash_token, new_token
@@ -386,20 +388,32 @@ def new_item(program: Program, materi: Materi, *, code: str, stem: str, options:
 
 @transactional
 def create_service_token(session: Session, name: str, *, scopes: Iterable[str]) -> str:
-    """A new bearer token for another system, allowed ``scopes`` (of
-    :data:`~item_bank.models.SERVICE_SCOPES`); returned once, stored hashed.  InvalidInput
-    ``token_scopes_missing`` without a scope, ``token_scope_unknown`` for another one."""
-    if not name or not name.strip():
-        raise ValueError("token name must not be empty")
+    """A new bearer token for another system, named ``name`` and allowed ``scopes`` (of
+    :data:`~item_bank.models.SERVICE_SCOPES`); returned once, stored hashed.
+
+    Refused with InvalidInput ``token_refused`` whose ``problems`` are every Notice that
+    applies: no name, a name too long or already used, no scope, an unknown scope.
+    """
+    name = (name or "").strip()
     chosen = list(dict.fromkeys(scopes))
+    problems = []
+    limit = max_length(ServiceToken.name)
+    if not name:
+        problems.append(Notice("token_name_empty"))
+    elif limit is not None and len(name) > limit:
+        problems.append(Notice("token_name_too_long", {"max": limit, "length": len(name)}))
+    elif session.scalar(select(ServiceToken.id).where(ServiceToken.name == name)) is not None:
+        problems.append(Notice("token_name_taken", {"name": name}))
     unknown = [scope for scope in chosen if scope not in SERVICE_SCOPES]
     if unknown:
-        raise InvalidInput("token_scope_unknown", scope=", ".join(unknown),
-                           scopes=", ".join(SERVICE_SCOPES))
-    if not chosen:
-        raise InvalidInput("token_scopes_missing")
+        problems.append(Notice("token_scope_unknown", {"scope": ", ".join(unknown),
+                                                       "scopes": ", ".join(SERVICE_SCOPES)}))
+    elif not chosen:
+        problems.append(Notice("token_scopes_missing"))
+    if problems:
+        raise InvalidInput("token_refused", problems=problems)
     token = new_token()
-    session.add(ServiceToken(name=name.strip(), token_hash=hash_token(token),
+    session.add(ServiceToken(name=name, token_hash=hash_token(token),
                              scopes=[scope for scope in SERVICE_SCOPES if scope in chosen]))
     return token
 

@@ -56,6 +56,11 @@ MESSAGES: dict[str, str] = {
     "choice_not_integer": N_("choice must be an integer option position."),
     "choice_out_of_range": N_("Choice %(choice)s is not an option (0..%(last)s)."),
     "invalid_input": N_("%(detail)s"),
+    "token_refused": N_("The token was not created: %(problems)s"),
+    "token_name_empty": N_("Give the token a name."),
+    "token_name_too_long": N_("The token's name is longer than %(max)s characters "
+                              "(%(length)s)."),
+    "token_name_taken": N_("A token named %(name)s exists already."),
     "token_scopes_missing": N_("Choose at least one scope for the token."),
     "token_scope_unknown": N_("Unknown scope %(scope)s; the scopes are %(scopes)s."),
     # --- conflicts with the state of an attempt (409)

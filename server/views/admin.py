@@ -181,14 +181,22 @@ SCOPE_LABELS = {
 @bp.route("/tokens", methods=["GET", "POST"])
 @access("admin")
 def tokens():
-    created = None
+    """The tokens and the form for a new one; a refused form comes back (422) with every
+    problem and what was typed."""
+    created, problems = None, []
     if request.method == "POST":
-        name = form_text("name")
-        created = saving(ib_admin.create_service_token, db.session, name,
-                         scopes=request.form.getlist("scope"))
+        try:
+            created = saving(ib_admin.create_service_token, db.session,
+                             request.form.get("name", ""), scopes=request.form.getlist("scope"))
+        except bank.InvalidInput as refused:
+            if refused.code != "token_refused":
+                raise
+            problems = refused.params["problems"]
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
-    return render_template("admin/tokens.html", tokens=rows, created=created,
-                           scope_labels=SCOPE_LABELS)
+    page = render_template("admin/tokens.html", tokens=rows, created=created,
+                           scope_labels=SCOPE_LABELS, problems=problems,
+                           typed=request.form if problems else None)
+    return page, 422 if problems else 200
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
