@@ -189,7 +189,7 @@ def test_scopes_tokens_and_bad_requests(app, demo, driver, lms):
     assert _count(app, bank.Participant) == len(demo.accounts.participants)
     # The token page shows each token's scopes.
     page = driver.client.get("/admin/tokens").get_data(as_text=True)
-    row = re.search(r"<tr><td>lms</td><td>(.*?)</td>", page).group(1)
+    row = re.search(r"<tr id=\"token-\d+\"><td>lms</td><td>(.*?)</td>", page).group(1)
     assert row == "<code>admin:read</code>, <code>admin:write</code>"
     assert "Cakupan" in page  # the form's scope choices, in Indonesian
     assert re.findall(r'name="scope" value="([^"]+)"', page) == list(bank.SERVICE_SCOPES)
