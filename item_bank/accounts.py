@@ -26,10 +26,14 @@ _VERSION_SQL = {model: f"SELECT session_version FROM {model.__tablename__} WHERE
 
 
 @transactional
-def set_passwords(session: Session, passwords: Mapping[str, str]) -> None:
-    """Set the password of each registered NIP (argon2id hashes)."""
-    for participant in session.scalars(
-            select(Participant).where(Participant.nip.in_(list(passwords)))):
+def set_passwords(session: Session, passwords: Mapping[str, str], *,
+                  keep_existing: bool = False) -> None:
+    """Set the password of each registered NIP (argon2id hashes); with ``keep_existing``
+    only of those who have none yet."""
+    stmt = select(Participant).where(Participant.nip.in_(list(passwords)))
+    if keep_existing:
+        stmt = stmt.where(Participant.password_hash.is_(None))
+    for participant in session.scalars(stmt):
         participant.password_hash = hash_password(passwords[participant.nip])
         participant.session_version += 1  # a new password ends the sessions of the old one
 

@@ -20,6 +20,7 @@ from .db import db_now, lock_one
 from .errors import InvalidInput, NotFound, Refusals
 from .messages import Notice
 from .models import (
+    SERVICE_SCOPES,
     Assembly,
     Assignment,
     AssignmentCompletion,
@@ -40,6 +41,7 @@ from .models import (
     validate_item_fields,
     validate_nip,
 )
+from .models.limits import max_length
 from .models.program import CERTIFICATE_TEXT_MAX, certificate_text_problem
 from .pictures import PictureProblem, opened_picture
 from .security import hash_password, hash_token, new_token
@@ -217,19 +219,23 @@ def add_assignment(session: Session, program: Program, *, code: str, title: str 
     return assignment
 
 
-@transactional
-def mark_assignment_done(session: Session, *, assignment_id: int, participant_id: int,
-                         marked_by: str = "admin") -> AssignmentCompletion:
-    """Idempotent: marking twice keeps the first completion."""
+def enrolled_participant_ids(session: Session, program_id: int,
+                             nips: Iterable[str]) -> dict[str, int]:
+    """The participant id of each of ``nips`` enrolled in the program (others left out)."""
+    return dict(session.execute(
+        select(Participant.nip, Participant.id)
+        .join(Enrolment, Enrolment.participant_id == Participant.id)
+        .where(Enrolment.program_id == program_id, Participant.nip.in_(list(set(nips))))).all())
+
+
+def _mark_done(session: Session, assignment_id: int, participant_id: int,
+               marked_by: str) -> tuple[AssignmentCompletion, bool]:
+    """The completion, and whether it is new: marking twice keeps the first one."""
     existing = session.scalar(select(AssignmentCompletion).where(
         AssignmentCompletion.assignment_id == assignment_id,
         AssignmentCompletion.participant_id == participant_id))
     if existing is not None:
-        return existing
-    if session.get(Assignment, assignment_id) is None:
-        raise ValueError(f"unknown assignment {assignment_id}")
-    if session.get(Participant, participant_id) is None:
-        raise ValueError(f"unknown participant {participant_id}")
+        return existing, False
     done = AssignmentCompletion(assignment_id=assignment_id, participant_id=participant_id,
                                 marked_by=marked_by)
     session.add(done)
@@ -237,7 +243,55 @@ def mark_assignment_done(session: Session, *, assignment_id: int, participant_id
                          subject=f"assignment:{assignment_id}",
                          details={"participant": participant_id}))
     session.flush()
-    return done
+    return done, True
+
+
+@transactional
+def mark_assignment_done(session: Session, *, assignment_id: int, participant_id: int,
+                         marked_by: str = "admin") -> AssignmentCompletion:
+    """Idempotent: marking twice keeps the first completion."""
+    if session.get(Assignment, assignment_id) is None:
+        raise ValueError(f"unknown assignment {assignment_id}")
+    if session.get(Participant, participant_id) is None:
+        raise ValueError(f"unknown participant {participant_id}")
+    return _mark_done(session, assignment_id, participant_id, marked_by)[0]
+
+
+def check_completions(session: Session, *, program_id: int,
+                      rows: Sequence[tuple[str, int]], lines: Sequence[int] | None = None
+                      ) -> tuple[dict[str, int], list[tuple[int, str]]]:
+    """The participant id of each enrolled NIP of ``(nip, assignment_id)`` rows, and every bad
+    row as ``(line, reason)``: a NIP not enrolled in the program, an assignment of another
+    program or none.  ``rows[i]`` is line ``lines[i]`` (default ``i + 1``)."""
+    assignments = set(session.scalars(select(Assignment.id).where(
+        Assignment.program_id == program_id)))
+    enrolled = enrolled_participant_ids(session, program_id, (nip for nip, _a in rows))
+    problems = []
+    for index, (nip, assignment_id) in enumerate(rows):
+        line = lines[index] if lines is not None else index + 1
+        if assignment_id not in assignments:
+            problems.append((line, f"no assignment {assignment_id} in this program"))
+        if nip not in enrolled:
+            problems.append((line, f"NIP {nip} is not enrolled in this program"))
+    return enrolled, problems
+
+
+@transactional
+def mark_assignments_done(session: Session, *, program_id: int,
+                          rows: Sequence[tuple[str, int]], lines: Sequence[int] | None = None,
+                          marked_by: str, source: str = "completions") -> int:
+    """Mark every ``(nip, assignment_id)`` row done, in one transaction: all rows or none.
+
+    Every bad row (:func:`check_completions`) is listed in one ImportRejected and nothing is
+    stored.  Idempotent: a completion already stored (or a row twice) keeps the first one.
+    Returns the number of completions stored now.
+    """
+    enrolled, problems = check_completions(session, program_id=program_id, rows=rows,
+                                           lines=lines)
+    if problems:
+        raise ImportRejected(source, problems)
+    return sum(_mark_done(session, assignment_id, enrolled[nip], marked_by)[1]
+               for nip, assignment_id in dict.fromkeys(rows))
 
 
 class ImportRejected(ValueError):
@@ -271,24 +325,16 @@ def register_participant(session: Session, *, nip: str, name: str, unit: str = "
     return participant
 
 
-@transactional
-def bulk_enrol(session: Session, *, program_id: int, rows: Iterable[Sequence[str]],
-               lines: Sequence[int] | None = None, source: str = "roster") -> int:
-    """Register (or update the name and unit of) and enrol every ``(nip, name, unit)`` row in
-    the program, in one transaction: all rows or none.  Returns the number of rows.
-
-    ``rows[i]`` is reported as line ``lines[i]`` (default ``i + 1``); every bad row (invalid
-    NIP, empty name, NIP twice) is listed in one ImportRejected (a ValueError)
-    and nothing is stored.
-    Already enrolled participants stay enrolled once.
-    """
-    program = session.get(Program, program_id)
-    if program is None:
-        raise ValueError(f"unknown program {program_id}")
+def check_roster(rows: Iterable[Sequence[str]], lines: Sequence[int] | None = None, *,
+                 place: str = "on line") -> tuple[dict[str, tuple[str, str]],
+                                                 list[tuple[int, str]]]:
+    """The people of ``(nip, name[, unit])`` rows by NIP, and every bad row as ``(line,
+    reason)``: a NIP that is not 18 digits, an empty name, a NIP twice (its reason names
+    the first ``place`` it was seen, e.g. "on line 2").  ``rows[i]`` is line ``lines[i]``
+    (default ``i + 1``).  Nothing is read or stored."""
     problems: list[tuple[int, str]] = []
     first_seen: dict[str, int] = {}
     people: dict[str, tuple[str, str]] = {}
-    rows = list(rows)
     for index, row in enumerate(rows):
         line = lines[index] if lines is not None else index + 1
         try:
@@ -296,11 +342,29 @@ def bulk_enrol(session: Session, *, program_id: int, rows: Iterable[Sequence[str
                 raise ValueError(f"expected nip,name,unit, got {len(row)} field(s)")
             nip, name, unit = _person(row[0], row[1], row[2] if len(row) > 2 else "")
             if nip in first_seen:
-                raise ValueError(f"duplicate NIP {nip} (also on line {first_seen[nip]})")
+                raise ValueError(f"duplicate NIP {nip} (also {place} {first_seen[nip]})")
             first_seen[nip] = line
             people[nip] = (name, unit)
         except ValueError as exc:
             problems.append((line, str(exc)))
+    return people, problems
+
+
+@transactional
+def bulk_enrol(session: Session, *, program_id: int, rows: Iterable[Sequence[str]],
+               lines: Sequence[int] | None = None, source: str = "roster",
+               place: str = "on line") -> int:
+    """Register (or update the name and unit of) and enrol every ``(nip, name, unit)`` row in
+    the program, in one transaction: all rows or none.  Returns the number of rows.
+
+    Every bad row (:func:`check_roster`) is listed in one ImportRejected (a ValueError)
+    and nothing is stored.
+    Already enrolled participants stay enrolled once.
+    """
+    program = session.get(Program, program_id)
+    if program is None:
+        raise ValueError(f"unknown program {program_id}")
+    people, problems = check_roster(list(rows), lines, place=place)
     if problems:
         raise ImportRejected(source, problems)
     if not people:
@@ -355,12 +419,34 @@ def new_item(program: Program, materi: Materi, *, code: str, stem: str, options:
 
 
 @transactional
-def create_service_token(session: Session, name: str) -> str:
-    """A new bearer token for the certification service; returned once, stored hashed."""
-    if not name or not name.strip():
-        raise ValueError("token name must not be empty")
+def create_service_token(session: Session, name: str, *, scopes: Iterable[str]) -> str:
+    """A new bearer token for another system, named ``name`` and allowed ``scopes`` (of
+    :data:`~item_bank.models.SERVICE_SCOPES`); returned once, stored hashed.
+
+    Refused with InvalidInput ``token_refused`` whose ``problems`` are every Notice that
+    applies: no name, a name too long or already used, no scope, an unknown scope.
+    """
+    name = (name or "").strip()
+    chosen = list(dict.fromkeys(scopes))
+    problems = []
+    limit = max_length(ServiceToken.name)
+    if not name:
+        problems.append(Notice("token_name_empty"))
+    elif limit is not None and len(name) > limit:
+        problems.append(Notice("token_name_too_long", {"max": limit, "length": len(name)}))
+    elif session.scalar(select(ServiceToken.id).where(ServiceToken.name == name)) is not None:
+        problems.append(Notice("token_name_taken", {"name": name}))
+    unknown = [scope for scope in chosen if scope not in SERVICE_SCOPES]
+    if unknown:
+        problems.append(Notice("token_scope_unknown", {"scope": ", ".join(unknown),
+                                                       "scopes": ", ".join(SERVICE_SCOPES)}))
+    elif not chosen:
+        problems.append(Notice("token_scopes_missing"))
+    if problems:
+        raise InvalidInput("token_refused", problems=problems)
     token = new_token()
-    session.add(ServiceToken(name=name.strip(), token_hash=hash_token(token)))
+    session.add(ServiceToken(name=name, token_hash=hash_token(token),
+                             scopes=[scope for scope in SERVICE_SCOPES if scope in chosen]))
     return token
 
 

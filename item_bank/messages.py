@@ -59,6 +59,13 @@ MESSAGES: dict[str, str] = {
     "invalid_input": N_("%(detail)s"),
     "report_days_reversed": N_("The report's last day (%(last)s) is before its first day "
                                "(%(first)s)."),
+    "token_refused": N_("The token was not created: %(problems)s"),
+    "token_name_empty": N_("Give the token a name."),
+    "token_name_too_long": N_("The token's name is longer than %(max)s characters "
+                              "(%(length)s)."),
+    "token_name_taken": N_("A token named %(name)s exists already."),
+    "token_scopes_missing": N_("Choose at least one scope for the token."),
+    "token_scope_unknown": N_("Unknown scope %(scope)s; the scopes are %(scopes)s."),
     # --- conflicts with the state of an attempt (409)
     "start_in_progress": N_("Another start of this exam is in progress."),
     "item_not_in_attempt": N_("This item is not part of this attempt."),

@@ -25,10 +25,18 @@ def _hasher() -> PasswordHasher:
     return PasswordHasher()
 
 
+def password_problem(password: str) -> str | None:
+    """Why ``password`` cannot be one (empty or short), or None."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        return f"password must have at least {MIN_PASSWORD_LENGTH} characters"
+    return None
+
+
 def hash_password(password: str) -> str:
     """argon2id hash of ``password``; ValueError for an empty or short password."""
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    problem = password_problem(password)
+    if problem is not None:
+        raise ValueError(problem)
     return _hasher().hash(password)
 
 

@@ -42,6 +42,7 @@ from item_bank.errors import (  # noqa: F401
     SessionEnded,
 )
 from item_bank.models import (  # noqa: F401  (re-exported for the views)
+    SERVICE_SCOPES,
     Assembly,
     Assignment,
     AssignmentCompletion,
@@ -78,18 +79,25 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
 from item_bank.models.item import validate_item_fields  # noqa: F401
 from item_bank.models.limits import int_range, max_length, text_problem  # noqa: F401
 from item_bank.policy import invigilation
-from item_bank.security import hash_password, hash_token, new_token, verify_password  # noqa: F401
+from item_bank.security import (  # noqa: F401
+    hash_password,
+    hash_token,
+    new_token,
+    password_problem,
+    verify_password,
+)
 
 __all__ = ["policy", "make_engine", "Engine"]
 
 
-def service_token_valid(session: Session, token: str) -> bool:
-    """Whether ``token`` is a service token not revoked; its use is noted (to the minute)."""
+def service_token(session: Session, token: str) -> ServiceToken | None:
+    """The row of a bearer token that is not revoked, its use noted (to the minute); None for
+    any other string."""
     row = session.scalar(select(ServiceToken).where(ServiceToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None:
-        return False
+        return None
     accounts.record_token_use(session, row.id)
-    return True
+    return row
 
 
 @functools.cache
@@ -306,25 +314,45 @@ def program_overview(session: Session, program_id: int) -> dict[str, Any]:
 ROSTER_COLUMNS = ("nip", "name", "unit", "password")
 
 
+def roster_problems(rows: Sequence[tuple[str, str, str, str]],
+                    lines: Sequence[int] | None = None, *,
+                    place: str = "on line") -> list[tuple[int, str]]:
+    """Every bad ``(nip, name, unit, password)`` row as ``(line, reason)``: the roster's
+    rules (:func:`item_bank.admin.check_roster`) and a password too short to be one."""
+    problems = ib_admin.check_roster([row[:3] for row in rows], lines, place=place)[1]
+    for index, (_nip, _name, _unit, password) in enumerate(rows):
+        problem = password_problem(password) if password else None
+        if problem is not None:
+            problems.append((lines[index] if lines is not None else index + 1, problem))
+    return sorted(problems, key=lambda problem: problem[0])
+
+
 def enrol_roster(session: Session, *, program_id: int,
                  rows: Sequence[tuple[str, str, str, str]], lines: Sequence[int] | None = None,
-                 source: str = "roster") -> int:
+                 source: str = "roster", place: str = "on line",
+                 keep_passwords: bool = False) -> int:
     """Register (or update the name and unit of) and enrol every ``(nip, name, unit,
-    password)`` row in the program, or nobody; an empty password leaves the password as it is.
+    password)`` row in the program, or nobody; an empty password leaves the password as it is,
+    and so does any password with ``keep_passwords`` for a participant who has one (the
+    administration API only gives a first password: a token must not take over an account).
 
-    :func:`item_bank.admin.bulk_enrol` checks every row and stores all of them or none (its
-    ImportRejected, a ValueError, names each bad line).  It takes no passwords: those are set
-    right after it, in a second transaction; should that one fail, importing the same rows
-    again completes it.  Returns the number of participants.
+    Every bad row (:func:`roster_problems`) is named in one ImportRejected (a ValueError)
+    and nothing is stored; :func:`item_bank.admin.bulk_enrol` stores all rows or none.  It
+    takes no passwords: those are set right after it, in a second transaction; should that
+    one fail, importing the same rows again completes it.  Returns the number of
+    participants.
     """
+    problems = roster_problems(rows, lines, place=place)
+    if problems:
+        raise ib_admin.ImportRejected(source, problems)
     count = ib_admin.bulk_enrol(session, program_id=program_id,
                                 rows=[(nip, name, unit) for nip, name, unit, _p in rows],
-                                lines=lines, source=source)
+                                lines=lines, source=source, place=place)
     # Hashed only now: argon2 takes a good fraction of a second per password, and a file with
     # a bad row should be refused at once, not after hashing every password in it.
     passwords = {nip.strip(): password for nip, _n, _u, password in rows if password}
     if passwords:
-        accounts.set_passwords(session, passwords)
+        accounts.set_passwords(session, passwords, keep_existing=keep_passwords)
     return count
 
 
@@ -375,13 +403,11 @@ def mark_assignment_done(session: Session, *, program_id: int, assignment_id: in
     assignment = session.get(Assignment, assignment_id)
     if assignment is None or assignment.program_id != program_id:
         raise NotFound("assignment_not_found", assignment=assignment_id)
-    participant = session.scalar(
-        select(Participant).join(Enrolment, Enrolment.participant_id == Participant.id)
-        .where(Participant.nip == nip, Enrolment.program_id == program_id))
-    if participant is None:
+    participant_id = ib_admin.enrolled_participant_ids(session, program_id, [nip]).get(nip)
+    if participant_id is None:
         raise NotFound("nip_not_enrolled", nip=nip)
     ib_admin.mark_assignment_done(session, assignment_id=assignment_id,
-                                  participant_id=participant.id, marked_by=marked_by)
+                                  participant_id=participant_id, marked_by=marked_by)
 
 
 def live_attempts(session: Session, now: dt.datetime | None = None) -> list[dict[str, Any]]:

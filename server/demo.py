@@ -3,7 +3,7 @@
 ``build_demo(url)`` migrates the database, then loads one program (three materi, a
 pre-assessment, three materi exams and an ujikom, two assignments), the items of
 :mod:`server.demo_content`, demo participants, a question writer, an administrator and a
-certification service token.  It refuses a database that already holds the program.
+service token with every scope.  It refuses a database that already holds the program.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
             for (username, password), role in ((WRITER, "writer"), (ADMIN, "admin")):
                 session.add(bank.StaffUser(username=username, role=bank.StaffRole(role),
                                            password_hash=bank.hash_password(password)))
-        token = bank.create_service_token(session, TOKEN_NAME)
+        token = bank.create_service_token(session, TOKEN_NAME, scopes=bank.SERVICE_SCOPES)
         accounts = DemoAccounts(program_id=program.id, token=token, participants=[
             (nip, name, password) for nip, name, _unit, password in rows])
     engine.dispose()

@@ -2,8 +2,10 @@
 
 Every view is declared with :func:`access`, naming the roles allowed; the decorator stores
 the set on the view so that the test suite can walk every route as every role.  Roles:
-``anonymous`` (anyone), ``participant``, ``writer``, ``admin`` and ``service`` (bearer token
-of the certification system).
+``anonymous`` (anyone), ``participant``, ``writer``, ``admin`` and ``service`` (the bearer
+token of another system: the certification service, an LMS).  A route open to ``service``
+names the token scope it needs (``scope=``, of ``bank.SERVICE_SCOPES``): a token without it
+gets 403 ``missing_scope``.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ def current_role(*, check_version: bool = True) -> str:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         token = header[7:].strip()
-        g.role = ("service" if token and bank.service_token_valid(db.session, token)
-                  else "anonymous")
+        row = bank.service_token(db.session, token) if token else None
+        g.role = "anonymous" if row is None else "service"
+        g.service_scopes = frozenset(row.scopes) if row is not None else frozenset()
+        g.service_name = row.name if row is not None else ""
         return g.role
     return session_role(check_version=check_version)
 
@@ -111,8 +115,12 @@ def session_version() -> int | None:
     return session["sv"]
 
 
-def access(*roles: str, policy_checks_session: bool = False) -> Callable:
+def access(*roles: str, scope: str | None = None,
+           policy_checks_session: bool = False) -> Callable:
     """Allow only ``roles``; others get 401 (not logged in) or 403 (wrong role).
+
+    ``scope``: what a service token needs for the route (required when ``service`` is among
+    the roles); a token without it gets 403 ``missing_scope`` naming it.
 
     ``policy_checks_session``: the view passes :func:`session_version` to a policy call that
     checks it under the participant's lock (``SessionEnded`` when it moved on, answered by
@@ -122,11 +130,18 @@ def access(*roles: str, policy_checks_session: bool = False) -> Callable:
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}")
     allowed = frozenset(roles)
+    if ("service" in allowed) != (scope is not None) or scope not in (None, *bank.SERVICE_SCOPES):
+        raise ValueError(f"a service route needs one scope of {bank.SERVICE_SCOPES}, "
+                         f"and only a service route has one (got {scope!r})")
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any):
             role = current_role(check_version=not policy_checks_session)
+            if role == "service" and "service" in allowed and scope not in g.service_scopes:
+                return error_response(403, "forbidden", gettext(
+                    "This token lacks the scope %(scope)s.", scope=scope),
+                    code="missing_scope", params={"scope": scope})
             if "anonymous" in allowed or role in allowed:
                 return view(*args, **kwargs)
             if role == "anonymous":
@@ -135,6 +150,7 @@ def access(*roles: str, policy_checks_session: bool = False) -> Callable:
                                   gettext("Your role may not use this page."))
 
         wrapper.access = allowed  # type: ignore[attr-defined]
+        wrapper.scope = scope  # type: ignore[attr-defined]
         return wrapper
 
     return decorate

@@ -27,6 +27,7 @@ from .item import (
     validate_item_fields,
 )
 from .people import (
+                     SERVICE_SCOPES,
                      Enrolment,
                      LoginAttempt,
                      Participant,
@@ -42,7 +43,8 @@ from .program import ContentTag, Materi, Program, ProgramLogo, ProgramSettings
 from . import limits  # noqa: E402,F401  isort: skip
 
 __all__ = [
-    "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "Assembly", "Assignment", "AssignmentCompletion",
+    "ATTEMPT_TRANSITIONS", "ITEM_TRANSITIONS", "SERVICE_SCOPES",
+    "Assembly", "Assignment", "AssignmentCompletion",
     "Attempt", "AttemptExtension", "AttemptState", "AuditLog", "Base", "CalibrationJob",
     "Certificate", "CertificateRoute", "JobState",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",

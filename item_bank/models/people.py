@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from typing import Any
 
 from sqlalchemy import Enum, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -82,14 +83,22 @@ class StaffUser(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+# What a service token may do, chosen when it is created: pull certificates and results (the
+# certification service), read programs and results, enrol participants and mark assignments
+# done (an LMS or the personnel system, through the administration API).
+SERVICE_SCOPES = ("certificates:read", "admin:read", "admin:write")
+
+
 class ServiceToken(Base):
-    """A bearer token of the certification service; only its SHA-256 hash is stored."""
+    """A bearer token of another system; only its SHA-256 hash is stored.  ``scopes`` (of
+    :data:`SERVICE_SCOPES`) say which API routes it may call."""
 
     __tablename__ = "service_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     revoked_at: Mapped[dt.datetime | None]
 

@@ -96,6 +96,7 @@ def _require_json_for_changes():
 
 # Import the resource modules so their routes attach to the blueprint.
 from server.api import (  # noqa: E402,F401
+    admin,
     attempts,
     certificates,
     openapi,

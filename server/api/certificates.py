@@ -62,7 +62,7 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
 
 
 @api.get("/certificates")
-@access("service")
+@access("service", scope="certificates:read")
 def list_certificates():
     since = decode_cursor(request.args.get("since", ""))
     limit = query_int("limit", current_app.config["CERTIFICATE_PAGE_SIZE"], low=1, high=1000,
@@ -75,6 +75,6 @@ def list_certificates():
 
 
 @api.get("/certificates/<number>")
-@access("service")
+@access("service", scope="certificates:read")
 def get_certificate(number: str):
     return jsonify(bank.certificate_json(db.session, number))

@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify
 
 from item_bank.admin_edit import EDITABLE_SETTINGS as SETTINGS
-from server import MAX_ID
+from server import MAX_ID, bank
 from server.api import api
 from server.security import access
 
@@ -172,7 +172,35 @@ SCHEMAS = {
         "route": {"type": "string", "enum": ["pre_assessment", "ujikom"]},
         "issued_at": {"type": "string", "format": "date-time"},
         "score": {"type": "number"}}},
+    # --- the administration API (server/api/admin.py); times in the program's zone
+    "AdminProgram": {"type": "object", **_fields({
+        "id": INT, "code": STR, "name": STR, "open": BOOL,
+        "timezone": {"type": "string", "description": "IANA zone of the program"}})},
+    "AdminMateri": {"type": "object", **_fields({"id": INT, "code": STR, "name": STR})},
+    "AdminExam": {"type": "object", "description": "An exam with the numbers in force (its "
+                  "own or the program's setting)", **_fields({
+                      "id": INT, "code": STR, "title": STR,
+                      "kind": {"type": "string", "enum": ["pre_assessment", "materi",
+                                                          "ujikom"]},
+                      "materi_id": _null(INT), "materi_code": _null(STR),
+                      "assembly": {"type": "string", "enum": ["cat", "loft"]},
+                      "cut_score": NUM, "max_attempts": INT, "duration_s": INT,
+                      "min_items": INT, "max_items": INT,
+                      "window_opens_at": _null(TIME), "window_closes_at": _null(TIME)})},
+    "AdminAssignment": {"type": "object", **_fields({"id": INT, "code": STR, "title": STR})},
+    "AdminResult": {"type": "object", "description": "A finished attempt", **_fields({
+        "attempt_id": INT, "nip": STR, "name": STR, "exam_id": INT, "exam_code": STR,
+        "exam_kind": STR, "attempt_number": INT,
+        "state": {"type": "string", "enum": ["submitted", "expired"]},
+        "score": _null({"type": "number", "minimum": 0, "maximum": 100}),
+        "passed": _null(BOOL), "category": _null(STR), "finished_at": TIME,
+        "certificate_number": _null(STR)})},
 }
+SCHEMAS["AdminProgramDetail"] = {"type": "object", **_fields({
+    **SCHEMAS["AdminProgram"]["properties"],
+    "materi": {"type": "array", "items": _ref("AdminMateri")},
+    "exams": {"type": "array", "items": _ref("AdminExam")},
+    "assignments": {"type": "array", "items": _ref("AdminAssignment")}})}
 
 # The JSON API by OpenAPI path and method.
 API: dict[str, dict[str, dict]] = {
@@ -236,6 +264,71 @@ API: dict[str, dict[str, dict]] = {
     "/api/v1/openapi.json": {"get": _op("This document", _json("OpenAPI 3 document"),
                                         errors=())},
 }
+
+# The administration API: service tokens with the scope in each operation's x-scopes.
+PROGRAM = _path_id("program_id")
+_ROSTER = {"type": "object", "required": ["participants"], "properties": {"participants": {
+    "type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["nip", "name"], "additionalProperties": False,
+        "properties": {"nip": {"type": "string", "pattern": "^[0-9]{18}$"},
+                       "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                       "unit": {"type": "string", "maxLength": 200},
+                       "password": {"type": "string", "minLength": 8,
+                                    "description": "a first password: "
+                                    "kept as it is when the participant has one"}}}}}}
+_COMPLETIONS = {"type": "object", "required": ["completions"], "properties": {"completions": {
+    "type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["nip", "assignment_id"], "additionalProperties": False,
+        "properties": {"nip": STR, "assignment_id": INT}}}}}
+_REFUSED = ("422: nothing stored; params.problems lists every bad record as {index, problem} "
+            "(its index in the array)")
+API.update({
+    "/api/v1/admin/programs": {"get": _op(
+        "Every program", _json("Programs", {"type": "object", **_fields({
+            "programs": {"type": "array", "items": _ref("AdminProgram")}})}), errors=())},
+    "/api/v1/admin/programs/{program_id}": {"get": _op(
+        "A program with its materi, exams and assignments",
+        _json("Program", _ref("AdminProgramDetail")), params=[PROGRAM])},
+    "/api/v1/admin/programs/{program_id}/materi": {"get": _op(
+        "The program's materi", _json("Materi", {"type": "object", **_fields({
+            "materi": {"type": "array", "items": _ref("AdminMateri")}})}), params=[PROGRAM])},
+    "/api/v1/admin/programs/{program_id}/exams": {"get": _op(
+        "The program's exams", _json("Exams", {"type": "object", **_fields({
+            "exams": {"type": "array", "items": _ref("AdminExam")}})}), params=[PROGRAM])},
+    "/api/v1/admin/programs/{program_id}/exams/{exam_id}": {"get": _op(
+        "One exam of the program (an exam of another program is 404)",
+        _json("Exam", _ref("AdminExam")), params=[PROGRAM, _path_id("exam_id")])},
+    "/api/v1/admin/programs/{program_id}/participants": {"post": _op(
+        "Enrol a roster: register (or update the name and unit of) and enrol every "
+        "participant, or nobody; idempotent by NIP. " + _REFUSED,
+        _json("Enrolled", {"type": "object", **_fields({"program_id": INT,
+                                                         "participants": INT})}),
+        params=[PROGRAM], body=_ROSTER, errors=(400, 404, 415, 422))},
+    "/api/v1/admin/programs/{program_id}/completions": {"post": _op(
+        "Mark assignments done for enrolled participants, all or none; idempotent (a "
+        "completion already stored stays the first one). " + _REFUSED,
+        _json("Marked", {"type": "object", **_fields({
+            "program_id": INT, "completions": INT,
+            "stored": {"type": "integer", "description": "completions new with this "
+                       "request"}})}),
+        params=[PROGRAM], body=_COMPLETIONS, errors=(400, 404, 415, 422))},
+    "/api/v1/admin/programs/{program_id}/results": {"get": _op(
+        "Results of the program's finished attempts with updated_since < finished_at <= "
+        "next_updated_since, in the order they finished, page by page (a page past the end "
+        "is empty). Poll: read the pages until `more` is false, then ask again from that "
+        "`next_updated_since`; nothing is sent twice or missed",
+        _json("Page", {"type": "object", **_fields({
+            "program_id": INT, "results": {"type": "array", "items": _ref("AdminResult")},
+            "page": INT, "per_page": INT, "total": INT, "more": BOOL,
+            "next_updated_since": TIME})}),
+        params=[PROGRAM,
+                {"name": "updated_since", "in": "query", "schema": STR, "description":
+                 "ISO 8601 date or date and time (without an offset: the program's zone)"},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "per_page", "in": "query",
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+        errors=(404, 422))},
+})
 
 HTML = "text/html"
 _STATUS = {200: "The page", 302: "Done: a redirect to the next page (Location)",
@@ -598,8 +691,11 @@ PAGES: dict[tuple[str, str], Page] = {
         media="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         schema=BINARY),
     ("admin.tokens", "GET"): Page("Service tokens"),
-    ("admin.tokens", "POST"): Page("Create a service token (shown once on the page)",
-                                   errors=(422,), form={"name": STR}, required=("name",)),
+    ("admin.tokens", "POST"): Page(
+        "Create a service token (shown once on the page) with its scopes (at least one)",
+        errors=(422,), form={"name": STR, "scope": {"type": "array", "items": {
+            "type": "string", "enum": list(bank.SERVICE_SCOPES)}}},
+        required=("name", "scope")),
     ("admin.revoke_token", "GET"): Page("Asks to confirm the revocation of a service token",
                                         errors=(404,)),
     ("admin.revoke_token", "POST"): Page(
@@ -635,7 +731,9 @@ SECURITY_SCHEMES = {
         "description": "Set by POST /writer/login for a writer or an administrator (the "
                        "operation's x-roles say which). Forms carry the page's CSRF token."},
     "serviceToken": {"type": "http", "scheme": "bearer",
-                     "description": "A token created by an administrator (/admin/tokens)."},
+                     "description": "A token created by an administrator (/admin/tokens) "
+                                    "with its scopes; an operation's x-scopes names the one "
+                                    "it needs (without it: 403 missing_scope, params.scope)."},
 }
 LANG = {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["id", "en"]},
         "description": "the language of this page or message, kept in the session"}
@@ -664,8 +762,13 @@ def roles_of(app: Flask, endpoint: str) -> frozenset[str]:
     return getattr(app.view_functions[endpoint], "access", frozenset())
 
 
+def scope_of(app: Flask, endpoint: str) -> str | None:
+    """The service token scope a route needs (``server.security.access``), if any."""
+    return getattr(app.view_functions.get(endpoint), "scope", None)
+
+
 def _operation(endpoint: str, path: str, method: str, roles: frozenset[str],
-               params: list[dict]) -> dict:
+               params: list[dict], scope: str | None = None) -> dict:
     api_op = API.get(path, {}).get(method.lower())
     page = PAGES.get((endpoint, method))
     if api_op is not None:
@@ -683,6 +786,9 @@ def _operation(endpoint: str, path: str, method: str, roles: frozenset[str],
     if "anonymous" not in roles:
         op["responses"]["401"] = _error(401, json_errors)
         op["responses"]["403"] = _error(403, json_errors)
+    if scope is not None:
+        # OpenAPI 3.0 lists scopes only for OAuth2: the bearer scheme's stay in x-scopes.
+        op["x-scopes"] = [scope]
     if endpoint != "static":
         op["responses"]["503"] = _error(503, json_errors)
     # Every route refuses a NUL or a lone surrogate in its query arguments, path parameters
@@ -705,7 +811,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         roles = roles_of(app, rule.endpoint)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
-                rule.endpoint, path, method, roles, params)
+                rule.endpoint, path, method, roles, params, scope_of(app, rule.endpoint))
     return {
         "openapi": "3.0.3",
         "info": {"title": "SMART CAT exam server", "version": "1", "description": DESCRIPTION},
@@ -717,8 +823,10 @@ def build_document(app: Flask) -> dict[str, Any]:
 DESCRIPTION = (
     "Every route of the server. Participants take timed exams through the pages or the JSON "
     "API under /api/v1; writers and administrators use the pages under /writer and /admin; "
-    "the certification service pulls certificates from /api/v1/certificates with a bearer "
-    "token. Each operation's x-roles names the roles allowed (anonymous: anyone) and its "
+    "the certification service pulls certificates from /api/v1/certificates and other "
+    "systems (an LMS) use the administration API under /api/v1/admin with a bearer "
+    "token of the scope the operation's x-scopes names. Each operation's x-roles names the "
+    "roles allowed (anonymous: anyone) and its "
     "security the credential: the session cookie of a participant or of staff, or the "
     "service token. API errors are {error, code, params, message} with a 4xx or 5xx status; "
     "pages answer with HTML, errors too (except /healthz). What the exam policy says (a "

@@ -159,19 +159,36 @@ def mark_done(program_id: int, assignment_id: int):
     return redirect(url_for("admin.program", program_id=program.id))
 
 
+# What each scope of a service token allows, as the token form says it.
+SCOPE_LABELS = {
+    "certificates:read": N_("pull certificates (certification service)"),
+    "admin:read": N_("read programs, materi, exams, assignments and results (LMS)"),
+    "admin:write": N_("enrol participants and mark assignments done (LMS)"),
+}
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @access("admin")
 def tokens():
-    created = None
+    """The tokens and the form for a new one; a refused form comes back (422) with every
+    problem and what was typed."""
+    created, problems = None, []
     if request.method == "POST":
-        name = form_text("name")
-        created = saving(ib_admin.create_service_token, db.session, name)
+        try:
+            created = saving(ib_admin.create_service_token, db.session,
+                             request.form.get("name", ""), scopes=request.form.getlist("scope"))
+        except bank.InvalidInput as refused:
+            if refused.code != "token_refused":
+                raise
+            problems = refused.params["problems"]
     rows = db.session.scalars(select(bank.ServiceToken).order_by(bank.ServiceToken.id)).all()
     used = dict(db.session.execute(select(bank.ServiceTokenUse.token_id,
                                           bank.ServiceTokenUse.last_used_at)).all())
     # Tokens belong to no program: their times are written in the default program zone.
-    return render_template("admin/tokens.html", tokens=rows, created=created, used=used,
-                           zone=bank.ProgramSettings().timezone)
+    page = render_template("admin/tokens.html", tokens=rows, created=created, used=used,
+                           zone=bank.ProgramSettings().timezone, scope_labels=SCOPE_LABELS,
+                           problems=problems, typed=request.form if problems else None)
+    return page, 422 if problems else 200
 
 
 @bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])

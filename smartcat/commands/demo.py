@@ -38,8 +38,10 @@ def run(args: argparse.Namespace) -> int:
           f"{accounts.writer[1]}")
     print(f"Administrator (staff login at /writer/login): {accounts.admin[0]} / "
           f"{accounts.admin[1]}")
-    print(f"Certification service token (shown once): {accounts.token}")
+    print(f"Service token (shown once; scopes certificates:read, admin:read, admin:write): "
+          f"{accounts.token}")
     print(f"  curl -H 'Authorization: Bearer {accounts.token}' {base}/api/v1/certificates")
+    print(f"  curl -H 'Authorization: Bearer {accounts.token}' {base}/api/v1/admin/programs")
     if args.no_serve:
         return 0
     return serve(url, args.host, args.port)

@@ -323,7 +323,9 @@ def requests_table(app, w):
             "GET": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 200),
             "POST": (f"/admin/programs/{program}/participants/{w['b']}/end-sessions", {}, 302)},
         "admin.tokens": {"GET": ("/admin/tokens", {}, 200),
-                         "POST": ("/admin/tokens", {"data": {"name": f"svc-{n}"}}, 200)},
+                         "POST": ("/admin/tokens", {"data": {
+                             "name": f"svc-{n}", "scope": ["admin:read", "admin:write"]}},
+                             200)},
         "admin.revoke_token": {"GET": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 200),
                                "POST": (f"/admin/tokens/{_service_token(app)}/revoke", {}, 302)},
         "logins.index": {"GET": ("/admin/logins/", {}, 200)},
@@ -347,6 +349,19 @@ def requests_table(app, w):
         "api.list_certificates": {"GET": ("/api/v1/certificates", {}, 200)},
         "api.get_certificate": {"GET": (f"/api/v1/certificates/{w['number']}", {}, 200)},
         "api.openapi": {"GET": ("/api/v1/openapi.json", {}, 200)},
+        "api.admin_programs": {"GET": ("/api/v1/admin/programs", {}, 200)},
+        "api.admin_program": {"GET": (f"/api/v1/admin/programs/{program}", {}, 200)},
+        "api.admin_materi": {"GET": (f"/api/v1/admin/programs/{program}/materi", {}, 200)},
+        "api.admin_exams": {"GET": (f"/api/v1/admin/programs/{program}/exams", {}, 200)},
+        "api.admin_exam": {"GET": (f"/api/v1/admin/programs/{program}/exams/{w['exam_pp']}",
+                                   {}, 200)},
+        "api.admin_enrol": {"POST": (f"/api/v1/admin/programs/{program}/participants", {
+            "json": {"participants": [{"nip": str(198000000000000000 + n), "name": "Baru"}]}},
+            200)},
+        "api.admin_completions": {"POST": (f"/api/v1/admin/programs/{program}/completions", {
+            "json": {"completions": [{"nip": w["nip"], "assignment_id": w["assignment"]}]}},
+            200)},
+        "api.admin_results": {"GET": (f"/api/v1/admin/programs/{program}/results", {}, 200)},
     }
 
 

@@ -41,6 +41,9 @@ def test_openapi_documents_every_route(app, client):
         assert not op.get("x-undocumented"), f"{label}: add it to API or PAGES in openapi.py"
         assert op["operationId"] == f"{endpoint}.{method.lower()}"
         assert set(op["x-roles"]) == roles and roles <= set(ROLES), label
+        # a service route names the token scope it needs, as its view enforces it
+        scope = None if endpoint == "static" else app.view_functions[endpoint].scope
+        assert op.get("x-scopes") == ([scope] if "service" in roles else None), label
         schemes = {name for requirement in op["security"] for name in requirement}
         if "anonymous" in roles:
             assert schemes == set(), label

@@ -44,6 +44,13 @@ def test_a_bad_row_stores_nothing_and_the_page_names_the_line(app, demo, driver)
     assert f"line 5: duplicate NIP {GOOD_1} (also on line 2)" in page
     assert _counts(app, program) == before  # the good rows were not stored either
 
+    # a password too short to be one is refused with its line before anything is stored
+    r = _upload(driver, program, f"nip,name,password\n{GOOD_2},Rina,rahasia-2\n"
+                                 f"{GOOD_1},Budi,pendek\n")
+    assert r.status_code == 422
+    assert "line 3: password must have at least 8 characters" in r.get_data(as_text=True)
+    assert _counts(app, program) == before
+
     r = _upload(driver, program, "nip,nama\n1,x\n")
     assert r.status_code == 422 and "judul harus nip,name" in r.get_data(as_text=True)
     assert _counts(app, program) == before

@@ -136,7 +136,8 @@ def test_new_token_still_works_after_another_is_revoked(app, driver, demo, csrf)
 
     driver.staff_login("admin", "admin-demo-123")
     page = driver.client.get("/admin/tokens").get_data(as_text=True)
-    r = driver.client.post("/admin/tokens", data={"name": "svc-2", "csrf_token": csrf(page)})
+    r = driver.client.post("/admin/tokens", data={"name": "svc-2", "scope": "certificates:read",
+                                                  "csrf_token": csrf(page)})
     new = re.search(r'<code id="new-token">([^<]+)</code>', r.get_data(as_text=True)).group(1)
     row = _token_row(app, TOKEN_NAME)
     driver.client.post(f"/admin/tokens/{row.id}/revoke", data={"csrf_token": csrf(page)})

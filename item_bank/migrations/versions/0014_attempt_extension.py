@@ -6,7 +6,7 @@
 - ``service_token_use``: when each certification service token was last accepted.
 
 Revision ID: 0014_attempt_extension
-Revises: 0012_archive_and_versions
+Revises: 0013_service_token_scopes
 Create Date: 2026-12-03 16:30:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_attempt_extension"
-down_revision: str | Sequence[str] | None = "0012_archive_and_versions"
+down_revision: str | Sequence[str] | None = "0013_service_token_scopes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
