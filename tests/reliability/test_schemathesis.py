@@ -45,9 +45,12 @@ EXAMPLES_REFUSED = 3
 # Requests at least, per role (about 5,500 in all): the fuzzing reached the operations.
 MIN_REQUESTS = 400
 # Answers built from everything there is (the metrics registry, the whole bank: 80-140 ms
-# each, a QTI package of the demo's 600 items more) that only ``lang`` varies: few
+# each, a QTI package of the demo's 600 items more, a program's report or roster as a file)
+# or drawn by matplotlib (60-300 ms a plot), whose few parameters other tests vary: few
 # examples, as for a refused operation.
-HEAVY = ("public.metrics.get", "writer.export_items.get", "writer.export_exchange.get")
+HEAVY = ("public.metrics.get", "writer.export_items.get", "writer.export_exchange.get",
+         "writer.item_plot.get", "admin.report_chart.get", "admin.report_csv.get",
+         "admin.report_xlsx.get", "admin.roster_export.get")
 # Ending a session is fuzzed last for each role, so that it cannot end the role's session
 # before the other operations ran.
 LAST = ("api.logout.delete", "participant.logout.post")
