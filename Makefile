@@ -32,7 +32,7 @@ $(AXE): tests/node/package-lock.json
 	touch $(AXE)
 
 test: $(STAMP) chromium $(AXE)
-	$(BIN)/python -m pytest -q -n 2 --dist worksteal
+	$(BIN)/python -m pytest -q -n 3 --dist worksteal
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
