@@ -56,6 +56,14 @@ def get_program(session: Session, code: str) -> Program:
     return program
 
 
+def program_by_id(session: Session, program_id: int) -> Program:
+    """The program with ``program_id``, or NotFound ``program_not_found``."""
+    program = session.get(Program, program_id)
+    if program is None:
+        raise NotFound("program_not_found")
+    return program
+
+
 @transactional
 def create_program(session: Session, *, code: str, name: str,
                    settings: dict[str, Any] | None = None) -> Program:

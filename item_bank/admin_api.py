@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from .admin import program_by_id
 from .errors import NotFound
 from .models import (
     Assignment,
@@ -40,14 +41,6 @@ def _local(value: dt.datetime | None, zone: ZoneInfo) -> dt.datetime | None:
     return None if value is None else value.astimezone(zone)
 
 
-def get_program(session: Session, program_id: int) -> Program:
-    """The program, or NotFound ``program_not_found``."""
-    program = session.get(Program, program_id)
-    if program is None:
-        raise NotFound("program_not_found")
-    return program
-
-
 def _program_summary(program: Program) -> dict[str, Any]:
     return {"id": program.id, "code": program.code, "name": program.name,
             "open": program.is_open, "timezone": program.settings.timezone}
@@ -64,7 +57,7 @@ def _materi(materi: Materi) -> dict[str, Any]:
 
 def materi_list(session: Session, program_id: int) -> list[dict[str, Any]]:
     """The program's materi (NotFound for an unknown program)."""
-    get_program(session, program_id)
+    program_by_id(session, program_id)
     return [_materi(m) for m in session.scalars(
         select(Materi).where(Materi.program_id == program_id).order_by(Materi.id))]
 
@@ -91,7 +84,7 @@ def _materi_codes(session: Session, program_id: int) -> dict[int, str]:
 
 def exam_list(session: Session, program_id: int) -> list[dict[str, Any]]:
     """The program's exams with the numbers in force (NotFound for an unknown program)."""
-    program = get_program(session, program_id)
+    program = program_by_id(session, program_id)
     codes = _materi_codes(session, program_id)
     return [_exam(e, program, codes) for e in session.scalars(
         select(Exam).where(Exam.program_id == program_id).order_by(Exam.id))]
@@ -100,7 +93,7 @@ def exam_list(session: Session, program_id: int) -> list[dict[str, Any]]:
 def exam_record(session: Session, program_id: int, exam_id: int) -> dict[str, Any]:
     """One exam of the program; NotFound ``exam_not_found`` for an exam of another program
     as for none."""
-    program = get_program(session, program_id)
+    program = program_by_id(session, program_id)
     exam = session.get(Exam, exam_id)
     if exam is None or exam.program_id != program.id:
         raise NotFound("exam_not_found")
@@ -109,7 +102,7 @@ def exam_record(session: Session, program_id: int, exam_id: int) -> dict[str, An
 
 def program_record(session: Session, program_id: int) -> dict[str, Any]:
     """The program with its materi, exams and assignments."""
-    program = get_program(session, program_id)
+    program = program_by_id(session, program_id)
     assignments = session.scalars(select(Assignment).where(
         Assignment.program_id == program_id).order_by(Assignment.id))
     return {**_program_summary(program), "materi": materi_list(session, program_id),
@@ -129,7 +122,7 @@ def results_page(session: Session, *, program_id: int, after: dt.datetime | None
     exam slot), state, score (0-100, two decimals), passed, category (ujikom: kompeten /
     belum kompeten), finished_at in the program's zone, the certificate number it earned.
     """
-    program = get_program(session, program_id)
+    program = program_by_id(session, program_id)
     zone = program.settings.zone()
     where = [Attempt.program_id == program_id, Attempt.state != AttemptState.STARTED,
              Attempt.finished_at <= until]

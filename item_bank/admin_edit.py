@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from .admin import check_exam_fields, checked_code, exam_problems
+from .admin import check_exam_fields, checked_code, exam_problems, program_by_id
 from .db import db_now, lock_one
 from .errors import Conflict, InvalidInput, NotFound, Refusals
 from .messages import Notice
@@ -277,9 +277,7 @@ def clone_program(session: Session, program_id: int, *, code: str, name: str,
     certificate's texts) and logo, materi with their content tags, exams in use with their
     settings, and assignments; no participants, attempts, results or items.  ``code`` is
     checked like a new program's."""
-    source = session.get(Program, program_id)
-    if source is None:
-        raise NotFound("program_not_found")
+    source = program_by_id(session, program_id)
     problems = []
     try:
         code = checked_code(code)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from cat_engine.exposure import mean_overlap
 
-from .admin import get_program
+from .admin import get_program, program_by_id
 from .calibration_source import pretest_readiness
 from .db import db_now
 from .errors import InvalidInput, NotFound
@@ -29,7 +29,6 @@ from .models import (
     ItemStatus,
     Materi,
     Participant,
-    Program,
     Response,
 )
 from .policy import exam_rules
@@ -359,9 +358,7 @@ def program_report(session: Session, program_id: int, *, first_day: dt.date | No
     (submitted or expired) attempts.  NotFound for an unknown program or an exam of another
     program; InvalidInput when ``last_day`` is before ``first_day``.
     """
-    program = session.get(Program, program_id)
-    if program is None:
-        raise NotFound("program_not_found")
+    program = program_by_id(session, program_id)
     if first_day is not None and last_day is not None and last_day < first_day:
         raise InvalidInput("report_days_reversed", first=first_day, last=last_day)
     settings = program.settings

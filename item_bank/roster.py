@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from .admin import program_by_id
 from .db import db_now, lock_one
 from .errors import NotFound
 from .messages import Notice
@@ -55,13 +56,6 @@ class RosterPage:
     page: int
     pages: int
     assignments: list[Assignment] = field(default_factory=list)
-
-
-def _program(session: Session, program_id: int) -> Program:
-    program = session.get(Program, program_id)
-    if program is None:
-        raise NotFound("program_not_found")
-    return program
 
 
 def _search(program_id: int, query: str):
@@ -107,7 +101,7 @@ def roster_page(session: Session, *, program_id: int, query: str = "", page: int
                 per_page: int = PAGE_SIZE, now: dt.datetime | None = None) -> RosterPage:
     """Page ``page`` (from 1; past the last: the last) of the program's participants whose
     NIP or name contains ``query`` (case-insensitive), by NIP, with their progress."""
-    program = _program(session, program_id)
+    program = program_by_id(session, program_id)
     now = db_now(session) if now is None else now
     stmt = _search(program.id, query)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -135,7 +129,7 @@ def roster_table(session: Session, *, program_id: int, query: str = "",
     """The roster (every participant ``query`` finds) as rows of CSV cells, the header
     first: NIP, name, unit; per exam whether passed and the attempts used of the limit; per
     assignment whether done; assignments done; certificate number; category."""
-    program = _program(session, program_id)
+    program = program_by_id(session, program_id)
     now = db_now(session) if now is None else now
     people = session.scalars(_search(program.id, query).order_by(Participant.nip)).all()
     rows = _rows(session, program, people, now)
@@ -191,7 +185,7 @@ def plan_completions(session: Session, *, program_id: int, rows: Sequence[Sequen
     ``assignment_id`` is the assignment of rows without a code.  CompletionRejected names
     every bad line (malformed NIP, unknown NIP, not enrolled here, unknown assignment, the
     same NIP and assignment twice); nothing is written."""
-    program = _program(session, program_id)
+    program = program_by_id(session, program_id)
     by_code = {a.code: a for a in _assignments(session, program.id)}
     by_id = {a.id: a for a in by_code.values()}
     default = by_id.get(assignment_id) if assignment_id is not None else None

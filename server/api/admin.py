@@ -133,7 +133,7 @@ def _bulk(name: str, change: Callable[[], Any]) -> Any:
 def admin_enrol(program_id: int):
     """Register (or update the name and unit of) and enrol every participant, or nobody.
     Idempotent by NIP; a password is only a first one (an existing password is kept)."""
-    program = admin_api.get_program(db.session, program_id)
+    program = ib_admin.program_by_id(db.session, program_id)
     rows, indexes, problems = _records(json_body(), "participants", ROSTER_FIELDS)
     if problems:
         # every bad record at once: those the roster's own rules refuse too
@@ -149,7 +149,7 @@ def admin_enrol(program_id: int):
 @access("service", scope="admin:write")
 def admin_completions(program_id: int):
     """Mark assignments done for enrolled participants: every record or none; idempotent."""
-    program = admin_api.get_program(db.session, program_id)
+    program = ib_admin.program_by_id(db.session, program_id)
     rows, indexes, problems = _records(json_body(), "completions", COMPLETION_FIELDS)
     if problems:
         raise _refused("completions", problems + ib_admin.check_completions(
@@ -187,7 +187,7 @@ def _since(program: bank.Program) -> dt.datetime | None:
 @access("service", scope="admin:read")
 def admin_results(program_id: int):
     """Results of finished attempts after ``updated_since``, in the order they finished."""
-    program = admin_api.get_program(db.session, program_id)
+    program = ib_admin.program_by_id(db.session, program_id)
     after = _since(program)
     per_page = query_int("per_page", RESULTS_PAGE_SIZE, low=1, high=RESULTS_PAGE_MAX)
     page = query_int("page", 1, low=1, high=INT64_MAX // per_page)

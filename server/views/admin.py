@@ -50,10 +50,7 @@ def create_program():
 
 
 def _program_or_404(program_id: int):
-    program = db.session.get(bank.Program, program_id)
-    if program is None:
-        raise bank.NotFound("program_not_found")
-    return program
+    return ib_admin.program_by_id(db.session, program_id)
 
 
 @bp.get("/programs/<int:program_id>")
