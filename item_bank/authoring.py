@@ -16,38 +16,20 @@ from .models import (
     IrtModel,
     Item,
     ItemStatus,
-    Materi,
     validate_item_fields,
 )
 from .tx import transactional
 
 
-def _set_content(item: Item, *, stem: str, options: list[str], key: int, model: str,
-                 a: float | None, b: float | None, c: float | None) -> None:
+def set_content(item: Item, *, stem: str, options: list[str], key: int, model: str,
+                a: float | None, b: float | None, c: float | None) -> None:
+    """Store new content into ``item`` (ValueError naming the first problem)."""
     if not stem or not stem.strip():
         raise ValueError("item stem must not be empty")
     validate_item_fields(options=options, key=key, model=model, a=a, b=b, c=c,
                          status=item.status.value)
     item.stem, item.options, item.key = stem, list(options), key
     item.model, item.a, item.b, item.c = IrtModel(model), a, b, c
-
-
-@transactional
-def create_item(session: Session, *, materi_id: int, code: str, stem: str, options: list[str],
-                key: int, model: str, a: float | None, b: float | None, c: float | None,
-                author: str) -> Item:
-    """A new draft item of the materi."""
-    materi = session.get(Materi, materi_id)
-    if materi is None:
-        raise NotFound("materi_not_found", materi=materi_id)
-    if not code or not code.strip():
-        raise ValueError("item id must not be empty")
-    item = Item(program_id=materi.program_id, materi_id=materi.id, code=code.strip(),
-                status=ItemStatus.DRAFT, author=author)
-    _set_content(item, stem=stem, options=options, key=key, model=model, a=a, b=b, c=c)
-    session.add(item)
-    session.flush()
-    return item
 
 
 def _item(session: Session, item_id: int) -> Item:
@@ -62,7 +44,7 @@ def update_item(session: Session, *, item_id: int, stem: str, options: list[str]
                 model: str, a: float | None, b: float | None, c: float | None) -> Item:
     """New content for the item, as its next version."""
     item = _item(session, item_id)
-    _set_content(item, stem=stem, options=options, key=key, model=model, a=a, b=b, c=c)
+    set_content(item, stem=stem, options=options, key=key, model=model, a=a, b=b, c=c)
     item.version += 1
     return item
 

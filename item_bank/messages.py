@@ -213,6 +213,38 @@ MESSAGES: dict[str, str] = {
                                "Upload the file again to see what it would change now."),
     "import_operational_forbidden": N_("Only an administrator may import new items as "
                                        "operational."),
+    # --- the writer's item editor (item_bank.editor): each shown next to its field
+    "item_form_rejected": N_("Not saved: %(count)s problems in the form; each is shown next "
+                             "to its field."),
+    "editor_required": N_("Fill in this field."),
+    "editor_too_long": N_("At most %(max)s characters (this has %(length)s)."),
+    "editor_not_number": N_("%(value)s is not a number."),
+    "editor_materi_unknown": N_("Choose one of the materi listed."),
+    "editor_option_gap": N_("Option %(letter)s is empty while a later option is filled in: "
+                            "fill the options in order."),
+    "editor_option_repeated": N_("Option %(letter)s is the same as option %(other)s."),
+    "editor_options_too_few": N_("An item needs at least %(min)s options."),
+    "editor_key_missing": N_("Choose the correct option (the key)."),
+    "editor_key_unknown": N_("The key %(key)s is not one of %(letters)s."),
+    "editor_key_empty_option": N_("The key %(key)s is an empty option."),
+    "editor_tag_both": N_("Choose a sub-materi or create a new one, not both."),
+    "editor_tag_code": N_("A sub-materi code (%(code)s) has at most %(max)s letters, digits, "
+                          "'-', '_' or '.', no spaces, and starts with a letter or a digit."),
+    "editor_tag_unknown": N_("Choose a sub-materi of the item's materi."),
+    "editor_parameter_range": N_("%(name)s must be within %(low)s..%(high)s (it was "
+                                 "%(value)s)."),
+    "editor_rasch_a": N_("A 1PL (Rasch) item has a = 1; leave a empty or choose 2PL."),
+    "editor_c_needs_3pl": N_("A %(model)s item has no guessing parameter: leave c empty or "
+                             "choose 3PL."),
+    "editor_operational_parameters": N_("An operational item keeps its calibrated a and b."),
+    "editor_image_too_large": N_("Picture %(number)s is larger than %(max_kb)s KB "
+                                 "(%(size_kb)s KB)."),
+    "editor_image_too_many_pixels": N_("Picture %(number)s is %(width)s × %(height)s pixels; "
+                                       "at most %(max)s a side."),
+    "editor_image_not_image": N_("Picture %(number)s is not a whole PNG, JPEG or GIF image."),
+    "editor_image_unknown": N_("The item has no picture %(position)s."),
+    "editor_images_too_many": N_("An item has at most %(max)s pictures (this would have "
+                                 "%(count)s)."),
     # --- a program's setup on the administrator's pages (SPEC.md "The flow of one program")
     "code_refused": N_("The code %(code)s may hold only letters, digits, '-', '_' and '.' "
                        "(no spaces) and must start with a letter or a digit."),

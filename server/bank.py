@@ -26,6 +26,7 @@ from item_bank import (
     calibration_source,
     item_search,
     item_stats,
+    item_text,  # noqa: F401  (the participant's rendering of an item, re-exported)
     login_throttle,  # noqa: F401  (the throttle of server.auth and the admin's view)
     policy,  # noqa: F401  (re-exported for the views)
 )

@@ -128,6 +128,10 @@ def format_param(value: Any, zone: str | None = None) -> Any:
     if isinstance(value, dt.date):
         return format_date(value, "long", locale=_format_locale())
     if isinstance(value, float):
+        # Babel's decimal quantizing fails beyond its 28 digits (a typed 1e25): such a
+        # number is written in scientific notation, as it was most likely typed.
+        if not abs(value) < 1e15:
+            return f"{value:.6g}"
         return format_decimal(value, locale=_format_locale())
     if isinstance(value, ItemStatus):
         return gettext(ITEM_STATUS_LABELS[value])

@@ -6,6 +6,8 @@ another participant's attempt is "not found" (404) there, never here.
 
 from __future__ import annotations
 
+import dataclasses
+
 from server import bank
 from server.api import api, field, json_body, json_response
 from server.extensions import db
@@ -35,7 +37,8 @@ def current_item(attempt_id: int):
         # Finished (by the participant, the last item or the deadline): send the result.
         result = bank.policy.attempt_result(db.session, attempt_id=attempt_id, **participant_args())
         return json_response({"item": None, "result": result})
-    return json_response({"item": item})
+    # The stem and options as Markdown source and as the sanitised HTML the page shows.
+    return json_response({"item": bank.item_text.with_html(dataclasses.asdict(item))})
 
 
 @api.post("/attempts/<int:attempt_id>/answers")

@@ -103,9 +103,13 @@ SCHEMAS = {
                    "description": "0-based position of the option as shown"}}},
     "Item": {"type": "object", "description": "The current item: stem, options in "
              "the order shown to this participant, position, remaining seconds "
-             "(from the database clock).", **_fields({
+             "(from the database clock). `stem` and `options` are the writer's Markdown "
+             "source; `stem_html` and `options_html` are what the page shows: the safe "
+             "Markdown subset with formulas as MathML, sanitised (no script, style, URL or "
+             "event attribute).", **_fields({
                  "attempt_id": INT, "item_id": INT, "position": INT, "stem": STR,
                  "options": {"type": "array", "items": STR}, "images": INT,
+                 "stem_html": STR, "options_html": {"type": "array", "items": STR},
                  "answered": INT,
                  "min_items": INT, "max_items": INT, "deadline": TIME,
                  "seconds_left": NUM})},
@@ -395,9 +399,14 @@ def _error(status: int, json_body: bool) -> dict:
     return {"description": _STATUS[status], "content": {HTML: {"schema": STR}}}
 
 
-ITEM_FORM = {"stem": STR, "options": LINES, "key": {"type": "integer", "minimum": 0},
+ITEM_FORM = {"stem": STR, **{f"option_{x}": STR for x in "ABCDE"},
+             "key": {"type": "string", "enum": list("ABCDE")},
              "model": {"type": "string", "enum": ["1pl", "2pl", "3pl"]},
-             "a": NUM, "b": NUM, "c": NUM}
+             "a": NUM, "b": NUM, "c": NUM, "tag_id": ID_FIELD, "new_tag_code": STR,
+             "new_tag_name": STR, "remove_image": INT,
+             "kept_image": {"type": "string", "format": "byte"},
+             "action": {"type": "string", "enum": ["preview", "save"]}}
+ITEM_PICTURES = {"image": {"type": "string", "format": "binary"}}
 STATUS_FORM = {"status": {"type": "string", "enum": ["draft", "reviewed", "pretest",
                                                      "operational", "retired"]},
                "reason": {"type": "string", "maxLength": 500},
@@ -499,14 +508,20 @@ PAGES: dict[tuple[str, str], Page] = {
         "exposure of an item never shown", errors=(404,), media="image/svg+xml", schema=STR),
     ("writer.new_item", "GET"): Page("The new item form"),
     ("writer.new_item", "POST"): Page(
-        "Create a draft item, then to its page", ok=(302,), errors=(404, 422),
+        "Create a draft item (options A-E, the key as a letter, a sub-materi chosen or new, "
+        "pictures), then to its page; `action=preview` shows it as a participant would see "
+        "it and stores nothing; 422 shows every problem next to its field, with what was "
+        "typed", ok=(200, 302), errors=(404, 413, 422),
         form={"code": STR, "materi_id": ID_FIELD, "author": STR, **ITEM_FORM},
-        required=("code", "materi_id", "stem", "options", "key")),
+        upload=ITEM_PICTURES, required=("code", "materi_id", "stem", "option_A", "option_B",
+                                        "key")),
     ("writer.edit_item", "GET"): Page("An item: its content, status and statistics",
                                       errors=(404,)),
     ("writer.edit_item", "POST"): Page(
-        "Save the item's content (a new version)", ok=(302,), errors=(404, 409, 422),
-        form=ITEM_FORM, required=("stem", "options", "key")),
+        "Save the item's content as its next version, or preview it (`action=preview`); "
+        "422 shows every problem next to its field", ok=(200, 302),
+        errors=(404, 409, 413, 422), form=ITEM_FORM, upload=ITEM_PICTURES,
+        required=("stem", "option_A", "option_B", "key")),
     ("writer.change_status", "POST"): Page(
         "Move the item along its lifecycle (draft, reviewed, pretest, operational, "
         "retired), with an audit entry; retiring needs `confirm=yes` and a `reason` (kept "

@@ -20,16 +20,11 @@
     if (!data.item) { showResult(); return; }
     item = data.item;
     deadline = performance.now() + item.seconds_left * 1000;
-    el("stem").textContent = item.stem;
     // The item's pictures, by position: their addresses name the attempt and the item only.
-    const pictures = el("stem-images");
-    pictures.replaceChildren();
-    for (let n = 1; n <= (item.images || 0); n += 1) {
-      const img = document.createElement("img");
-      img.src = `${root.dataset.images}/${item.item_id}/images/${n}`;
-      img.alt = fill(msg("Image"), { n });
-      pictures.appendChild(img);
-    }
+    const options = window.SmartcatItem.render(item, {
+      src: (n) => `${root.dataset.images}/${item.item_id}/images/${n}`,
+      alt: (n) => fill(msg("Image"), { n }),
+    });
     el("progress-pos").textContent = item.position;
     el("progress-max").textContent = item.max_items;
     // A CAT may end before its maximum: say so instead of promising "n of max".
@@ -38,19 +33,7 @@
     el("progress-of").textContent = fixed ? msg("Of") : msg("OfAtMost");
     el("progress-bar").max = item.max_items;
     el("progress-bar").value = item.position - 1;
-    const list = el("options");
-    list.replaceChildren();
-    item.options.forEach((text, i) => {
-      const li = document.createElement("li");
-      li.textContent = text;
-      li.dataset.choice = String(i);
-      // One tab stop for the group (the ARIA radio group pattern); arrows move inside it.
-      li.tabIndex = i === 0 ? 0 : -1;
-      li.setAttribute("role", "radio");
-      li.setAttribute("aria-checked", "false");
-      li.addEventListener("click", () => answer(i));
-      list.appendChild(li);
-    });
+    options.forEach((li, i) => li.addEventListener("click", () => answer(i)));
     const n = item.options.length;
     el("hint").textContent = fill(msg("Hint"), { last_digit: n, last_letter: LETTERS[n - 1] });
     el("save-status").textContent = "";

@@ -3,6 +3,8 @@ statistics.  Administrators may use these pages too."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 
 from flask import (
@@ -16,7 +18,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from item_bank import authoring, item_file
+from item_bank import authoring, editor, item_file
 from item_bank.exchange import load as exchange
 from item_bank.exchange import write as exchange_write
 from item_bank.importexport import LETTERS
@@ -28,7 +30,7 @@ from server.i18n import N_, Notice, gettext, notice_text, status_label
 from server.inputs import parse_int, query_int, upload_route
 from server.policy_args import policy_now
 from server.security import access, current_role, safe_next, start_session
-from server.views.staff import form_float, form_int, form_text, saving, staff_actor
+from server.views.staff import form_int, saving, staff_actor
 
 bp = Blueprint("writer", __name__, url_prefix="/writer")
 STAFF = ("writer", "admin")
@@ -99,30 +101,94 @@ def _item_query() -> tuple[bank.ItemQuery, list[str]]:
     return query, problems
 
 
-def _content_from_form() -> dict:
-    """The item content of the editor's form (BadInput names a missing or malformed field)."""
-    return {"stem": form_text("stem"),
-            "options": [line.strip() for line in form_text("options").splitlines()
-                        if line.strip()],
-            "key": form_int("key"), "model": request.form.get("model", "3pl"),
-            "a": form_float("a"), "b": form_float("b"), "c": form_float("c")}
-
-
 def _materi_choices():
     return db.session.scalars(select(bank.Materi).order_by(bank.Materi.id)).all()
 
 
+def _item_form() -> editor.ItemForm:
+    """The editor's fields as typed, with its pictures: the uploads and the new pictures a
+    failed or previewed form kept (sent back as base64 in ``kept_image``)."""
+    pictures = []
+    for raw in request.form.getlist("kept_image"):
+        try:
+            pictures.append(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError):
+            pictures.append(b"")  # reported as "not a picture" with its number
+    for upload in request.files.getlist("image"):
+        if upload.filename:
+            pictures.append(upload.read())
+        upload.close()  # a large upload is spooled to a temporary file: closed once read
+    field = request.form.get
+    return editor.ItemForm(
+        stem=field("stem", ""), options=[field(f"option_{x}", "") for x in editor.LETTERS],
+        key=field("key", ""), model=field("model", "3pl"), a=field("a", ""),
+        b=field("b", ""), c=field("c", ""), tag_id=field("tag_id", ""),
+        new_tag_code=field("new_tag_code", ""), new_tag_name=field("new_tag_name", ""),
+        code=field("code", ""), materi_id=field("materi_id", ""), author=field("author", ""),
+        uploads=pictures, remove_images=request.form.getlist("remove_image"))
+
+
+def _data_url(picture) -> str:
+    return f"data:{picture.media_type};base64,{base64.b64encode(picture.data).decode()}"
+
+
+def _editor(item, form: editor.ItemForm, checked: editor.CheckedForm | None = None,
+            status: int = 200):
+    """The editor page: the form as typed, every problem next to its field, the pictures
+    (stored and newly kept) and, when asked for, the preview."""
+    stored = editor.stored_pictures(db.session, item.id) if item is not None else []
+    removed = set(form.remove_images)
+    kept = checked.pictures if checked is not None else []
+    preview = checked.preview if checked is not None else None
+    if item is not None and checked is None:
+        preview = editor.stored_preview(item)
+    pictures = [_data_url(p) for n, p in enumerate(stored, 1) if str(n) not in removed]
+    pictures += [_data_url(p) for p in kept]
+    errors = {name: [notice_text(n) for n in notices]
+              for name, notices in (checked.problems if checked else {}).items()}
+    tags = db.session.scalars(
+        select(bank.ContentTag).where(*(() if item is None else (
+            bank.ContentTag.materi_id == item.materi_id,)))
+        .order_by(bank.ContentTag.materi_id, bank.ContentTag.code)).all()
+    return render_template(
+        "writer/item.html", item=item, form=form, errors=errors,
+        rejected=errors and notice_text(Notice("item_form_rejected",
+                                               {"count": sum(map(len, errors.values()))})),
+        materi=_materi_choices(), tags=tags, letters=editor.LETTERS,
+        stored=[_data_url(p) for p in stored], kept=[
+            (base64.b64encode(p.data).decode(), _data_url(p)) for p in kept],
+        preview=preview, pictures=pictures, unsaved=checked is not None,
+        stats=item and bank.item_report(db.session, item.id)), status
+
+
+def _editor_post(item):
+    """Preview the form (nothing stored) or save it; a form with problems comes back with
+    each of them and everything typed, pictures included."""
+    form = _item_form()
+    item_id = item.id if item is not None else None
+    if request.form.get("action") == "preview":
+        checked = editor.check_form(db.session, form, item_id=item_id)
+        return _editor(item, form, checked, 422 if checked.problems else 200)
+    try:
+        saved = saving(editor.save_item, db.session, form, item_id=item_id,
+                       actor=staff_actor())
+    except editor.FormRejected as rejected:
+        return _editor(item, form, rejected.checked, 422)
+    if item is None:
+        flash(gettext("Item %(item)s created.", item=saved.code))
+    else:
+        flash(gettext("Item %(item)s saved (version %(version)s).", item=saved.code,
+                      version=saved.version))
+    return redirect(url_for("writer.edit_item", item_id=saved.id))
+
+
 @bp.route("/items/new", methods=["GET", "POST"])
+@upload_route
 @access(*STAFF)
 def new_item():
     if request.method == "POST":
-        item = saving(authoring.create_item, db.session,
-                      materi_id=form_int("materi_id", column=bank.Materi.id),
-                      code=form_text("code"), author=request.form.get("author", ""),
-                      **_content_from_form())
-        flash(gettext("Item %(item)s created.", item=item.code))
-        return redirect(url_for("writer.edit_item", item_id=item.id))
-    return render_template("writer/item.html", item=None, materi=_materi_choices(), stats=None)
+        return _editor_post(None)
+    return _editor(None, editor.ItemForm())
 
 
 def _item_or_404(item_id: int):
@@ -133,17 +199,13 @@ def _item_or_404(item_id: int):
 
 
 @bp.route("/items/<int:item_id>", methods=["GET", "POST"])
+@upload_route
 @access(*STAFF)
 def edit_item(item_id: int):
     item = _item_or_404(item_id)
     if request.method == "POST":
-        item = saving(authoring.update_item, db.session, item_id=item.id,
-                      **_content_from_form())
-        flash(gettext("Item %(item)s saved (version %(version)s).", item=item.code,
-                      version=item.version))
-        return redirect(url_for("writer.edit_item", item_id=item.id))
-    return render_template("writer/item.html", item=item, materi=_materi_choices(),
-                           stats=bank.item_report(db.session, item.id), letters=LETTERS)
+        return _editor_post(item)
+    return _editor(item, editor.form_of(item))
 
 
 def _retire_confirmed(status: str) -> None:

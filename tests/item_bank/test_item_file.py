@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from item_bank import authoring
 from item_bank.db import session_factory
+from item_bank.editor import ItemForm, save_item
 from item_bank.errors import Conflict
 from item_bank.item_file import (
     COLUMNS,
@@ -180,9 +181,9 @@ def test_a_changed_item_is_previewed_with_what_changes(session, world):
 def test_a_preview_commits_only_while_the_bank_is_as_previewed(session, world):
     data = _csv([["Q-1", "M1", "", "s", "x", "y", "", "", "A", "", "", "", "", ""]])
     plan = plan_file(session, data, filename="items.csv", program_code="LATSAR")
-    authoring.create_item(session, materi_id=world.materi[0].id, code="Q-1", stem="t",
-                          options=["x", "y"], key=0, model="2pl", a=None, b=None, c=None,
-                          author="lain")
+    save_item(session, ItemForm(code="Q-1", materi_id=str(world.materi[0].id), stem="t",
+                                options=["x", "y"], key="A", model="2pl", author="lain"),
+              actor="lain")
     with pytest.raises(Conflict, match="changed since this preview"):
         _import(session, data, expected=plan.digest)
     assert _item(session, "Q-1").stem == "t"

@@ -332,6 +332,20 @@ def log_responses(app):
 
 
 @pytest.fixture
+def writer(app, demo, driver):
+    """The demo's writer, logged in (pages by ``writer.client``);
+    ``writer.post_form(path, data)`` sends the page's CSRF token."""
+    driver.staff_login(*demo.accounts.writer)
+
+    def post(path: str, data: dict):
+        token = csrf_from(driver.client.get("/writer/items").get_data(as_text=True))
+        return driver.client.post(path, data={**data, "csrf_token": token})
+
+    driver.post_form = post
+    return driver
+
+
+@pytest.fixture
 def csrf():
     """:func:`csrf_from` for test modules (conftest is not importable by name)."""
     return csrf_from

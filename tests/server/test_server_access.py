@@ -219,12 +219,14 @@ def requests_table(app, w):
         "writer.new_item": {"GET": ("/writer/items/new", {}, 200), "POST": (
             "/writer/items/new", {"data": {
                 "code": f"NEW-{n}", "materi_id": str(w["materi"]), "stem": "Ibu kota RI?",
-                "options": "Jakarta\nBandung\nSurabaya\nMedan", "key": "0", "model": "3pl"}},
+                "option_A": "Jakarta", "option_B": "Bandung", "option_C": "Surabaya",
+                "key": "A", "model": "3pl"}},
             302)},
         "writer.edit_item": {"GET": (f"/writer/items/{w['item']}", {}, 200), "POST": (
             f"/writer/items/{w['item']}", {"data": {
-                "stem": "Pertanyaan yang diperbaiki?", "options": "satu\ndua\ntiga\nempat",
-                "key": "1", "model": "3pl", "a": "1.1", "b": "0.2", "c": "0.2"}}, 302)},
+                "stem": "Pertanyaan yang diperbaiki?", "option_A": "satu", "option_B": "dua",
+                "option_C": "tiga", "option_D": "empat", "key": "B", "model": "3pl",
+                "a": "1.1", "b": "0.2", "c": "0.2"}}, 302)},
         "writer.change_status": {"POST": (f"/writer/items/{_draft_item(app, w)}/status",
                                           {"data": {"status": "reviewed"}}, 302)},
         "writer.change_statuses": {"POST": ("/writer/items/status", {"data": {
@@ -427,13 +429,16 @@ def test_every_route_as_every_role(app, demo, world, no_secrets):
 
 
 def test_participant_page_item_text_only_on_the_exam_api(app, demo, driver):
-    """The JSON item carries stem and options only; the exam page carries neither."""
+    """The JSON item carries stem and options (as typed and as rendered) only; the exam page
+    carries neither."""
     nip, _, pw = demo.accounts.participants[0]
     driver.login(nip, pw)
     state = driver.take("PRA", correct=True, n_answers=0)
     item = state["item"]
     assert set(item) == {"attempt_id", "item_id", "position", "stem", "options", "images",
-                         "deadline", "seconds_left", "answered", "min_items", "max_items"}
+                         "stem_html", "options_html", "deadline", "seconds_left", "answered",
+                         "min_items", "max_items"}
+    assert len(item["options_html"]) == len(item["options"])
     page = driver.client.get(f"/attempts/{state['attempt_id']}").get_data(as_text=True)
     assert item["stem"] not in page
 

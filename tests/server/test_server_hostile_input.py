@@ -176,10 +176,10 @@ def test_huge_integers_in_staff_forms_are_422(any_demo, app, staff, program_id):
                        data={**exam, "materi_id": str(max(value, high + 1))})
         _page_error(r, 422, f"materi_id harus di antara {low}..{high}.")
     assert _count(app, bank.Exam) == exams
-    item = {"code": "X-BIG", "materi_id": str(materi_id), "stem": "s", "options": "a\nb",
-            "key": "0"}
-    for name, value in (("key", 2**40), ("key", 2**70), ("materi_id", 2**70),
-                        ("key", "9" * 5000)):
+    item = {"code": "X-BIG", "materi_id": str(materi_id), "stem": "s", "option_A": "a",
+            "option_B": "b", "key": "A"}
+    for name, value in (("key", 2**40), ("tag_id", 2**70), ("materi_id", 2**70),
+                        ("key", "9" * 5000), ("remove_image", 2**70), ("a", "1e999")):
         r = staff.post("/writer/items/new", data={**item, name: str(value)})
         assert r.status_code == 422, (name, value, r.status_code)
     for value in (2**63, 2**64):  # beyond the 64-bit id columns

@@ -45,19 +45,6 @@ def _entries(driver) -> list[bank.AuditLog]:
             bank.AuditLog.action == "item_status_changed").order_by(bank.AuditLog.id)))
 
 
-@pytest.fixture
-def writer(app, demo, driver, csrf):
-    """The demo's writer, logged in; ``writer.post(path, data)`` sends the page's CSRF token."""
-    driver.staff_login(*demo.accounts.writer)
-
-    def post(path: str, data: dict):
-        token = csrf(driver.client.get("/writer/items").get_data(as_text=True))
-        return driver.client.post(path, data={**data, "csrf_token": token})
-
-    driver.post_form = post
-    return driver
-
-
 def _offered(page: str) -> list[str]:
     form = re.search(r'<form[^>]*id="status-form".*?</form>', page, re.S)
     return re.findall(r'<option value="(\w+)"', form.group(0)) if form else []
