@@ -116,6 +116,15 @@ def live_server(app) -> Iterator[str]:
         thread.join()
 
 
+def staff_log_in(page, live_server: str, account: tuple[str, str], landing: str) -> None:
+    """Log a writer or administrator in through the staff login form of a browser page."""
+    page.goto(f"{live_server}/writer/login")
+    page.fill("input[name=username]", account[0])
+    page.fill("input[name=password]", account[1])
+    page.click("#login-form button")
+    page.wait_for_url(re.compile(landing))
+
+
 def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "page has no CSRF token"

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from server import bank
 from server.extensions import Database
+from tests.server.conftest import staff_log_in
 from tests.server.test_server_browser import ARGS, ARTIFACTS, CHROMIUM, check_axe, pytestmark
 
 __all__ = ["pytestmark"]
@@ -34,11 +35,7 @@ def test_an_administrator_creates_edits_copies_and_archives(app, demo, live_serv
                     check_axe(page, name)
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
-            page.goto(f"{live_server}/writer/login")
-            page.fill("input[name=username]", demo.accounts.admin[0])
-            page.fill("input[name=password]", demo.accounts.admin[1])
-            page.click("#login-form button")
-            page.wait_for_url(re.compile(r"/admin/$"))
+            staff_log_in(page, live_server, demo.accounts.admin, r"/admin/$")
 
             # create a program, and its materi
             page.fill("#new-program-code", "LATSAR-2027")

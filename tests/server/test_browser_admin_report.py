@@ -11,6 +11,7 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from tests.server.conftest import staff_log_in
 from tests.server.test_server_admin_report import _build
 from tests.server.test_server_browser import ARGS, ARTIFACTS, CHROMIUM, check_axe, pytestmark
 
@@ -41,11 +42,7 @@ def test_admin_reads_the_report_and_downloads_the_workbook(app, demo, live_serve
             page.on("response", lambda r: charts.append(
                 (r.url, r.status, r.headers.get("content-type", "")))
                 if "/report/chart.svg" in r.url else None)
-            page.goto(f"{live_server}/writer/login")
-            page.fill("input[name=username]", demo.accounts.admin[0])
-            page.fill("input[name=password]", demo.accounts.admin[1])
-            page.click("#login-form button")
-            page.wait_for_url(re.compile(r"/admin/$"))
+            staff_log_in(page, live_server, demo.accounts.admin, r"/admin/$")
             page.click("text=LAPOR")
             page.click("#program-report a")
             page.wait_for_url(re.compile(rf"/admin/programs/{ids['program']}/report$"))

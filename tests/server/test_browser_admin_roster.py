@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from server import bank
 from server.extensions import Database
+from tests.server.conftest import staff_log_in
 from tests.server.test_server_browser import (
     ARGS,
     ARTIFACTS,
@@ -56,11 +57,7 @@ def test_admin_roster_live_and_tokens_in_chromium(app, demo, live_server, tmp_pa
 
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             page.set_default_timeout(20_000)
-            page.goto(f"{live_server}/writer/login")
-            page.fill("input[name=username]", demo.accounts.admin[0])
-            page.fill("input[name=password]", demo.accounts.admin[1])
-            page.click("#login-form button")
-            page.wait_for_url(re.compile(r"/admin/$"))
+            staff_log_in(page, live_server, demo.accounts.admin, r"/admin/$")
             page.click("text=PELAYANAN-PUBLIK")
             page.click("#roster-link")
             page.wait_for_selector("#roster")

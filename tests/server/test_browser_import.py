@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from server import bank
 from server.extensions import Database
+from tests.server.conftest import staff_log_in
 from tests.server.test_server_browser import ARGS, ARTIFACTS, CHROMIUM, check_axe, pytestmark
 
 __all__ = ["pytestmark"]  # the browser marks and skips of the harness
@@ -47,11 +48,7 @@ def test_writer_imports_a_csv_in_chromium(app, demo, live_server):
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             page.set_default_timeout(20_000)
-            page.goto(f"{live_server}/writer/login")
-            page.fill("input[name=username]", demo.accounts.writer[0])
-            page.fill("input[name=password]", demo.accounts.writer[1])
-            page.click("main form button")
-            page.wait_for_url(re.compile(r"/writer/items$"))
+            staff_log_in(page, live_server, demo.accounts.writer, r"/writer/items$")
 
             def upload(data: bytes) -> None:
                 page.goto(f"{live_server}/writer/items")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from server import bank
 from server.extensions import Database
+from tests.server.conftest import staff_log_in
 from tests.server.test_server_browser import ARGS, ARTIFACTS, CHROMIUM, check_axe, pytestmark
 
 __all__ = ["pytestmark"]
@@ -50,11 +51,7 @@ def test_a_writer_creates_an_item_with_a_picture_a_formula_and_five_options(app,
                 check_axe(page, name)
                 page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
-            page.goto(f"{live_server}/writer/login")
-            page.fill("input[name=username]", demo.accounts.writer[0])
-            page.fill("input[name=password]", demo.accounts.writer[1])
-            page.click("#login-form button")
-            page.wait_for_url(re.compile(r"/writer/items"))
+            staff_log_in(page, live_server, demo.accounts.writer, r"/writer/items")
             page.click("a[href$='/writer/items/new']")
             shot("new")
 

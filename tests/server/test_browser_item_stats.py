@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 
 from server import bank
 from server.extensions import Database
+from tests.server.conftest import staff_log_in
 from tests.server.test_server_browser import (
     ARGS,
     ARTIFACTS,
@@ -74,11 +75,7 @@ def test_a_writer_searches_and_reads_an_items_statistics(app, demo, live_server)
         try:
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             page.set_default_timeout(15_000)
-            page.goto(f"{live_server}/writer/login")
-            page.fill("input[name=username]", demo.accounts.writer[0])
-            page.fill("input[name=password]", demo.accounts.writer[1])
-            page.click("#login-form button")
-            page.wait_for_url(re.compile(r"/writer/items$"))
+            staff_log_in(page, live_server, demo.accounts.writer, r"/writer/items$")
 
             # Materi PP, the most shown first.
             page.select_option("select[name=materi_id]", label="PELAYANAN-PUBLIK / PP")
