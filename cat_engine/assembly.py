@@ -186,10 +186,11 @@ def next_item(
     """The next item's bank index by ``config.selection``, or None when the attempt has stopped.
 
     ``excluded`` (``(n,)`` bool) marks items never to give (seen before, retired); items of this
-    attempt are excluded as well.  ``window`` is the exam window's exposure before this attempt
-    (needed by the running cap and the least-exposed rule); the item's position for the
-    progressive cap is ``len(state.items)``.  Content balance counts the attempt's items per
-    tag.  Raises ValueError when no item is eligible.
+    attempt and of their families (``bank.family``) are excluded as well.  ``window`` is the
+    exam window's exposure before this attempt (needed by the running cap and the least-exposed
+    rule), read with a family counted as one item (:func:`family_window`); the item's position
+    for the progressive cap is ``len(state.items)``.  Content balance counts the attempt's items
+    per tag.  Raises ValueError when no item is eligible.
     """
     if state.stop_reason is not None:
         return None
@@ -200,7 +201,9 @@ def next_item(
             f"mismatched lengths: excluded mask has {mask.size} entries for {len(bank)} items"
         )
     if state.items:
-        mask[list(state.items)] = True
+        # One item per family in a test (ItemBank.family): the given items' whole families.
+        mask |= bank.same_family(list(state.items))
+    window = family_window(bank, window)
     rule = config.selection
     counts = None
     if rule.content_targets:  # the attempt's items per tag, from the bank's cached tag codes
@@ -209,6 +212,38 @@ def next_item(
         counts = {tag: n for tag, n in zip(tags, given, strict=True) if n}
     return select_item(bank, state.estimate.theta, rule, excluded=mask, rng=rng,
                        content_counts=counts, window=window, position=len(state.items))
+
+
+def family_window(bank: ItemBank, window: ExposureWindow | None) -> ExposureWindow | None:
+    """The window with each item's count replaced by its family's (ItemBank.family): the
+    running cap and the least-exposed rule then count a family as one item, so that a leaked
+    answer to one variant spreads no further than one item's would.  A test holds at most one
+    item of a family, so a family's count is the tests that held any of it (clipped to
+    ``n_tests`` for counts stored before its items became one family)."""
+    if window is None or bank.family_codes is None:
+        return window
+    codes = bank.family_codes
+    per_family = np.bincount(codes, weights=window.counts).astype(np.intp)
+    return ExposureWindow(counts=np.minimum(per_family[codes], window.n_tests),
+                          n_tests=window.n_tests)
+
+
+def _eligible_families(bank: ItemBank, excluded: np.ndarray) -> int:
+    """How many families (items, without families) the items not ``excluded`` belong to."""
+    if bank.family_codes is None:
+        return int((~excluded).sum())
+    return int(np.unique(bank.family_codes[~excluded]).size)
+
+
+def _one_per_family(bank: ItemBank, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``eligible`` narrowed to one item per family, drawn at random (ItemBank.family)."""
+    if bank.family_codes is None:
+        return eligible
+    order = rng.permutation(np.flatnonzero(eligible))
+    _, first = np.unique(bank.family_codes[order], return_index=True)
+    keep = np.zeros(len(bank), dtype=bool)
+    keep[order[first]] = True
+    return keep
 
 
 def loft_target_information(bank: ItemBank, length: int, target_thetas=(-1, 0, 1)) -> np.ndarray:
@@ -263,7 +298,8 @@ def assemble_loft(
 
     Returns
     -------
-    (length,) int array of bank indices, no repeats, never an excluded item.
+    (length,) int array of bank indices, no repeats, at most one item of a family
+    (``bank.family``), never an excluded item.
 
     Raises
     ------
@@ -281,6 +317,7 @@ def assemble_loft(
         )
     if not eligible.any():
         raise ValueError("no eligible item: the bank is fully excluded")
+    eligible = _one_per_family(bank, eligible, rng)
     thetas = np.asarray(target_thetas, dtype=np.float64)
     if thetas.ndim != 1 or thetas.size == 0 or not np.isfinite(thetas).all():
         raise ValueError("target_thetas must be a non-empty list of finite abilities")
@@ -395,7 +432,8 @@ def assemble_form(
 
     Returns
     -------
-    (length,) int array of bank indices, no repeats, never an item of ``excluded``.
+    (length,) int array of bank indices, no repeats, at most one item of a family, never an
+    item of ``excluded``.
 
     Raises
     ------
@@ -409,14 +447,15 @@ def assemble_form(
         raise ValueError(f"mismatched lengths: excluded mask has {base.size} entries for {n} "
                          "items")
     _check_tolerance(tolerance)
+    window = family_window(bank, window)
     slack = rule.exposure_slack
     widen = [None] if slack is None else [slack, slack + 1, slack + 2, None]
     for step in widen:
         eligible_by = dataclasses.replace(rule, cap_ramp=None, exposure_slack=step)
         mask = exposure_exclusion(bank, eligible_by, excluded=base, window=window)
-        if (~mask).sum() >= 2 * length:
+        if _eligible_families(bank, mask) >= 2 * length:
             break
-    if (~mask).sum() < length:
+    if _eligible_families(bank, mask) < length:
         mask = base
     last_error: ValueError | None = None
     # Without content targets the second try is a fresh random draw of the same kind.

@@ -107,6 +107,9 @@ class ItemBank:
     ids : (n,) str array, unique item identifiers
     a, b, c : (n,) float64 arrays of 3PL parameters (``a > 0``, ``b`` finite, ``0 <= c < 1``)
     content : (n,) str array, content tag (sub-materi), ``""`` when none
+    family : (n,) int array or None, the item family (variants of one template, or items
+        marked as enemies: one gives away the other).  A test holds at most one item of a
+        family and exposure counts the family as one item; None = every item its own family.
     """
 
     ids: np.ndarray
@@ -114,6 +117,7 @@ class ItemBank:
     b: np.ndarray
     c: np.ndarray
     content: np.ndarray
+    family: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         a, b, c = check_params(self.a, self.b, self.c)
@@ -131,6 +135,12 @@ class ItemBank:
         for name, value in (("ids", ids), ("a", a), ("b", b), ("c", c), ("content", content)):
             value.setflags(write=False)
             object.__setattr__(self, name, value)
+        if self.family is not None:
+            family = np.array(self.family, dtype=np.int64)
+            if family.shape != a.shape:
+                raise ValueError(f"mismatched lengths: {family.size} families for {a.size} items")
+            family.setflags(write=False)
+            object.__setattr__(self, "family", family)
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping]) -> ItemBank:
@@ -189,6 +199,7 @@ class ItemBank:
             b=self.b[index],
             c=self.c[index],
             content=self.content[index],
+            family=None if self.family is None else self.family[index],
         )
 
     def __len__(self) -> int:
@@ -207,6 +218,27 @@ class ItemBank:
         codes = codes.reshape(-1).astype(np.intp)
         codes.setflags(write=False)
         return tuple(tags.tolist()), codes
+
+    @functools.cached_property
+    def family_codes(self) -> np.ndarray | None:
+        """Each item's family as an index ``0 .. F-1`` (``(n,)`` intp), None without families."""
+        if self.family is None:
+            return None
+        codes = np.unique(self.family, return_inverse=True)[1].reshape(-1).astype(np.intp)
+        codes.setflags(write=False)
+        return codes
+
+    def same_family(self, items) -> np.ndarray:
+        """``(n,)`` bool: the items of the families of bank indices ``items`` (those items
+        included)."""
+        mask = np.zeros(len(self), dtype=bool)
+        items = np.asarray(items, dtype=np.intp)
+        if self.family_codes is None:
+            mask[items] = True
+            return mask
+        taken = np.zeros(int(self.family_codes.max()) + 1, dtype=bool)
+        taken[self.family_codes[items]] = True
+        return taken[self.family_codes]
 
     @functools.cached_property
     def grid_table(self) -> GridTable:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from .db import db_now, lock_one
 from .errors import InvalidInput, NotFound, Refusals
+from .families import FAMILY_MAX
 from .messages import Notice
 from .models import (
     SERVICE_SCOPES,
@@ -409,10 +410,16 @@ def new_item(program: Program, materi: Materi, *, code: str, stem: str, options:
              key: int, model: str = "2pl", a: float | None = None, b: float | None = None,
              c: float | None = None, status: str = ItemStatus.DRAFT,
              content_tag: ContentTag | None = None, author: str = "",
-             se: tuple[float | None, float | None, float | None] = (None, None, None)) -> Item:
-    """A validated, not yet added Item (ValueError names the first problem)."""
+             se: tuple[float | None, float | None, float | None] = (None, None, None),
+             family: str = "") -> Item:
+    """A validated, not yet added Item (ValueError names the first problem).  ``family`` is
+    the template it is a variant of (item_bank.families: call ``refresh_families`` once the
+    program's new items are flushed)."""
     if not code or not str(code).strip():
         raise ValueError("item id must not be empty")
+    family = (family or "").strip()
+    if len(family) > FAMILY_MAX:
+        raise ValueError(f"item family must have at most {FAMILY_MAX} characters")
     if not stem or not stem.strip():
         raise ValueError("item stem must not be empty")
     validate_item_fields(options=options, key=key, model=model, a=a, b=b, c=c, status=status)
@@ -422,7 +429,7 @@ def new_item(program: Program, materi: Materi, *, code: str, stem: str, options:
                 options=list(options), key=key, model=model, a=a, b=b,
                 c=c if c is not None else (None if a is None else 0.0), status=ItemStatus(status),
                 content_tag_id=content_tag.id if content_tag else None, author=author,
-                se_a=se[0], se_b=se[1], se_c=se[2])
+                se_a=se[0], se_b=se[1], se_c=se[2], family=family)
 
 
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from .admin import CODE
 from .authoring import set_content
 from .errors import InvalidInput, NotFound
+from .families import FAMILY_MAX, refresh_families
 from .item_text import with_html
 from .messages import Notice
 from .models import ContentTag, IrtModel, Item, ItemImage, ItemStatus, Materi
@@ -72,6 +73,7 @@ class ItemForm:
     tag_id: str = ""
     new_tag_code: str = ""
     new_tag_name: str = ""
+    family: str = ""  # the template the item is a variant of (item_bank.families)
     code: str = ""
     materi_id: str = ""
     author: str = ""
@@ -292,6 +294,7 @@ def check_form(session: Session, form: ItemForm, *, item_id: int | None = None) 
     options = _options(form, add)
     key = _key(form, options, add)
     tag = _tag(session, form, materi, add)
+    family = _text(form.family, "family", FAMILY_MAX, add, required=False)
     model, values = _parameters(form, item, add)
     removed = set()
     stored = item.image_count if item is not None else 0
@@ -311,7 +314,7 @@ def check_form(session: Session, form: ItemForm, *, item_id: int | None = None) 
     checked = CheckedForm(problems=problems, pictures=pictures, preview=preview)
     if not problems:
         checked.content = {**content, "materi": materi, "stem": stem, "options": options,
-                           "key": key, "tag": tag, "model": model, **values,
+                           "key": key, "tag": tag, "family": family, "model": model, **values,
                            "removed": removed}
     return checked
 
@@ -321,7 +324,7 @@ def form_of(item: Item) -> ItemForm:
     number = ("" if value is None else repr(value) for value in (item.a, item.b, item.c))
     return ItemForm(stem=item.stem, options=list(item.options), key=LETTERS[item.key],
                     model=item.model.value, **dict(zip("abc", number, strict=True)),
-                    tag_id=str(item.content_tag_id or ""))
+                    tag_id=str(item.content_tag_id or ""), family=item.family)
 
 
 def stored_preview(item: Item) -> dict[str, Any]:
@@ -378,6 +381,10 @@ def save_item(session: Session, form: ItemForm, *, item_id: int | None = None,
         item.version += 1
     set_content(item, stem=c["stem"], options=c["options"], key=c["key"], **parameters)
     item.content_tag_id = tag.id if tag is not None else None
+    renamed = item.family != c["family"]
+    item.family = c["family"]
     session.flush()
+    if renamed:
+        refresh_families(session, item.program_id)
     _store_pictures(session, item, c["removed"], checked.pictures)
     return item

@@ -115,7 +115,8 @@ MESSAGES: dict[str, str] = {
     # --- the bank (409)
     "bank_exhausted": N_(
         "Not enough items for %(exam)s: this attempt needs %(needed)s operational items you "
-        "have not seen, the bank has %(available)s. Ask the administrator to add items."),
+        "have not seen, one per item family, the bank has %(available)s. Ask the "
+        "administrator to add items."),
     # --- the next step of a participant in a program
     "next_certified_pre_assessment": N_(
         "Certified through the pre-assessment: no training needed."),
@@ -145,6 +146,9 @@ MESSAGES: dict[str, str] = {
     "retire_reason_too_long": N_(
         "The reason for retiring is longer than %(max)s characters (%(length)s)."),
     "items_not_chosen": N_("Choose at least one item."),
+    # --- item families and enemies (item_bank.families)
+    "enemy_not_found": N_("No item %(code)s in this program."),
+    "enemy_self": N_("An item cannot be its own enemy (%(code)s)."),
     # ``refused`` is every refused item's own notice (the two above), written one after
     # the other
     "items_status_refused": N_(

@@ -53,6 +53,11 @@ class Pool:
     # every response stores the version it was selected and scored with.
     param_versions: np.ndarray | None = None
     pretest_param_versions: np.ndarray | None = None
+    # The family of each item and of each pretest item (Item.family_id, the item's own id when
+    # it has none): variants of a template and enemies share one, and a participant gets at
+    # most one item of a family in the program (docs/item_bank.md "Item families").
+    families: np.ndarray | None = None
+    pretest_families: np.ndarray | None = None
     theta_cuts: dict[float, float | None] = field(default_factory=dict)
     configs: dict[Any, Any] = field(default_factory=dict)
     texts: dict[int, tuple[str, list, int]] = field(default_factory=dict)
@@ -88,6 +93,27 @@ class Pool:
         an item without parameters or a pool built without versions (simulations)."""
         versions = self.pretest_param_versions if pretest else self.param_versions
         return None if versions is None or not versions[index] else int(versions[index])
+
+    def family(self, index: int, *, pretest: bool = False) -> int:
+        """The family of pool item ``index`` (of pretest item ``index``)."""
+        families = self.pretest_families if pretest else self.families
+        if families is None:
+            return int((self.pretest_ids if pretest else self.item_ids)[index])
+        return int(families[index])
+
+    def seen_mask(self, seen_families, *, pretest: bool = False) -> np.ndarray:
+        """(items,) bool: the pool's items (pretest items) of the families the participant
+        has seen."""
+        families = self.pretest_families if pretest else self.families
+        if families is None:
+            families = self.pretest_ids if pretest else self.item_ids
+        return np.isin(families, seen_families)
+
+    def unseen_families(self, excluded: np.ndarray) -> int:
+        """How many families the items not ``excluded`` belong to: the most items a test can
+        still take from the pool."""
+        families = self.item_ids if self.families is None else self.families
+        return int(np.unique(families[~excluded]).size)
 
     def pretest_counts(self, item_ids, values) -> np.ndarray:
         """Per pretest item (aligned with ``pretest_ids``) the count of (id, value) pairs."""
@@ -141,27 +167,28 @@ PoolRows = tuple[int | None, Sequence[Sequence[Any]]]
 
 
 def _pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> PoolRows:
-    """(pool version, rows (id, a, b, c, content, options, status, parameter version) of the
-    operational and pretest items, ascending id).
+    """(pool version, rows (id, a, b, c, content, options, status, parameter version,
+    family) of the operational and pretest items, ascending id).
 
     One statement, hence one snapshot under READ COMMITTED: the rows are those of that version
     exactly, never older.  No operational item: (None, []).
     """
     version = _VERSION.scalar_subquery()
     n_options = func.json_array_length(Item.options)
+    family = func.coalesce(Item.family_id, Item.id)
     if materi_id is not None:
         stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code, n_options,
-                       Item.status, Item.param_version)
+                       Item.status, Item.param_version, family)
                 .outerjoin(ContentTag, Item.content_tag_id == ContentTag.id)
                 .where(Item.materi_id == materi_id))
     else:
         stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code, n_options,
-                       Item.status, Item.param_version)
+                       Item.status, Item.param_version, family)
                 .join(Materi, Item.materi_id == Materi.id))
     stmt = stmt.where(Item.program_id == program_id,
                       Item.status.in_((ItemStatus.OPERATIONAL, ItemStatus.PRETEST)))
     rows = session.execute(stmt.order_by(Item.id)).all()
-    return (rows[0][0] if rows else None), [(*r[1:7], ItemStatus(r[7]).value, r[8])
+    return (rows[0][0] if rows else None), [(*r[1:7], ItemStatus(r[7]).value, *r[8:])
                                             for r in rows]
 
 
@@ -214,22 +241,28 @@ def cached_pool(engine: Engine, key: tuple[int, int | None], version: int,
 
 
 def _build(rows: Sequence[Sequence[Any]]) -> Pool | None:
-    """The pool of (id, a, b, c, content, options, status, parameter version) rows; None
-    without an operational item (pretest items alone make no exam)."""
+    """The pool of (id, a, b, c, content, options, status, parameter version, family) rows;
+    None without an operational item (pretest items alone make no exam).  The bank carries
+    the families only when some family has two items or more: without, the engine's step
+    costs nothing more."""
     pretest = [r for r in rows if r[6] == ItemStatus.PRETEST.value]
     rows = [r for r in rows if r[6] != ItemStatus.PRETEST.value]
     if not rows:
         return None
+    families = np.array([r[8] for r in rows], dtype=np.int64)
     bank = ItemBank(
         ids=np.array([str(r[0]) for r in rows]),
         a=np.array([r[1] for r in rows], dtype=np.float64),
         b=np.array([r[2] for r in rows], dtype=np.float64),
         c=np.array([r[3] or 0.0 for r in rows], dtype=np.float64),
         content=np.array([r[4] or "" for r in rows], dtype=str),
+        family=families if np.unique(families).size < families.size else None,
     )
     return Pool(item_ids=np.array([r[0] for r in rows], dtype=np.int64), bank=bank,
                 n_options=np.array([r[5] for r in rows], dtype=np.int64),
                 pretest_ids=np.array([r[0] for r in pretest], dtype=np.int64),
                 pretest_n_options=np.array([r[5] for r in pretest], dtype=np.int64),
                 param_versions=np.array([r[7] or 0 for r in rows], dtype=np.int64),
-                pretest_param_versions=np.array([r[7] or 0 for r in pretest], dtype=np.int64))
+                pretest_param_versions=np.array([r[7] or 0 for r in pretest], dtype=np.int64),
+                families=families,
+                pretest_families=np.array([r[8] for r in pretest], dtype=np.int64))

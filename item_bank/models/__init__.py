@@ -17,6 +17,7 @@ from .item import (
     ImportDraft,
     IrtModel,
     Item,
+    ItemEnemy,
     ItemExposure,
     ItemImage,
     ItemParameters,

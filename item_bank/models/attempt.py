@@ -141,18 +141,22 @@ class Response(Base):
 
 
 class SeenItem(Base):
-    """RULE: SPEC.md flow 4 — a participant never sees an item again within a program.
+    """RULE: SPEC.md flow 4 — a participant never sees an item again within a program, nor a
+    second item of its family (docs/item_bank.md "Item families").
 
-    The UNIQUE constraint makes the database refuse a second showing.
+    The UNIQUE constraints make the database refuse a second showing.
     """
 
     __tablename__ = "seen_item"
-    __table_args__ = (UniqueConstraint("participant_id", "program_id", "item_id"),)
+    __table_args__ = (UniqueConstraint("participant_id", "program_id", "item_id"),
+                      UniqueConstraint("participant_id", "program_id", "family_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # participant_id leads the unique key, which serves its lookups.
     participant_id: Mapped[int] = mapped_column(ForeignKey("participant.id"))
     program_id: Mapped[int] = mapped_column(ForeignKey("program.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))
+    # The item's family when it was shown (Item.family_id, its own id when alone).
+    family_id: Mapped[int]
     attempt_id: Mapped[int] = mapped_column(ForeignKey("attempt.id"))
     seen_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

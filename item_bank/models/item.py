@@ -183,6 +183,13 @@ class Item(Base):
     # How many images follow the stem (ItemImage 1..n); read with the stem and options, so
     # the participant's view names their addresses without another query.
     image_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # RULE: docs/item_bank.md "Item families" — the template an item is a variant of, as its
+    # writer names it: items of one program with the same name are one family.
+    family: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # The least item id of the item's family joined by its enemies (ItemEnemy), None when the
+    # item is alone: a participant gets at most one item of it in the program.  Kept by
+    # item_bank.families, never typed.
+    family_id: Mapped[int | None] = mapped_column(index=True)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(),
                                                     onupdate=func.now())
@@ -241,6 +248,21 @@ class ItemParameters(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     item: Mapped[Item] = relationship()
+
+
+class ItemEnemy(Base):
+    """Two items a writer marked as enemies: one gives away the other, so no participant gets
+    both (they join one family, Item.family_id).  Stored once per pair, lower id first."""
+
+    __tablename__ = "item_enemy"
+    __table_args__ = (UniqueConstraint("item_id", "enemy_id"),
+                      CheckConstraint("item_id < enemy_id", name="ordered_pair"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("item.id"))  # first column of the key
+    enemy_id: Mapped[int] = mapped_column(ForeignKey("item.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 PARAMETER_FIELDS = ("model", "a", "b", "c", "se_a", "se_b", "se_c")

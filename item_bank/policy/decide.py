@@ -164,7 +164,7 @@ class _Cat:
     bank: ItemBank
     config: CatConfig
     index: dict[int, int]  # item id -> bank index
-    excluded: np.ndarray  # (n,) bool: seen by the participant in the program, or not in the pool
+    excluded: np.ndarray  # (n,) bool: of a family seen by the participant, or not in the pool
     window: ExposureWindow
 
 
@@ -198,7 +198,8 @@ def _cat(load: AttemptLoad) -> _Cat:
         bank = pool.bank
     excluded = np.zeros(len(bank), dtype=bool)
     if pool is not None:
-        excluded[pool.positions(load.seen)] = True
+        # RULE: SPEC.md flow 4 — no item of a family the participant has seen.
+        excluded[:n] = pool.seen_mask(load.seen)
     excluded[n:] = True
     return _Cat(bank=bank, config=cat_config(rules, load.settings, pool), index=index,
                 excluded=excluded, window=_window(load, len(bank), starting=False))
@@ -253,7 +254,7 @@ def _presented(cat: _Cat, load: AttemptLoad | StartLoad, index: int, rng: np.ran
     assert pool is not None
     return Presented(item_id=int(pool.item_ids[index]), position=position,
                      shown_order=_shuffle(rng, int(pool.n_options[index])), presented_at=now,
-                     param_version=pool.param_version(index))
+                     param_version=pool.param_version(index), family=pool.family(index))
 
 
 # --------------------------------------------------------------------------- pretest seeding
@@ -286,8 +287,8 @@ def _schedule(seed: int, k: int, min_items: int) -> frozenset[int]:
 def _open_pretest(pool: Pool, seen: np.ndarray,
                   responses: Sequence[ResponseFacts]) -> np.ndarray:
     """(pretest items,) bool: those the participant has never seen, in this attempt or
-    before."""
-    return ~(np.isin(pool.pretest_ids, seen)
+    before, nor any item of their family."""
+    return ~(pool.seen_mask(seen, pretest=True)
              | np.isin(pool.pretest_ids, [r.item_id for r in responses]))
 
 
@@ -345,7 +346,8 @@ def _seed_pretest(load: AttemptLoad, scored: int, answered: int, position: int,
     return Presented(item_id=int(pool.pretest_ids[index]), position=position,
                      shown_order=_shuffle(rng, int(pool.pretest_n_options[index])),
                      presented_at=now, pretest=True,
-                     param_version=pool.param_version(index, pretest=True))
+                     param_version=pool.param_version(index, pretest=True),
+                     family=pool.family(index, pretest=True))
 
 
 # --------------------------------------------------------------------------- start
@@ -362,7 +364,10 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
     if reason is not None:
         raise Locked(reason.code, **reason.params)
     pool = load.pool
-    unseen = 0 if pool is None else len(pool) - len(pool.positions(load.seen))
+    if pool is not None:
+        excluded = pool.seen_mask(load.seen)
+    # A test takes at most one item of a family: the families left are the items left.
+    unseen = 0 if pool is None else pool.unseen_families(excluded)
     if unseen < rules.max_items:
         # RULE: SPEC.md flow 4 — never fail mid-way: refuse at start when too few unseen items.
         raise BankExhausted("bank_exhausted", exam=exam.code, needed=rules.max_items,
@@ -375,8 +380,6 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
     attempt = NewAttempt(participant_id=load.participant_id, program_id=exam.program_id,
                          exam_id=exam.id, slot=exam.slot, number=number, started_at=now,
                          deadline=deadline, seed=seed)
-    excluded = np.zeros(len(pool), dtype=bool)
-    excluded[pool.positions(load.seen)] = True
     window = _window(load, len(pool), starting=True)
     config = cat_config(rules, standing.settings, pool)
     if exam.assembly == Assembly.LOFT:
@@ -390,7 +393,8 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
                                 available=unseen) from None
         present = tuple(Presented(item_id=int(pool.item_ids[i]), position=p,
                                   shown_order=_shuffle(rng, int(pool.n_options[i])),
-                                  presented_at=now, param_version=pool.param_version(i))
+                                  presented_at=now, param_version=pool.param_version(i),
+                                  family=pool.family(i))
                         for p, i in enumerate(form.tolist(), 1))
     else:
         rng = step_rng(seed, 1)
@@ -399,7 +403,8 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
         assert first is not None  # min_items >= 1 and unseen items exist
         present = (Presented(item_id=int(pool.item_ids[first]), position=1,
                              shown_order=_shuffle(rng, int(pool.n_options[first])),
-                             presented_at=now, param_version=pool.param_version(first)),)
+                             presented_at=now, param_version=pool.param_version(first),
+                             family=pool.family(first)),)
     audit = AuditEntry(f"participant:{load.nip}", "attempt_started", None,
                        {"exam": exam.code, "number": number})
     return Effects(new_attempt=attempt, present=present, audit=(audit,))

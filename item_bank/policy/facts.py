@@ -147,7 +147,7 @@ class AttemptLoad:
     settings: ProgramSettings
     responses: tuple[ResponseFacts, ...]  # in position order
     pending_key: int | None  # the answer key of the current (first unanswered) item
-    seen: np.ndarray  # item ids the participant has seen in the program
+    seen: np.ndarray  # families of the items the participant has seen in the program
     exposure: Exposure
     pool: Pool | None
     # (a, b, c) of the attempt's items that are no longer in the pool (retired since)
@@ -219,6 +219,9 @@ class Presented:
     presented_at: dt.datetime
     pretest: bool = False  # a pretest item seeded into the attempt, never scored
     param_version: int | None = None  # the item's parameters it is selected and scored with
+    # The item's family (Item.family_id, its own id when alone): the seen-item set is UNIQUE
+    # per family, so no second item of it is ever shown to the participant.
+    family: int | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class MemoryWindow:
                              for i, k in zip(pool.pretest_ids, pretest_keys, strict=True))
         self.attempts: dict[int, AttemptFacts] = {}
         self.responses: dict[int, list[ResponseFacts]] = {}
-        self.seen: dict[int, set[int]] = {}
+        self.seen: dict[int, set[int]] = {}  # participant -> families seen
         self.exposed: dict[int, int] = {}  # item id -> attempts that showed it
         self.certificates: dict[int, CertificateFacts] = {}
         self.attempts_started = 0
@@ -126,9 +126,11 @@ class MemoryWindow:
                             if r.id == a.response_id else r for r in responses]
         for p in effects.present:
             seen = self.seen.setdefault(participant_id, set())
-            if p.item_id in seen:  # the database's UNIQUE seen-item set
-                raise AssertionError(f"item {p.item_id} shown twice to {participant_id}")
-            seen.add(p.item_id)
+            family = p.item_id if p.family is None else p.family
+            if family in seen:  # the database's UNIQUE seen-item set, per family
+                raise AssertionError(f"item {p.item_id} (family {family}) shown twice to "
+                                     f"{participant_id}")
+            seen.add(family)
             responses.append(ResponseFacts(next(self._ids), p.item_id, p.position, p.shown_order,
                                            None, None, None, None, p.pretest))
             self.exposed[p.item_id] = self.exposed.get(p.item_id, 0) + 1

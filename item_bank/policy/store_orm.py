@@ -110,9 +110,14 @@ class OrmStore:
                 *rest)
 
     def _seen(self, participant_id: int, program_id: int) -> np.ndarray:
-        return np.array(self.session.scalars(select(SeenItem.item_id).where(
-            SeenItem.participant_id == participant_id, SeenItem.program_id == program_id)).all(),
-            dtype=np.int64)
+        """The families of the seen items, as stored with each (the UNIQUE key) and as the
+        items have them now (enemies marked since)."""
+        rows = self.session.execute(
+            select(SeenItem.family_id, func.coalesce(Item.family_id, Item.id))
+            .join(Item, Item.id == SeenItem.item_id)
+            .where(SeenItem.participant_id == participant_id,
+                   SeenItem.program_id == program_id)).all()
+        return np.array([f for row in rows for f in row], dtype=np.int64)
 
     def _exposure(self, exam_id: int, started: int) -> Exposure:
         rows = self.session.execute(select(ItemExposure.item_id, ItemExposure.count)
@@ -273,10 +278,13 @@ class OrmStore:
                  "shown_order": list(p.shown_order), "presented_at": p.presented_at,
                  "pretest": p.pretest, "param_version": p.param_version}
                 for p in effects.present])
-            # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible.
+            # RULE: SPEC.md flow 4 — the UNIQUE seen-item set makes a repeat impossible, of an
+            # item and of its family (docs/item_bank.md "Item families").
             session.execute(insert(SeenItem), [
                 {"participant_id": participant_id, "program_id": program_id,
-                 "item_id": p.item_id, "attempt_id": attempt_id} for p in effects.present])
+                 "item_id": p.item_id, "attempt_id": attempt_id,
+                 "family_id": p.item_id if p.family is None else p.family}
+                for p in effects.present])
             dialect = session.get_bind().dialect.name
             # In id order, so that concurrent starts never deadlock on each other's rows.
             for item_id in sorted(p.item_id for p in effects.present):

@@ -38,6 +38,7 @@ from .facts import (
     CertificateFacts,
     Effects,
     Exposure,
+    Presented,
     Standing,
     StartLoad,
     attempt_facts,
@@ -59,7 +60,10 @@ def _packed(expression: str, table: str, where: str) -> str:
     return f"(SELECT string_agg({expression}, ''::bytea) FROM {table} WHERE {where})"
 
 
-_SEEN = _packed("int8send(s.item_id)", "seen_item s",
+# The families of the seen items: as stored with each (the UNIQUE key) and as the items have
+# them now (enemies marked since), so that the decision avoids both.
+_SEEN = _packed("int8send(s.family_id) || int8send(coalesce(si.family_id, si.id))",
+                "seen_item s JOIN item si ON si.id = s.item_id",
                 "s.participant_id = %(participant_id)s AND s.program_id = {program}")
 _EXPOSURE = _packed("int8send(x.item_id) || int8send(x.count)", "item_exposure x",
                     "x.exam_id = e.id")
@@ -166,7 +170,7 @@ SELECT id FROM attempt WHERE participant_id = %(participant_id)s AND program_id 
 
 _POOL = f"""
 SELECT {_VERSION}, i.id, i.a, i.b, i.c, {{content}}, json_array_length(i.options),
-       i.status::text, i.param_version
+       i.status::text, i.param_version, coalesce(i.family_id, i.id)
 FROM item i {{join}}
 WHERE i.program_id = %(program_id)s AND {{where}}i.status IN
       ('{ItemStatus.OPERATIONAL.value}', '{ItemStatus.PRETEST.value}')
@@ -202,9 +206,10 @@ _PRESENTED = """presented AS (
          AS u(item_id, position, shown_order, pretest, param_version)
     RETURNING id),
 seen AS (
-    INSERT INTO seen_item (participant_id, program_id, item_id, attempt_id)
-    SELECT %(participant_id)s, %(program_id)s, u.item_id, %(attempt_id)s
-    FROM unnest(%(items)s::bigint[]) AS u(item_id) RETURNING id),
+    INSERT INTO seen_item (participant_id, program_id, item_id, family_id, attempt_id)
+    SELECT %(participant_id)s, %(program_id)s, u.item_id, u.family_id, %(attempt_id)s
+    FROM unnest(%(items)s::bigint[], %(families)s::bigint[]) AS u(item_id, family_id)
+    RETURNING id),
 exposed AS (
     INSERT INTO item_exposure (exam_id, item_id, count)
     SELECT %(exam_id)s, u.item_id, 1 FROM unnest(%(sorted_items)s::bigint[]) AS u(item_id)
@@ -219,8 +224,9 @@ _PRESENTED_ONE = """presented AS (
             %(pretest)s, %(param_version)s)
     RETURNING id),
 seen AS (
-    INSERT INTO seen_item (participant_id, program_id, item_id, attempt_id)
-    VALUES (%(participant_id)s, %(program_id)s, %(item)s, %(attempt_id)s) RETURNING id),
+    INSERT INTO seen_item (participant_id, program_id, item_id, family_id, attempt_id)
+    VALUES (%(participant_id)s, %(program_id)s, %(item)s, %(family)s, %(attempt_id)s)
+    RETURNING id),
 exposed AS (
     INSERT INTO item_exposure (exam_id, item_id, count) VALUES (%(exam_id)s, %(item)s, 1)
     ON CONFLICT (exam_id, item_id) DO UPDATE SET count = item_exposure.count + 1
@@ -273,6 +279,10 @@ def _int8s(packed: bytes | None) -> np.ndarray:
     """The integers of a ``string_agg(int8send(...))``: a fraction of the CPU of parsing the
     text of arrays of a bank's size."""
     return np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
+
+
+def _family(presented: Presented) -> int:
+    return presented.item_id if presented.family is None else presented.family
 
 
 def _exposure(packed: bytes | None, attempts_started: int) -> Exposure:
@@ -458,10 +468,11 @@ class PgStore:
                 params.update(item=p.item_id, position=p.position,
                               order=json.dumps(list(p.shown_order)),
                               presented_at=p.presented_at, pretest=p.pretest,
-                              param_version=p.param_version)
+                              param_version=p.param_version, family=_family(p))
             elif effects.present:
                 items = [p.item_id for p in effects.present]
                 params.update(items=items, sorted_items=sorted(items),
+                              families=[_family(p) for p in effects.present],
                               positions=[p.position for p in effects.present],
                               orders=[json.dumps(list(p.shown_order)) for p in effects.present],
                               pretests=[p.pretest for p in effects.present],

@@ -23,7 +23,7 @@ def test_db_upgrade_cli_creates_the_schema(tmp_path, capsys, monkeypatch):
     from item_bank.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert head.startswith("0016_")  # the newest migration
+    assert head.startswith("0017_")  # the newest migration
     assert main(["db", "upgrade", "--db", url]) == 0
     assert f"at revision {head}" in capsys.readouterr().out
     assert current_revision(url) == head
