@@ -49,7 +49,7 @@ __all__ = [
     "Attempt", "AttemptExtension", "AttemptState", "AuditLog", "Base", "CalibrationJob",
     "Certificate", "CertificateRoute", "JobState",
     "ContentTag", "Enrolment", "Exam", "ExamKind", "ImportDraft", "IrtModel", "Item",
-    "ItemExposure", "ItemImage", "ItemParameters", "ItemStatus", "LoginAttempt", "Materi",
+    "ItemEnemy", "ItemExposure", "ItemImage", "ItemParameters", "ItemStatus", "LoginAttempt", "Materi",
     "Participant", "PoolVersion", "Program", "ProgramLogo", "ProgramSettings", "Response",
     "SeenItem", "ServiceToken", "ServiceTokenUse", "StaffRole", "StaffUser", "UtcDateTime",
     "entry_status",
