@@ -98,14 +98,14 @@ def _item(session: Session, item_id: int) -> Item:
 @transactional
 def mark_enemies(session: Session, item_id: int, other_code: str, *, actor: str) -> Item:
     """Mark item ``item_id`` and the item ``other_code`` of its program as enemies
-    (idempotent); the other item.  InvalidInput for the item itself, NotFound for a code of
-    no item of the program."""
+    (idempotent); the other item.  InvalidInput for the item itself or a code of no item of
+    the program."""
     item = _item(session, item_id)
     code = (other_code or "").strip()
     other = session.scalar(select(Item).where(Item.program_id == item.program_id,
                                               Item.code == code))
     if other is None:
-        raise NotFound("enemy_not_found", code=code[:64])
+        raise InvalidInput("enemy_not_found", code=code[:64])
     if other.id == item.id:
         raise InvalidInput("enemy_self", code=code)
     low, high = sorted((item.id, other.id))

@@ -60,6 +60,7 @@ from item_bank.models import (  # noqa: F401  (re-exported for the views)
     ImportDraft,
     IrtModel,
     Item,
+    ItemEnemy,
     ItemExposure,
     ItemImage,
     ItemParameters,

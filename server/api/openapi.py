@@ -527,6 +527,13 @@ PAGES: dict[tuple[str, str], Page] = {
         "retired), with an audit entry; retiring needs `confirm=yes` and a `reason` (kept "
         "in the audit entry); a move the lifecycle does not allow is 422 and changes nothing",
         ok=(302,), errors=(404, 422), form=STATUS_FORM, required=("status",)),
+    ("writer.add_enemy", "POST"): Page(
+        "Mark the item and the item of `code` (same program) as enemies: they join one family, "
+        "and no participant gets both; 422 for the item itself or a code of no item",
+        ok=(302,), errors=(404, 422), form={"code": STR}, required=("code",)),
+    ("writer.remove_enemy", "POST"): Page(
+        "Remove the enemy mark between the two items (nothing without one)",
+        ok=(302,), errors=(404,), form={}),
     ("writer.change_statuses", "POST"): Page(
         "Move every chosen item (`item_id`, repeated) to one status, all or none: 422 names "
         "every item that cannot move and changes nothing; retiring as for one item",

@@ -18,7 +18,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from item_bank import authoring, editor, item_file
+from item_bank import authoring, editor, families, item_file
 from item_bank.exchange import load as exchange
 from item_bank.exchange import write as exchange_write
 from item_bank.importexport import LETTERS
@@ -125,7 +125,7 @@ def _item_form() -> editor.ItemForm:
         b=field("b", ""), c=field("c", ""), tag_id=field("tag_id", ""),
         new_tag_code=field("new_tag_code", ""), new_tag_name=field("new_tag_name", ""),
         code=field("code", ""), materi_id=field("materi_id", ""), author=field("author", ""),
-        uploads=pictures, remove_images=request.form.getlist("remove_image"))
+        family=field("family", ""), uploads=pictures, remove_images=request.form.getlist("remove_image"))
 
 
 def _data_url(picture) -> str:
@@ -158,7 +158,9 @@ def _editor(item, form: editor.ItemForm, checked: editor.CheckedForm | None = No
         stored=[_data_url(p) for p in stored], kept=[
             (base64.b64encode(p.data).decode(), _data_url(p)) for p in kept],
         preview=preview, pictures=pictures, unsaved=checked is not None,
-        stats=item and bank.item_report(db.session, item.id)), status
+        stats=item and bank.item_report(db.session, item.id),
+        relatives=item and families.family_of(db.session, item),
+        enemies=item and families.enemies_of(db.session, item)), status
 
 
 def _editor_post(item):
@@ -206,6 +208,29 @@ def edit_item(item_id: int):
     if request.method == "POST":
         return _editor_post(item)
     return _editor(item, editor.form_of(item))
+
+
+@bp.post("/items/<int:item_id>/enemies")
+@access(*STAFF)
+def add_enemy(item_id: int):
+    """Mark the item and the item of the code typed as enemies: no participant gets both."""
+    item = _item_or_404(item_id)
+    other = saving(families.mark_enemies, db.session, item.id, request.form.get("code", ""),
+                   actor=staff_actor())
+    flash(gettext("%(item)s and %(other)s are enemies: no participant gets both.",
+                  item=item.code, other=other.code))
+    return redirect(url_for("writer.edit_item", item_id=item.id, _anchor="family"))
+
+
+@bp.post("/items/<int:item_id>/enemies/<int:other_id>/delete")
+@access(*STAFF)
+def remove_enemy(item_id: int, other_id: int):
+    item = _item_or_404(item_id)
+    other = saving(families.unmark_enemies, db.session, item.id, other_id, actor=staff_actor())
+    if other is not None:
+        flash(gettext("%(item)s and %(other)s are no longer enemies.", item=item.code,
+                      other=other.code))
+    return redirect(url_for("writer.edit_item", item_id=item.id, _anchor="family"))
 
 
 def _retire_confirmed(status: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from item_bank import admin, policy
-from item_bank.errors import BankExhausted, InvalidInput, NotFound
+from item_bank.errors import BankExhausted, InvalidInput
 from item_bank.families import enemies_of, family_ids, mark_enemies, refresh_families
 from item_bank.models import Attempt, Item, Response, SeenItem
 
@@ -176,13 +176,13 @@ def test_enemy_marks_refuse_the_item_itself_and_unknown_codes(session):
     item = session.scalars(select(Item).order_by(Item.id)).first()
     with pytest.raises(InvalidInput):
         mark_enemies(session, item.id, item.code, actor="writer")
-    with pytest.raises(NotFound):
+    with pytest.raises(InvalidInput):
         mark_enemies(session, item.id, "NO-SUCH-ITEM", actor="writer")
     other = admin.create_program(session, code="LAIN", name="Lain", settings={})
     mat = admin.add_materi(session, other, code="M1", name="M")
     session.add(admin.new_item(other, mat, code="LAIN-1", stem="?", options=["a", "b"], key=0))
     session.commit()
-    with pytest.raises(NotFound):  # an item of another program is not found from this one
+    with pytest.raises(InvalidInput):  # an item of another program is not found from this one
         mark_enemies(session, item.id, "LAIN-1", actor="writer")
     assert world.program.id != other.id
 

@@ -73,6 +73,12 @@ def _draft_item(app, w) -> int:
         return item.id
 
 
+def _other_item_code(app, w) -> str:
+    """The code of a new draft item of the program, to mark as an enemy."""
+    with Database.factory(app)() as s:
+        return s.get(bank.Item, _draft_item(app, w)).code
+
+
 def _service_token(app) -> int:
     """A token of its own for each revoke request (revoking the demo's would change the
     service role of the requests after it)."""
@@ -229,6 +235,10 @@ def requests_table(app, w):
                 "a": "1.1", "b": "0.2", "c": "0.2"}}, 302)},
         "writer.change_status": {"POST": (f"/writer/items/{_draft_item(app, w)}/status",
                                           {"data": {"status": "reviewed"}}, 302)},
+        "writer.add_enemy": {"POST": (f"/writer/items/{w['item']}/enemies", {"data": {
+            "code": _other_item_code(app, w)}}, 302)},
+        "writer.remove_enemy": {"POST": (
+            f"/writer/items/{w['item']}/enemies/{_draft_item(app, w)}/delete", {}, 302)},
         "writer.change_statuses": {"POST": ("/writer/items/status", {"data": {
             "item_id": [str(_draft_item(app, w)), str(_draft_item(app, w))],
             "status": "retired", "confirm": "yes", "reason": "Soal bocor."}}, 302)},
