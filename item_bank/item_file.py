@@ -43,6 +43,7 @@ from .admin import get_program, new_item
 from .errors import Conflict, Forbidden
 from .exchange.base import MAX_FILE_BYTES
 from .exchange.load import save_draft, take_draft
+from .families import FAMILY_MAX, refresh_families
 from .importexport import LETTERS as IMPORT_LETTERS
 from .importexport import csv_text, csv_untext
 from .messages import Notice
@@ -65,7 +66,7 @@ from .tx import transactional
 LETTERS = IMPORT_LETTERS[:5]  # the options A-E
 OPTION_COLUMNS = [f"option_{letter.lower()}" for letter in LETTERS]
 PARAMETER_COLUMNS = ["a", "b", "c", "se_a", "se_b", "se_c"]
-COLUMNS = ["id", "materi", "content_tag", "stem", *OPTION_COLUMNS, "key", "model",
+COLUMNS = ["id", "materi", "content_tag", "family", "stem", *OPTION_COLUMNS, "key", "model",
            *PARAMETER_COLUMNS, "status", "author", "version"]
 # Read, never written: the program a file was made for (old JSON exports carry it).
 EXTRA_COLUMNS = ["program"]
@@ -76,7 +77,7 @@ FORMATS = ("csv", "json")
 MAX_ITEMS = 10_000
 MAX_CELL_CHARS = 65_536
 # The fields an item's content is compared and changed by (in the preview's order).
-CONTENT_FIELDS = ("materi", "content_tag", "stem", "options", "key", "model",
+CONTENT_FIELDS = ("materi", "content_tag", "family", "stem", "options", "key", "model",
                   *PARAMETER_COLUMNS)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _RANGES = {"a": A_RANGE, "b": B_RANGE, "c": C_RANGE}
@@ -345,8 +346,8 @@ class _Checker:
         before = len(self.reader.problems)
         raw = row.raw
         fields: dict[str, Any] = {}
-        for name in ("id", "materi", "content_tag", "stem", "author", "program", "model",
-                     "status"):
+        for name in ("id", "materi", "content_tag", "family", "stem", "author", "program",
+                     "model", "status"):
             if name in raw:
                 fields[name] = self._text(row.where, name, raw[name])
         options = [self._text(row.where, c, raw[c]) for c in OPTION_COLUMNS if c in raw]
@@ -375,8 +376,8 @@ class _Checker:
         if not isinstance(value, str):
             self._problem(where, name, "import_not_text")
             return ""
-        limit = {"id": max_length(Item.code), "author": max_length(Item.author)}.get(
-            name) or MAX_CELL_CHARS
+        limit = {"id": max_length(Item.code), "author": max_length(Item.author),
+                 "family": FAMILY_MAX}.get(name) or MAX_CELL_CHARS
         problem = text_problem(value, limit)
         if problem == "too_long":
             self._problem(where, name, "import_cell_too_long", max=limit)
@@ -447,7 +448,7 @@ class _Checker:
             self._problem(where, "status", "import_unknown_status", value=status[:20],
                           statuses=", ".join(s.value for s in ItemStatus))
         fields["status"] = status or None
-        for name in ("materi", "content_tag", "program", "author"):
+        for name in ("materi", "content_tag", "family", "program", "author"):
             if name in fields:
                 fields[name] = fields[name].strip()
 
@@ -502,7 +503,7 @@ class _Bank:
 def _current(item: Item, bank: _Bank) -> dict[str, Any]:
     return {"materi": bank.materi_codes[item.materi_id],
             "content_tag": bank.tag_codes.get(item.content_tag_id) if item.content_tag_id
-            else None, "stem": item.stem, "options": list(item.options), "key": item.key,
+            else None, "family": item.family, "stem": item.stem, "options": list(item.options), "key": item.key,
             "model": item.model.value, **{n: getattr(item, n) for n in PARAMETER_COLUMNS}}
 
 
@@ -525,7 +526,7 @@ def _plan_one(values: _Values, bank: _Bank, allow_operational: bool,
     item = bank.items.get(values.code)
     current = _current(item, bank) if item is not None else None
     # A column the file leaves out keeps an existing item's value; an empty model keeps it.
-    state = dict(current or {"model": IrtModel.TWO_PL.value, "content_tag": None,
+    state = dict(current or {"model": IrtModel.TWO_PL.value, "content_tag": None, "family": "",
                              **dict.fromkeys(PARAMETER_COLUMNS)})
     state.update((name, f[name]) for name in CONTENT_FIELDS
                  if name in values.present and not (name == "model" and f[name] is None))
@@ -651,6 +652,8 @@ def _import(session: Session, data: bytes, *, filename: str, fmt: str | None,
                      planned.where, "file": filename} | ({} if planned.action == "new" else {
                          "fields": [c.field for c in planned.changes],
                          "status": [planned.status_before.value, item.status.value]})))
+    session.flush()
+    refresh_families(session, program.id)  # the new and changed items' template names
     session.add(AuditLog(actor=actor, action="items_imported", subject=f"program:{program.code}",
                          details={"new": len(plan.new), "changed": len(plan.changed),
                                   "unchanged": len(plan.unchanged), "file": filename}))
@@ -669,7 +672,7 @@ def _create(session: Session, program: Program, bank: _Bank, planned: PlannedIte
                     options=list(planned.options), key=planned.key, model=state["model"],
                     a=state["a"], b=state["b"], c=state["c"], status=planned.status,
                     content_tag=_tag(bank, planned), author=state["author"] or actor,
-                    se=(state["se_a"], state["se_b"], state["se_c"]))
+                    se=(state["se_a"], state["se_b"], state["se_c"]), family=state["family"])
     parameters_set_by(item, actor)
     session.add(item)
     return item
@@ -682,6 +685,7 @@ def _change(item: Item, bank: _Bank, planned: PlannedItem, actor: str) -> Item:
         item.materi_id = bank.materi[planned.materi].id
         tag = _tag(bank, planned)
         item.content_tag_id = tag.id if tag else None
+        item.family = state["family"]
         item.stem, item.options, item.key = planned.stem, list(planned.options), planned.key
         item.model = IrtModel(state["model"])
         for name in PARAMETER_COLUMNS:
@@ -734,7 +738,7 @@ def item_records(session: Session, program_code: str) -> list[dict[str, Any]]:
         .where(Item.program_id == program.id).order_by(Item.code)).all()
     return [{
         "id": item.code, "materi": materi_code, "content_tag": tag_code or "",
-        "stem": item.stem,
+        "family": item.family, "stem": item.stem,
         **dict(zip(OPTION_COLUMNS, [*item.options, *[""] * len(LETTERS)], strict=False)),
         "key": LETTERS[item.key], "model": item.model.value,
         **{n: getattr(item, n) for n in PARAMETER_COLUMNS},

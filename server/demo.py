@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from item_bank import db as ib_db
+from item_bank.families import refresh_families
 from item_bank.tx import transaction
 from server import bank
 from server.demo_content import MATERI, demo_items
@@ -100,7 +101,9 @@ def build_demo(url: str, *, participants: int = len(PARTICIPANTS)) -> DemoAccoun
                     a=None if new else record["a"], b=None if new else record["b"],
                     c=None if new else record["c"],
                     status=bank.ItemStatus.PRETEST if new else bank.ItemStatus.OPERATIONAL,
-                    author="demo"))
+                    author="demo", family=record["family"]))
+            session.flush()
+            refresh_families(session, program.id)
             exams = list(EXAMS[:1])
             for code, name, _generators in MATERI:
                 exams.append((f"UJIAN-{code}", f"Ujian materi {name}", "materi", code, 70.0, 5,

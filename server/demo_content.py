@@ -10,6 +10,7 @@ four options); a real bank gets them from ``smartcat calibrate``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -219,6 +220,47 @@ def _neutrality(rng: np.random.Generator) -> Iterator[Raw]:
                    float(rng.normal(0.0, 0.3)))
 
 
+_MONTHS = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+           "September", "Oktober", "November", "Desember"]
+_WEEKDAYS = DAYS + ["Sabtu", "Minggu"]
+
+
+def _date(day: dt.date) -> str:
+    return f"{_WEEKDAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _working_days_after(day: dt.date, n: int) -> dt.date:
+    """The ``n``-th working day (Monday to Friday) after ``day``."""
+    while n:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+def _report_deadline(_rng: np.random.Generator) -> Iterator[Raw]:
+    # UU No. 20 Tahun 2001 Pasal 12C: a gratuity is reported to the KPK within 30 working
+    # days of its receipt.  Its own random stream: adding it changed no other demo item.
+    rng = np.random.default_rng(20241201)
+    for name in NAMES:
+        for office in OFFICES[:5]:
+            received = dt.date(2025, 1, 1) + dt.timedelta(days=int(rng.integers(0, 330)))
+            if received.weekday() >= 5:
+                continue
+            deadline = _working_days_after(received, 30)
+            wrong = [received + dt.timedelta(days=30), _working_days_after(received, 29),
+                     _working_days_after(received, 14)]
+            if len({deadline, *wrong}) < 4:
+                continue
+            yield (f"{name}, pegawai {office}, menerima bingkisan dari pemohon layanan pada "
+                   f"{_date(received)} dan akan melaporkannya sebagai gratifikasi. Batas "
+                   "pelaporan ke KPK adalah 30 hari kerja sejak tanggal penerimaan, dihitung "
+                   "mulai hari kerja berikutnya (anggap tidak ada hari libur selain Sabtu dan "
+                   "Minggu). Kapan batas akhir pelaporannya?",
+                   [_date(deadline)] + [_date(w) for w in wrong], "gratifikasi",
+                   float(rng.normal(0.4, 0.3)))
+
+
 # --- materi 3: administrasi dan analisis data ----------------------------------------------
 def _budget(rng: np.random.Generator) -> Iterator[Raw]:
     for office in OFFICES:
@@ -305,13 +347,15 @@ def _table(rng: np.random.Generator) -> Iterator[Raw]:
 
 MATERI: list[tuple[str, str, list[Callable[[np.random.Generator], Iterator[Raw]]]]] = [
     ("PP", "Pelayanan Publik", [_standard_gap, _principle, _facts, _complaint_rate]),
-    ("ETIKA", "Etika dan Integritas ASN", [_core_values, _gratification, _conflict, _neutrality]),
+    ("ETIKA", "Etika dan Integritas ASN", [_core_values, _gratification, _conflict, _neutrality,
+                                           _report_deadline]),
     ("ADM", "Administrasi dan Analisis Data", [_budget, _per_diem, _working_days, _table]),
 ]
 
 
 def demo_items(seed: int = 20240601) -> list[dict]:
-    """Every demo item as a record: code, materi code, tag, stem, options, key, a, b, c.
+    """Every demo item as a record: code, materi code, tag, family, stem, options, key, a, b,
+    c.
 
     Options are shuffled so the key's position is uniform; stems are unique.
     """
@@ -321,14 +365,20 @@ def demo_items(seed: int = 20240601) -> list[dict]:
     for materi_code, _name, generators in MATERI:
         n = 0
         for generator in generators:
+            # The item's family: its template and its answer.  Variants of one scenario with
+            # the same correct answer give each other away (a participant told "the answer
+            # is Akuntabel" needs no more), so no participant gets two of them.
+            answers: dict[str, int] = {}
             for stem, options, tag, b in generator(rng):
                 if stem in seen or len(set(options)) != 4:
                     continue
                 seen.add(stem)
                 order = rng.permutation(4)
                 n += 1
+                variant = answers.setdefault(options[0], len(answers) + 1)
                 items.append({
                     "code": f"{materi_code}-{n:04d}", "materi": materi_code, "tag": tag,
+                    "family": f"{materi_code}-{generator.__name__.strip('_')}-{variant}",
                     "stem": stem, "options": [options[i] for i in order],
                     "key": int(np.flatnonzero(order == 0)[0]),
                     "a": round(float(rng.lognormal(0.1, 0.25)), 3),

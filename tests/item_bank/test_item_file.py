@@ -322,3 +322,28 @@ def test_two_confirmations_at_once_import_once(session, world):
     with ThreadPoolExecutor(2) as pool:
         assert sorted(pool.map(confirm, range(2))) == ["gone", "imported"]
     assert session.scalar(select(func.count(Item.id)).where(Item.code == "Q-1")) == 1
+
+
+def test_the_family_column_makes_variants_one_family_and_round_trips(session, world):
+    rows = [["V-1", "M1", "", "TPL-1", "2 + 2 = ?", "3", "4", "B"],
+            ["V-2", "M1", "", " TPL-1 ", "3 + 3 = ?", "5", "6", "B"],
+            ["V-3", "M1", "", "", "4 + 4 = ?", "8", "9", "A"]]
+    header = ["id", "materi", "content_tag", "family", "stem", "option_a", "option_b", "key"]
+    _import(session, _csv(rows, header))
+    v1, v2, v3 = (_item(session, code) for code in ("V-1", "V-2", "V-3"))
+    assert v1.family == v2.family == "TPL-1" and v1.family_id == v2.family_id == v1.id
+    assert v3.family == "" and v3.family_id is None
+    exported = export_items(session, program_code="LATSAR", fmt="csv")
+    plan = plan_file(session, exported.encode(), filename="bank.csv", program_code="LATSAR")
+    assert not plan.problems and not plan.changed
+    # Renaming V-2's template leaves V-1 alone: neither has a family any more.
+    rows[1][3] = "TPL-2"
+    plan = _import(session, _csv(rows[1:2], header))
+    assert [(c.field, c.before, c.after) for c in plan.changed[0].changes] == [
+        ("family", "TPL-1", "TPL-2")]
+    assert _item(session, "V-1").family_id is None and _item(session, "V-2").family_id is None
+    # A name longer than 64 characters is refused, naming its line and column.
+    rows[2][3] = "x" * 65
+    with pytest.raises(ItemFileRejected) as refused:
+        _import(session, _csv(rows[2:3], header))
+    assert _problems(refused.value.plan) == [(2, "family", "import_cell_too_long")]

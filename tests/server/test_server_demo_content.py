@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 
@@ -73,3 +74,40 @@ def test_working_day_keys_match_a_business_day_calendar(items):
             assert item["options"][item["key"]] == DAYS[weekday], item["code"]
             checked += 1
     assert checked >= 40
+
+
+_MONTHS = {m: n for n, m in enumerate(
+    ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September",
+     "Oktober", "November", "Desember"], 1)}
+
+
+def _day(text: str) -> dt.date:
+    _weekday, rest = text.split(", ")
+    day, month, year = rest.split()
+    return dt.date(int(year), _MONTHS[month], int(day))
+
+
+def test_report_deadlines_are_30_working_days_counted_by_the_calendar(items):
+    # Independent count: numpy's business-day calendar (Monday to Friday).
+    pattern = re.compile(r"pada (\w+, \d+ \w+ \d{4}) dan akan melaporkannya")
+    checked = 0
+    for item in items:
+        m = pattern.search(item["stem"])
+        if m:
+            received = _day(m[1])
+            expected = np.busday_offset(np.datetime64(received), 30, roll="forward")
+            assert np.datetime64(_day(item["options"][item["key"]])) == expected, item["code"]
+            checked += 1
+    assert checked >= 40
+
+
+def test_every_family_is_one_template_with_one_answer_and_exams_have_enough(items):
+    by_family: dict[str, set[str]] = {}
+    for item in items:
+        by_family.setdefault(item["family"], set()).add(item["options"][item["key"]])
+    assert all(len(answers) == 1 for answers in by_family.values())
+    # The gratuity scenario: 80 variants, one answer, one family.
+    assert max(Counter(i["family"] for i in items).values()) >= 80
+    # Each materi has families for the pre-assessment's share and three materi exams of 15.
+    families = Counter(i["materi"] for i in {i["family"]: i for i in items}.values())
+    assert min(families.values()) >= 7 + 3 * 15, families

@@ -80,3 +80,12 @@ def test_the_editor_names_the_template_and_the_family_follows(writer):
     too_long = {**form, "family": "x" * 65}
     r = writer.post_form(f"/writer/items/{b}", too_long)
     assert r.status_code == 422 and _family_id(writer, b) == min(a, b)
+
+
+def test_the_demo_items_carry_their_template_as_their_family(writer):
+    with writer.session() as s:
+        sizes = s.execute(select(bank.Item.family, func.count(), func.count(
+            func.distinct(bank.Item.family_id))).group_by(bank.Item.family)).all()
+    # one family per template name; an item alone has none (family_id NULL)
+    assert all(families == (1 if count > 1 else 0) for _name, count, families in sizes)
+    assert max(count for _name, count, _families in sizes) >= 80
