@@ -503,7 +503,8 @@ class _Bank:
 def _current(item: Item, bank: _Bank) -> dict[str, Any]:
     return {"materi": bank.materi_codes[item.materi_id],
             "content_tag": bank.tag_codes.get(item.content_tag_id) if item.content_tag_id
-            else None, "family": item.family, "stem": item.stem, "options": list(item.options), "key": item.key,
+            else None, "family": item.family, "stem": item.stem, "options": list(item.options),
+            "key": item.key,
             "model": item.model.value, **{n: getattr(item, n) for n in PARAMETER_COLUMNS}}
 
 
