@@ -201,3 +201,34 @@ def test_the_database_refuses_a_second_item_of_one_family(session):
             participant_id=pid, program_id=world.program.id, item_id=sibling,
             family_id=row.family_id, attempt_id=row.attempt_id))
     session.rollback()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite: one writer at once
+def test_enemy_marks_made_at_once_join_one_family(Session, session):  # noqa: N803
+    # Two writers mark A-B and B-C at the same moment, ten times over: every time A, B and C
+    # end in one family (each refresh reads the other's mark once it holds the program).
+    build_world(session, n_materi=1, items_per_materi=30, with_pre=False)
+    items = session.scalars(select(Item).order_by(Item.id)).all()
+    for k in range(10):
+        a, b, c = items[3 * k: 3 * k + 3]
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def mark(item_id, code):
+            with Session() as s:
+                try:
+                    barrier.wait()
+                    mark_enemies(s, item_id, code, actor="writer")
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+        threads = [threading.Thread(target=mark, args=(a.id, b.code)),
+                   threading.Thread(target=mark, args=(c.id, b.code))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        session.expire_all()
+        assert {session.get(Item, i.id).family_id for i in (a, b, c)} == {a.id}
