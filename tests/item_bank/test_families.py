@@ -210,21 +210,21 @@ def test_enemy_marks_made_at_once_join_one_family(Session, session):  # noqa: N8
     # end in one family (each refresh reads the other's mark once it holds the program).
     build_world(session, n_materi=1, items_per_materi=30, with_pre=False)
     items = session.scalars(select(Item).order_by(Item.id)).all()
+    errors: list[BaseException] = []
+
+    def mark(barrier, item_id, code):
+        with Session() as s:
+            try:
+                barrier.wait()
+                mark_enemies(s, item_id, code, actor="writer")
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
     for k in range(10):
         a, b, c = items[3 * k: 3 * k + 3]
         barrier = threading.Barrier(2)
-        errors: list[BaseException] = []
-
-        def mark(item_id, code):
-            with Session() as s:
-                try:
-                    barrier.wait()
-                    mark_enemies(s, item_id, code, actor="writer")
-                except BaseException as exc:  # reported below
-                    errors.append(exc)
-
-        threads = [threading.Thread(target=mark, args=(a.id, b.code)),
-                   threading.Thread(target=mark, args=(c.id, b.code))]
+        threads = [threading.Thread(target=mark, args=(barrier, a.id, b.code)),
+                   threading.Thread(target=mark, args=(barrier, c.id, b.code))]
         for t in threads:
             t.start()
         for t in threads:
