@@ -81,7 +81,8 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
                simulate: bool = True) -> CapacityReport:
     """Do the operational items suffice for cohort x attempts x length?
 
-    Per exam and per content tag, the items needed are the larger of
+    Per exam and per content tag, the items available are its families (items of one family
+    count once), and the items needed are the larger of
 
     * no-repeat: one participant using every attempt needs ``attempts x length`` items they
       have not seen (``attempts x length x share`` of a tag, share = the tag's share of the
@@ -110,7 +111,9 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
     for exam in exams:
         rules = exam_rules(exam, settings)
         pool = exam_pool(session, exam)
-        available = 0 if pool is None else len(pool)
+        # RULE: docs/item_bank.md "Item families" — a participant gets one item of a family,
+        # so the items a pool has for them are its families.
+        available = 0 if pool is None else pool.unseen_families(np.zeros(len(pool), bool))
         shares = {} if pool is None else pool.content_shares
         per_participant = rules.max_attempts * rules.max_items
         if exam.kind == ExamKind.MATERI:
@@ -122,7 +125,7 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
             if not tag:
                 continue
             need = int(np.ceil(share * max(per_participant, exposure_need)))
-            have = int(round(share * available))
+            have = pool.unseen_families(pool.bank.content != tag)
             lines.append(CapacityLine(exam.code, tag, have, need))
         if simulate and pool is not None and available >= rules.max_items:
             result = simulate_window(pool.bank, assembly=exam.assembly.value,

@@ -21,6 +21,7 @@ from item_bank import admin, policy
 from item_bank.errors import BankExhausted, InvalidInput
 from item_bank.families import enemies_of, family_ids, mark_enemies, refresh_families
 from item_bank.models import Attempt, Item, Response, SeenItem
+from item_bank.reports import bank_check
 
 WORKERS = 4
 
@@ -232,3 +233,12 @@ def test_enemy_marks_made_at_once_join_one_family(Session, session):  # noqa: N8
         assert not errors, errors
         session.expire_all()
         assert {session.get(Item, i.id).family_id for i in (a, b, c)} == {a.id}
+
+
+def test_bank_check_counts_a_family_once(session):
+    world = _world_with_families(session, settings={"min_items": 4, "max_items": 4})
+    report = bank_check(session, program_code=world.program.code, simulate=False)
+    (line,) = [x for x in report.lines if x.exam == "EX-M1" and not x.tag]
+    assert line.available == 20  # 60 items, 20 templates
+    tags = {x.tag: x.available for x in report.lines if x.exam == "EX-M1" and x.tag}
+    assert tags == {"T1": 10, "T2": 10}  # the templates are tag-pure (k % 20 keeps parity)
