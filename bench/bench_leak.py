@@ -10,6 +10,14 @@ every finished attempt's scored answers; the table gives, against the attempts s
 how many of the 5 are flagged and how many of the 295 others have been flagged at any check
 so far, per seed and in all.
 
+Beside it, what the answers can tell at all: an **oracle** that knows each participant's true
+theta and the moment of the leak tests each leaked item's answers since the leak,
+``Z = sum(x - P(theta)) / sqrt(sum P(1 - P))``, against the one-sided level that lets about
+2 of 295 intact items through (``z > 2.47``, the goal's false-flag budget spent on one test per
+item, no multiplicity beyond it); ``oracle_above`` is how many of the 5 it would flag.  No
+monitor that sees only the answers does better than this oracle, so where it falls short of 4
+the goal is beyond the evidence of that many attempts.
+
 python bench/bench_leak.py                    # 10 seeds x 2,000 attempts after the leak
 python bench/bench_leak.py --seeds 2 --after 1000   # quick
 """
@@ -37,6 +45,8 @@ from item_bank.policy.memory import MemoryWindow  # noqa: E402
 from item_bank.pools import Pool  # noqa: E402
 
 N_ITEMS, N_LEAKED = 300, 5
+# One-sided normal quantile of 2 / 295: the goal's false-flag budget on one test per item.
+ORACLE_Z = 2.47
 SETTINGS = {"min_items": 10, "max_items": 30, "se_target": 0.30, "pretest_items_materi": 0}
 
 
@@ -52,7 +62,7 @@ def run(seed: int, before: int, after: int, every: int, known: float) -> list[di
     keys = rng.integers(0, 4, N_ITEMS)
     window = MemoryWindow(exam, pool, keys, ProgramSettings.from_json(SETTINGS))
     leaked = set(rng.choice(ids, N_LEAKED, replace=False).tolist())
-    log_items, log_attempts, log_correct = [], [], []
+    log_items, log_attempts, log_correct, log_theta, log_after = [], [], [], [], []
     rows, false_ever, start = [], set(), dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     for person in range(1, before + after + 1):
         theta = rng.normal()
@@ -68,6 +78,8 @@ def run(seed: int, before: int, after: int, every: int, known: float) -> list[di
             log_items.append(r.item_id)
             log_attempts.append(attempt)
             log_correct.append(int(bool(r.correct)))
+            log_theta.append(theta)
+            log_after.append(person > before)
         since = person - before
         if since > 0 and since % every == 0:
             items = np.array(log_items)
@@ -76,8 +88,23 @@ def run(seed: int, before: int, after: int, every: int, known: float) -> list[di
             flagged = {t.item for t in tests if t.flagged}
             false_ever |= flagged - leaked
             rows.append({"after": since, "leaked_flagged": len(flagged & leaked),
-                         "others_flagged_ever": len(false_ever)})
+                         "others_flagged_ever": len(false_ever),
+                         "oracle_above": _oracle(items, np.array(log_correct),
+                                                 np.array(log_theta), np.array(log_after),
+                                                 a, b, leaked)})
     return rows
+
+
+def _oracle(items: np.ndarray, correct: np.ndarray, theta: np.ndarray, after: np.ndarray,
+            a: np.ndarray, b: np.ndarray, leaked: set[int]) -> int:
+    """How many leaked items the oracle's test (module doc) puts above ``ORACLE_Z``."""
+    above = 0
+    for item in leaked:
+        mine = (items == item) & after
+        p = 1.0 / (1.0 + np.exp(-a[item - 1] * (theta[mine] - b[item - 1])))
+        if mine.any() and (correct[mine] - p).sum() / np.sqrt((p * (1 - p)).sum()) > ORACLE_Z:
+            above += 1
+    return above
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         per_seed[seed] = run(seed, args.before, args.after, args.every, args.known)
         last = per_seed[seed][-1]
         print(f"seed {seed}: " + "  ".join(f"{r['after']}: {r['leaked_flagged']}/5 "
-                                           f"+{r['others_flagged_ever']}"
+                                           f"+{r['others_flagged_ever']} "
+                                           f"(oracle {r['oracle_above']}/5)"
                                            for r in per_seed[seed]), file=sys.stderr,
               flush=True)
         del last
@@ -101,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     for k, row in enumerate(per_seed[1]):
         leaked = [per_seed[s][k]["leaked_flagged"] for s in per_seed]
         others = [per_seed[s][k]["others_flagged_ever"] for s in per_seed]
+        oracle = [per_seed[s][k]["oracle_above"] for s in per_seed]
         table.append({"attempts_since_leak": row["after"],
                       "leaked_flagged_mean": round(float(np.mean(leaked)), 2),
                       "leaked_flagged_min": int(min(leaked)),
                       "others_flagged_max": int(max(others)),
-                      "others_flagged_mean": round(float(np.mean(others)), 2)})
+                      "others_flagged_mean": round(float(np.mean(others)), 2),
+                      "oracle_above_mean": round(float(np.mean(oracle)), 2),
+                      "oracle_at_least_4_in_seeds": sum(o >= 4 for o in oracle)})
     final = [per_seed[s][-1] for s in per_seed]
     print(json.dumps({"seeds": args.seeds, "known": args.known, "table": table,
                       "goal_met_in_seeds": sum(r["leaked_flagged"] >= 4
