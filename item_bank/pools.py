@@ -104,10 +104,25 @@ class Pool:
     def seen_mask(self, seen_families, *, pretest: bool = False) -> np.ndarray:
         """(items,) bool: the pool's items (pretest items) of the families the participant
         has seen."""
-        families = self.pretest_families if pretest else self.families
-        if families is None:
-            families = self.pretest_ids if pretest else self.item_ids
-        return np.isin(families, seen_families)
+        distinct, codes = self._family_index[pretest]
+        pos, hit = _locate(distinct, seen_families)
+        taken = np.zeros(distinct.size, dtype=bool)
+        taken[pos[hit]] = True
+        return taken[codes]
+
+    @functools.cached_property
+    def _family_index(self) -> dict[bool, tuple[np.ndarray, np.ndarray]]:
+        """{pretest: (the distinct families ascending, each item's index into them)}: a
+        participant's seen families are looked up in the few distinct ones (np.isin sorts
+        the whole pool on every call)."""
+        out = {}
+        for pretest in (False, True):
+            families = self.pretest_families if pretest else self.families
+            if families is None:
+                families = self.pretest_ids if pretest else self.item_ids
+            distinct, codes = np.unique(families, return_inverse=True)
+            out[pretest] = (distinct, codes.reshape(-1))
+        return out
 
     def unseen_families(self, excluded: np.ndarray) -> int:
         """How many families the items not ``excluded`` belong to: the most items a test can
