@@ -144,9 +144,11 @@ class ItemBank:
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping]) -> ItemBank:
-        """Build a bank from dicts with keys ``id``, ``a``, ``b``, ``c`` and optional ``content``.
+        """Build a bank from dicts with keys ``id``, ``a``, ``b``, ``c`` and optional ``content``
+        and ``family``.
 
-        A missing ``c`` means 0 (2PL); a missing ``a`` means 1 (1PL).
+        A missing ``c`` means 0 (2PL); a missing ``a`` means 1 (1PL).  Items with the same
+        ``family`` (any JSON scalar) are one family; an item without one is alone.
         """
         records = list(records)
         if not records:
@@ -167,17 +169,27 @@ class ItemBank:
                 ) from None
             ids.append(str(rec["id"]))
             content.append(str(rec.get("content") or ""))
+        family = None
+        if any(rec.get("family") is not None for rec in records):
+            codes: dict[tuple, int] = {}
+            family = np.array([codes.setdefault(
+                ("item", i) if rec.get("family") is None else ("family", str(rec["family"])),
+                len(codes)) for i, rec in zip(ids, records, strict=True)])
         return cls(
             ids=np.array(ids, dtype=str),
             a=np.array(a),
             b=np.array(b),
             c=np.array(c),
             content=np.array(content, dtype=str),
+            family=family,
         )
 
     def to_records(self) -> list[dict]:
-        """The bank as a list of dicts (the JSON bank format); ``content`` only when set."""
+        """The bank as a list of dicts (the JSON bank format); ``content`` only when set,
+        ``family`` only for an item that shares its family."""
         out = []
+        shared = (None if self.family_codes is None
+                  else np.bincount(self.family_codes) > 1)
         for i in range(len(self)):
             rec = {
                 "id": str(self.ids[i]),
@@ -187,6 +199,8 @@ class ItemBank:
             }
             if self.content[i]:
                 rec["content"] = str(self.content[i])
+            if self.family_codes is not None and shared[self.family_codes[i]]:
+                rec["family"] = int(self.family[i])
             out.append(rec)
         return out
 

@@ -32,7 +32,8 @@ def set_content(item: Item, *, stem: str, options: list[str], key: int, model: s
     item.model, item.a, item.b, item.c = IrtModel(model), a, b, c
 
 
-def _item(session: Session, item_id: int) -> Item:
+def item_by_id(session: Session, item_id: int) -> Item:
+    """The item ``item_id``; NotFound without one."""
     item = session.get(Item, item_id)
     if item is None:
         raise NotFound("item_not_found", item=item_id)
@@ -43,7 +44,7 @@ def _item(session: Session, item_id: int) -> Item:
 def update_item(session: Session, *, item_id: int, stem: str, options: list[str], key: int,
                 model: str, a: float | None, b: float | None, c: float | None) -> Item:
     """New content for the item, as its next version."""
-    item = _item(session, item_id)
+    item = item_by_id(session, item_id)
     set_content(item, stem=stem, options=options, key=key, model=model, a=a, b=b, c=c)
     item.version += 1
     return item

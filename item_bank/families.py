@@ -15,8 +15,9 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from .authoring import item_by_id
 from .db import lock_one
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput
 from .models import AuditLog, Item, ItemEnemy, Program
 from .tx import transactional
 
@@ -88,19 +89,12 @@ def enemies_of(session: Session, item: Item) -> list[Item]:
     return list(session.scalars(select(Item).where(Item.id.in_(ids)).order_by(Item.code)))
 
 
-def _item(session: Session, item_id: int) -> Item:
-    item = session.get(Item, item_id)
-    if item is None:
-        raise NotFound("item_not_found", item=item_id)
-    return item
-
-
 @transactional
 def mark_enemies(session: Session, item_id: int, other_code: str, *, actor: str) -> Item:
     """Mark item ``item_id`` and the item ``other_code`` of its program as enemies
     (idempotent); the other item.  InvalidInput for the item itself or a code of no item of
     the program."""
-    item = _item(session, item_id)
+    item = item_by_id(session, item_id)
     code = (other_code or "").strip()
     other = session.scalar(select(Item).where(Item.program_id == item.program_id,
                                               Item.code == code))
@@ -123,13 +117,13 @@ def mark_enemies(session: Session, item_id: int, other_code: str, *, actor: str)
 def unmark_enemies(session: Session, item_id: int, other_id: int, *, actor: str) -> Item | None:
     """Remove the enemy mark between item ``item_id`` and item ``other_id``; the other item,
     None when there was no mark."""
-    item = _item(session, item_id)
+    item = item_by_id(session, item_id)
     low, high = sorted((item.id, other_id))
     mark = session.scalar(select(ItemEnemy).where(ItemEnemy.item_id == low,
                                                   ItemEnemy.enemy_id == high))
     if mark is None:
         return None
-    other = _item(session, other_id)
+    other = item_by_id(session, other_id)
     session.delete(mark)
     session.add(AuditLog(actor=actor, action="item_enemies_unmarked",
                          subject=f"item:{item.code}", details={"enemy": other.code}))

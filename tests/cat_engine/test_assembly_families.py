@@ -114,3 +114,18 @@ def test_a_family_of_seen_items_is_what_the_caller_excludes():
     np.testing.assert_array_equal(bank.subset([0, 2]).family, [1, 1])
     with pytest.raises(ValueError, match="families"):
         dataclasses.replace(bank, family=np.array([1, 2]))
+
+
+def test_bank_files_carry_families_both_ways():
+    from cat_engine.irt import ItemBank
+
+    bank = ItemBank.from_records([{"id": "x", "b": 0.1, "family": "T1"},
+                                  {"id": "y", "b": 0.2},
+                                  {"id": "z", "b": 0.3, "family": "T1"},
+                                  {"id": "w", "b": 0.4, "family": 7}])
+    assert bank.family[0] == bank.family[2] and len(set(bank.family.tolist())) == 3
+    records = bank.to_records()
+    assert [("family" in r) for r in records] == [True, False, True, False]
+    again = ItemBank.from_records(records)
+    np.testing.assert_array_equal(again.same_family([0]), [True, False, True, False])
+    assert "family" not in ItemBank.from_records([{"id": "q", "b": 0}]).to_records()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,3 +147,26 @@ def picture(fmt: str, size: tuple[int, int] = (3, 2),
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, fmt)
     return out.getvalue()
+
+
+def run_concurrently(Session, participants: list[int], path, workers: int = 4) -> None:  # noqa: N803
+    """``path(session, participant)`` for every participant, ``workers`` threads at once,
+    each with a session of its own; the first error of any thread is raised after all end."""
+    errors: list[BaseException] = []
+
+    def run(chunk):
+        with Session() as s:
+            for pid in chunk:
+                try:
+                    path(s, pid)
+                except BaseException as exc:  # raised below
+                    errors.append(exc)
+                    return
+
+    threads = [threading.Thread(target=run, args=(participants[i::workers],))
+               for i in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]

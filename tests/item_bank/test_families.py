@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 import pytest
-from item_bank_helpers import build_world, enrolled_participants, take
+from item_bank_helpers import build_world, enrolled_participants, run_concurrently, take
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -97,24 +97,12 @@ def test_no_participant_gets_two_items_of_a_template_across_attempts(Session, se
     pids = enrolled_participants(session, world.program, 12)
     session.commit()
     exam = world.materi_exams[0]
-    errors: list[BaseException] = []
 
-    def run(chunk):
-        with Session() as s:
-            for pid in chunk:
-                try:
-                    for _ in range(4):
-                        take(s, pid, exam.id, right=False)
-                except BaseException as exc:  # reported below
-                    errors.append(exc)
-                    return
+    def four_attempts(s, pid):
+        for _ in range(4):
+            take(s, pid, exam.id, right=False)
 
-    threads = [threading.Thread(target=run, args=(pids[i::WORKERS],)) for i in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[:3]
+    run_concurrently(Session, pids, four_attempts, WORKERS)
     assert _template_repeats(session) == []
     shown = session.scalar(select(func.count(Response.id)))
     pretest = session.scalar(select(func.count(Response.id)).where(Response.pretest))

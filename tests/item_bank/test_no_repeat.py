@@ -11,10 +11,9 @@ enforces the rule.
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
-from item_bank_helpers import build_world, enrolled_participants, take
+from item_bank_helpers import build_world, enrolled_participants, run_concurrently, take
 from sqlalchemy import func, select
 
 from item_bank import admin
@@ -41,23 +40,7 @@ def test_no_item_twice_over_all_attempts(Session, session):  # noqa: N803
                         settings={"min_items": 3, "max_items": 3, "materi_pass_score": 50})
     pids = enrolled_participants(session, world.program, N)
     session.commit()
-    errors: list[BaseException] = []
-
-    def run(chunk):
-        with Session() as s:
-            for pid in chunk:
-                try:
-                    _remedial_path(s, world, pid)
-                except BaseException as exc:  # reported below
-                    errors.append(exc)
-                    return
-
-    threads = [threading.Thread(target=run, args=(pids[i::WORKERS],)) for i in range(WORKERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors[:3]
+    run_concurrently(Session, pids, lambda s, pid: _remedial_path(s, world, pid), WORKERS)
     assert session.scalar(select(func.count(Attempt.id))) == 9 * N
     repeats = session.execute(
         select(Attempt.participant_id, Response.item_id, func.count())

@@ -17,6 +17,12 @@ def items():
     return demo_items()
 
 
+def _matching(items, pattern: str) -> list:
+    """(item, match) of the items whose stem matches ``pattern``."""
+    found = re.compile(pattern)
+    return [(item, m) for item in items if (m := found.search(item["stem"]))]
+
+
 def _rupiah(text: str) -> int:
     return int(text.replace("Rp", "").replace(".", ""))
 
@@ -34,46 +40,36 @@ def test_bank_size_and_shape(items):
 
 
 def test_per_diem_keys_match_an_independent_sum(items):
-    pattern = re.compile(r"(\d) hari \((\d) malam\)\. Uang harian (Rp[\d.]+) per hari, "
-                         r"penginapan (Rp[\d.]+) per malam, dan transportasi pulang-pergi "
-                         r"(Rp[\d.]+)")
-    checked = 0
-    for item in items:
-        m = pattern.search(item["stem"])
-        if m:
-            days, nights = int(m[1]), int(m[2])
-            total = days * _rupiah(m[3]) + nights * _rupiah(m[4]) + _rupiah(m[5])
-            assert _rupiah(item["options"][item["key"]]) == total, item["code"]
-            checked += 1
-    assert checked >= 40
+    found = _matching(items, r"(\d) hari \((\d) malam\)\. Uang harian (Rp[\d.]+) per hari, "
+                             r"penginapan (Rp[\d.]+) per malam, dan transportasi pulang-pergi "
+                             r"(Rp[\d.]+)")
+    for item, m in found:
+        days, nights = int(m[1]), int(m[2])
+        total = days * _rupiah(m[3]) + nights * _rupiah(m[4]) + _rupiah(m[5])
+        assert _rupiah(item["options"][item["key"]]) == total, item["code"]
+    assert len(found) >= 40
 
 
 def test_budget_keys_match_the_rate(items):
-    pattern = re.compile(r"tahun ini (Rp[\d.]+) dan realisasinya sampai November (Rp[\d.]+)")
-    checked = 0
-    for item in items:
-        m = pattern.search(item["stem"])
-        if m:
-            rate = 100 * _rupiah(m[2]) / _rupiah(m[1])
-            keyed = float(item["options"][item["key"]].rstrip("%").replace(",", "."))
-            assert abs(keyed - rate) <= 0.05 + 1e-9, item["code"]  # one-decimal rounding
-            checked += 1
-    assert checked >= 40
+    found = _matching(items, r"tahun ini (Rp[\d.]+) dan realisasinya sampai November "
+                             r"(Rp[\d.]+)")
+    for item, m in found:
+        rate = 100 * _rupiah(m[2]) / _rupiah(m[1])
+        keyed = float(item["options"][item["key"]].rstrip("%").replace(",", "."))
+        assert abs(keyed - rate) <= 0.05 + 1e-9, item["code"]  # one-decimal rounding
+    assert len(found) >= 40
 
 
 def test_working_day_keys_match_a_business_day_calendar(items):
-    pattern = re.compile(r"diterima lengkap pada hari (\w+)\. .* penyelesaian (\d) hari kerja")
+    found = _matching(items, r"diterima lengkap pada hari (\w+)\. .* penyelesaian (\d) hari "
+                             r"kerja")
     monday = np.datetime64("2024-01-01")  # a Monday
-    checked = 0
-    for item in items:
-        m = pattern.search(item["stem"])
-        if m:
-            start = monday + DAYS.index(m[1])
-            due = np.busday_offset(start, int(m[2]), roll="forward")
-            weekday = int((due - monday).astype(int) % 7)
-            assert item["options"][item["key"]] == DAYS[weekday], item["code"]
-            checked += 1
-    assert checked >= 40
+    for item, m in found:
+        start = monday + DAYS.index(m[1])
+        due = np.busday_offset(start, int(m[2]), roll="forward")
+        weekday = int((due - monday).astype(int) % 7)
+        assert item["options"][item["key"]] == DAYS[weekday], item["code"]
+    assert len(found) >= 40
 
 
 _MONTHS = {m: n for n, m in enumerate(
@@ -89,16 +85,11 @@ def _day(text: str) -> dt.date:
 
 def test_report_deadlines_are_30_working_days_counted_by_the_calendar(items):
     # Independent count: numpy's business-day calendar (Monday to Friday).
-    pattern = re.compile(r"pada (\w+, \d+ \w+ \d{4}) dan akan melaporkannya")
-    checked = 0
-    for item in items:
-        m = pattern.search(item["stem"])
-        if m:
-            received = _day(m[1])
-            expected = np.busday_offset(np.datetime64(received), 30, roll="forward")
-            assert np.datetime64(_day(item["options"][item["key"]])) == expected, item["code"]
-            checked += 1
-    assert checked >= 40
+    found = _matching(items, r"pada (\w+, \d+ \w+ \d{4}) dan akan melaporkannya")
+    for item, m in found:
+        expected = np.busday_offset(np.datetime64(_day(m[1])), 30, roll="forward")
+        assert np.datetime64(_day(item["options"][item["key"]])) == expected, item["code"]
+    assert len(found) >= 40
 
 
 def test_every_family_is_one_template_with_one_answer_and_exams_have_enough(items):

@@ -64,15 +64,18 @@ def test_simulate_gives_the_live_item_sequences(app, demo, new_driver, tmp_path,
     assert len({tuple(s) for s in live}) == EXAMINEES  # different items for everyone
 
     # The exam's reference pool as a bank file: every operational item of the program, in
-    # the pool's order (ascending id), content = its materi.
+    # the pool's order (ascending id), content = its materi, family = its family (the demo's
+    # items have their template's).
     with driver.session() as s:
         rows = s.execute(select(bank.Item.id, bank.Item.a, bank.Item.b, bank.Item.c,
-                                bank.Materi.code).join(bank.Materi)
+                                bank.Materi.code, bank.Item.family_id).join(bank.Materi)
                          .where(bank.Item.status == ItemStatus.OPERATIONAL)
                          .order_by(bank.Item.id)).all()
+    assert any(row.family_id is not None for row in rows)
     bank_file = tmp_path / "bank.json"
     bank_file.write_text(json.dumps([{"id": str(i), "a": a, "b": b, "c": c or 0.0,
-                                      "content": tag} for i, a, b, c, tag in rows]))
+                                      "content": tag, "family": family}
+                                     for i, a, b, c, tag, family in rows]))
     examinees = tmp_path / "examinees.json"
     examinees.write_text(json.dumps([{"seed": seed, "responses": pattern}
                                      for seed, pattern in zip(seeds, PATTERNS, strict=True)]))
