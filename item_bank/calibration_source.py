@@ -153,6 +153,58 @@ def pretest_readiness(session: Session, *, program_id: int,
 
 
 @dataclass(frozen=True)
+class MateriDue:
+    """Whether a materi's pretest items call for a calibration now: ``ready`` of its
+    ``pretest`` items have their answers, and ``waiting_run`` is the newest recorded run that
+    estimated every ready one (its estimates wait for a writer to accept them), None without."""
+
+    materi_id: int
+    materi: str
+    pretest: int
+    ready: int
+    waiting_run: int | None
+
+    @property
+    def due(self) -> bool:
+        return self.ready > 0 and self.waiting_run is None
+
+
+def calibration_due(session: Session, *, program_id: int,
+                    now: dt.datetime) -> list[MateriDue]:
+    """Per materi with pretest items, by code: is a calibration due (:class:`MateriDue`)?
+
+    RULE: docs/item_bank.md "Calibration when items are ready" — a materi is due once one of
+    its pretest items has ``pretest_ready_responses`` answers and no recorded run of the
+    materi (or of the whole program) has estimated it from that many; a run that did waits
+    for the writers, so asking again runs nothing more.
+    """
+    rows = pretest_readiness(session, program_id=program_id, now=now)
+    materi_ids = dict(session.execute(select(Materi.code, Materi.id).where(
+        Materi.program_id == program_id)).all())
+    needed = rows[0].needed if rows else 0
+    # Per run, the pretest items it estimated from their full answers (``fit.n``, the answers
+    # it saw): a run before an item was ready does not cover it.
+    runs = [(r.id, r.details.get("materi_id"),
+             {int(x["id"]) for x in r.details.get("records", ())
+              if not x.get("anchor") and (x.get("fit") or {}).get("n", 0) >= needed})
+            for r in session.scalars(select(AuditLog).where(
+                AuditLog.action == RUN_ACTION, AuditLog.subject == f"program:{program_id}")
+                .order_by(AuditLog.id.desc()))]
+    by_materi: dict[str, list[PretestReadiness]] = {}
+    for row in rows:
+        by_materi.setdefault(row.materi, []).append(row)
+    out = []
+    for code, items in by_materi.items():
+        materi_id = materi_ids[code]
+        ready = {r.item_id for r in items if r.ready}
+        waiting = next((run_id for run_id, run_materi, estimated in runs
+                        if run_materi in (None, materi_id) and ready and ready <= estimated),
+                       None)
+        out.append(MateriDue(materi_id, code, len(items), len(ready), waiting))
+    return out
+
+
+@dataclass(frozen=True)
 class MonitoredAnswers:
     """The scored answers of finished attempts to a program's operational items, in the order
     they were given, each with the attempt and the parameters its item was shown with."""

@@ -444,6 +444,7 @@ calibration_run = calibration_source.calibration_run
 recent_calibration_runs = calibration_source.recent_runs
 accept_calibration = calibration_source.accept_run
 pretest_readiness = calibration_source.pretest_readiness
+calibration_due = calibration_source.calibration_due
 
 
 def leak_monitor(session: Session, *, program_id: int, q: float = LEAK_Q) -> list[dict]:

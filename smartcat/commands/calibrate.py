@@ -31,6 +31,10 @@ def register(sub, groups) -> None:
                         "(its pretest items, the operational ones as anchors) and record the "
                         "run for the writers to accept at /writer/calibration; with --db")
     parser.add_argument("--materi", metavar="CODE", help="with --program: only this materi")
+    parser.add_argument("--when-ready", action="store_true",
+                        help="with --program (for cron): calibrate each materi whose pretest "
+                        "items have become ready since its last run, and say where the others "
+                        "stand")
     # model and engine are checked by the handler (not argparse choices) so that a wrong value
     # gives the usual one-line error
     parser.add_argument("--model", required=True, help=f"one of {', '.join(MODELS)}")
@@ -63,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
         return _from_program(args)
     if args.responses is None or args.out is None:
         raise ValueError("give --responses FILE and --out PARAMS.json, or --program CODE")
-    if args.materi is not None:
-        raise ValueError("--materi goes with --program")
+    if args.materi is not None or args.when_ready:
+        raise ValueError(f"{'--materi' if args.materi is not None else '--when-ready'} goes "
+                         "with --program")
     model = args.model.lower()
     engine = args.engine.lower()
     if model not in MODELS:
@@ -190,10 +195,8 @@ def _from_program(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from item_bank.admin import get_program
-    from item_bank.messages import Notice
     from item_bank.models import Materi
     from server import bank
-    from server.jobs import run_pending
 
     with cli_session(args.db) as session:
         program = get_program(session, args.program)
@@ -204,15 +207,52 @@ def _from_program(args: argparse.Namespace) -> int:
             if materi_id is None:
                 raise ValueError(f"program {program.code} has no materi {args.materi!r}")
         code = program.code
-        job_id = bank.queue_calibration(session, program_id=program.id, materi_id=materi_id,
-                                        model=args.model.lower(), actor="smartcat calibrate")
-        run_pending(session)
-        job = bank.calibration_job(session, job_id)
-        state, run_id, error = job.state, job.run_id, job.error
-    if state != bank.JobState.DONE:
-        failure = json.loads(error) if error else {"code": "calibration_failed",
-                                                   "params": {"detail": state.value}}
-        raise ValueError(Notice(failure["code"], failure["params"]).text())
+        if args.when_ready:
+            return _when_ready(session, bank, program, args)
+        run_id = _calibrate(session, bank, program.id, materi_id, args)
     print(f"calibration run {run_id} of program {code} recorded; accept its estimates at "
           f"/writer/calibration/{run_id}")
+    return 0
+
+
+def _calibrate(session, bank, program_id: int, materi_id: int | None,
+               args: argparse.Namespace) -> int:
+    """Queue the calibration as the writer's page does and run it here; its run id
+    (ValueError with the job's reason when it failed)."""
+    from item_bank.messages import Notice
+    from server.jobs import run_pending
+
+    job_id = bank.queue_calibration(session, program_id=program_id, materi_id=materi_id,
+                                    model=args.model.lower(), actor="smartcat calibrate")
+    run_pending(session)
+    job = bank.calibration_job(session, job_id)
+    if job.state != bank.JobState.DONE:
+        failure = json.loads(job.error) if job.error else {
+            "code": "calibration_failed", "params": {"detail": job.state.value}}
+        raise ValueError(Notice(failure["code"], failure["params"]).text())
+    return job.run_id
+
+
+def _when_ready(session, bank, program, args: argparse.Namespace) -> int:
+    """Each materi of the program (``--materi``: that one) with pretest items: calibrated
+    when due (item_bank.calibration_source.calibration_due), else where it stands."""
+    from item_bank.db import db_now
+
+    due = bank.calibration_due(session, program_id=program.id, now=db_now(session))
+    if args.materi is not None:
+        due = [d for d in due if d.materi == args.materi]
+    if not due:
+        print(f"program {program.code}: no pretest items")
+    for materi in due:
+        where = (f"program {program.code}, materi {materi.materi}: {materi.ready} of "
+                 f"{materi.pretest} pretest items ready")
+        if materi.due:
+            run_id = _calibrate(session, bank, program.id, materi.materi_id, args)
+            print(f"{where}; calibration run {run_id} recorded, accept its estimates at "
+                  f"/writer/calibration/{run_id}")
+        elif materi.waiting_run is not None:
+            print(f"{where}; run {materi.waiting_run} has estimated them and waits for a "
+                  f"writer at /writer/calibration/{materi.waiting_run}")
+        else:
+            print(f"{where}; nothing to calibrate yet")
     return 0

@@ -376,3 +376,40 @@ def test_smartcat_calibrate_program_records_a_run_for_the_writers(app, demo, log
             (["--program", "NOPE"], "unknown program")):
         assert main(["calibrate", "--model", "2pl", *argv, "--db", demo.url]) == 2
         assert says in capsys.readouterr().err
+
+
+def test_smartcat_calibrate_when_ready_runs_once_per_materi_that_has_ready_items(
+        app, demo, log_responses, capsys):
+    # For cron: the new materi's 4 pretest items have 300 answers (pretest_ready_responses):
+    # one run, which a second call leaves waiting for the writers; the demo's own materi,
+    # whose pretest items have no answers yet, are only reported.
+    from smartcat.cli import main
+
+    a, b, statuses = _true_parameters(21)
+    data = log_responses(a=a[:10], b=b[:10], statuses=statuses[:6] + ["pretest"] * 4,
+                         n_persons=300, seed=21)
+    with Database.factory(app)() as s:
+        program = s.get(bank.Program, data.program_id).code
+        materi = s.get(bank.Materi, data.materi_id).code
+
+    def runs() -> list[int]:
+        with Database.factory(app)() as s:
+            return [r["id"] for r in bank.recent_calibration_runs(s)]
+
+    argv = ["calibrate", "--program", program, "--when-ready", "--model", "2pl",
+            "--db", demo.url]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    (run_id,) = runs()
+    assert f"materi {materi}: 4 of 4 pretest items ready; calibration run {run_id} " in out
+    assert "materi ETIKA: 0 of" in out and "nothing to calibrate yet" in out
+    with Database.factory(app)() as s:
+        run = bank.calibration_run(s, run_id)
+    assert run["materi_id"] == data.materi_id and {
+        r["id"] for r in run["records"] if not r["anchor"]} == {str(i) for i in data.item_ids[6:]}
+    assert main(argv) == 0
+    assert f"run {run_id} has estimated them and waits for a writer" in capsys.readouterr().out
+    assert runs() == [run_id]
+    assert main(["calibrate", "--when-ready", "--model", "2pl", "--responses", "x.csv",
+                 "--out", "y.json"]) == 2
+    assert "--when-ready goes with --program" in capsys.readouterr().err
