@@ -28,7 +28,8 @@ SORT_KEYS = ("code", "status", "b", "exposure", "changed")
 class ItemQuery:
     """What a writer searches for; empty or None fields do not filter.
 
-    ``q`` is looked for in the stem and the code (case-insensitive, literally: ``%`` and
+    ``q`` is looked for in the stem, the code and the template name (``Item.family``;
+    case-insensitive, literally: ``%`` and
     ``_`` are no wildcards); ``shown_min`` and ``shown_max`` bound the times shown;
     ``sort`` is one of :data:`SORT_KEYS`, ``order`` ``asc`` or ``desc``; ``page`` counts
     from 1.
@@ -115,7 +116,8 @@ def _statement(query: ItemQuery) -> tuple[Select, object]:
     if query.q:
         pattern = _like(query.q)
         stmt = stmt.where(or_(Item.stem.ilike(pattern, escape="\\"),
-                              Item.code.ilike(pattern, escape="\\")))
+                              Item.code.ilike(pattern, escape="\\"),
+                              Item.family.ilike(pattern, escape="\\")))
     for column, value in ((Item.program_id, query.program_id),
                           (Item.materi_id, query.materi_id),
                           (Item.content_tag_id, query.content_tag_id)):

@@ -46,6 +46,8 @@ def _bank(session):
             item.model, item.c = "3pl", 0.2
     items[3].stem = "Kenaikan 100% dari harga_dasar?"
     items[4].stem = "Kenaikan 1000 dari harga dasar?"
+    for k in (5, 9, 30):
+        items[k].family = "TPL-Pajak"
     session.flush()
     exams = world.materi_exams
     session.execute(insert(ItemExposure), [
@@ -66,7 +68,8 @@ def _truth(items, shown, query: ItemQuery) -> list[int]:
     """The ids a search must return, in order, by plain Python over every item."""
     def keep(item) -> bool:
         q = query.q.lower()
-        return ((not q or q in item.stem.lower() or q in item.code.lower())
+        return ((not q or q in item.stem.lower() or q in item.code.lower()
+                 or q in item.family.lower())
                 and query.program_id in (None, item.program_id)
                 and query.materi_id in (None, item.materi_id)
                 and query.content_tag_id in (None, item.content_tag_id)
@@ -99,7 +102,8 @@ def test_search_filters_sorts_and_pages_like_a_brute_force(session):
                ItemQuery(shown_min=5, shown_max=9, sort="exposure"), ItemQuery(shown_max=0),
                ItemQuery(sort="changed", order="desc"), ItemQuery(program_id=world.program.id),
                ItemQuery(program_id=world.program.id + 99), ItemQuery(q="m2-001"),
-               ItemQuery(q="100%"), ItemQuery(q="harga_dasar"), ItemQuery(q="_")]
+               ItemQuery(q="100%"), ItemQuery(q="harga_dasar"), ItemQuery(q="_"),
+               ItemQuery(q="tpl-pajak")]
     for query in queries:
         truth = _truth(items, shown, query)
         got = []
@@ -114,6 +118,8 @@ def test_search_filters_sorts_and_pages_like_a_brute_force(session):
     assert [i.stem for i, _n in search_items(session, ItemQuery(q="100%")).rows] == \
         ["Kenaikan 100% dari harga_dasar?"]
     assert search_items(session, ItemQuery(q="harga_dasar")).total == 1
+    # the variants of one template, by its name
+    assert search_items(session, ItemQuery(q="pajak")).total == 3
 
 
 def test_search_pages_and_refusals(session):
