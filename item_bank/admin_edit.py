@@ -60,6 +60,7 @@ from .models import (
     ProgramSettings,
 )
 from .models.program import CERTIFICATE_TEXTS
+from .pools import exam_pool
 from .tx import transactional
 
 # The settings of the program-settings form: all but the certificate's texts (their own form).
@@ -342,12 +343,24 @@ def edit_exam(session: Session, program: Program, exam_id: int, *, version: int 
     kind, assembly = ExamKind(kind), Assembly(assembly)
     problems = exam_problems(session, program, code=code, kind=kind, materi=materi,
                              fields=fields, exam_id=exam.id)
-    attempts, _, finished = exam_attempts(session, exam.id)
+    attempts, running, finished = exam_attempts(session, exam.id)
     new = {"code": (code or "").strip(), "kind": kind, "assembly": assembly,
            "materi_id": materi.id if materi else None}
+    # RULE: docs/item_bank.md "Cold start" — LOFT to CAT stays open after attempts: once a
+    # calibration has replaced every provisional parameter of the exam's pool and no attempt
+    # of it is running, the exam switches to CAT (its cut, on the same 0-100 domain score,
+    # carries over).
+    switch = bool(attempts) and exam.assembly == Assembly.LOFT and assembly == Assembly.CAT
     if attempts:
         problems += [Notice("field_locked", {"field": name, "count": attempts})
-                     for name in FIXED_BY_ATTEMPTS if new[name] != getattr(exam, name)]
+                     for name in FIXED_BY_ATTEMPTS if new[name] != getattr(exam, name)
+                     and not (name == "assembly" and switch)]
+    if switch:
+        pool = exam_pool(session, exam)
+        if pool is None or pool.cold:
+            problems.append(Notice("exam_bank_not_calibrated", {"exam": exam.code}))
+        if running:
+            problems.append(Notice("exam_attempts_running", {"count": running}))
     if finished and fields.get("cut_score") != exam.cut_score:
         problems.append(Notice("cut_score_locked", {"count": finished}))
     _refuse(problems)

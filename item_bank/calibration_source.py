@@ -91,12 +91,16 @@ def logged_responses(session: Session, *, program_id: int,
     persons = np.array([r[0] for r in rows], dtype=np.int64)
     item_ids = np.array([r[1] for r in rows], dtype=np.int64)
     items = session.scalars(select(Item).where(Item.id.in_(np.unique(item_ids).tolist()))).all()
+    # RULE: docs/item_bank.md "Cold start" — provisional parameters are estimated with the
+    # pretest items, never held as anchors: without a calibrated item in the data the run is
+    # a concurrent calibration on the scale of its group (theta ~ N(0, 1)).
     anchors = [{"id": str(i.id), "a": i.a, "b": i.b, "c": i.c or 0.0} for i in items
-               if i.status == ItemStatus.OPERATIONAL]
+               if i.status == ItemStatus.OPERATIONAL and not i.provisional]
     return LoggedResponses(
         persons=persons, items=item_ids.astype(str),
         correct=np.array([int(bool(r[2])) for r in rows], dtype=np.int8), anchors=anchors,
-        pretest_ids=sorted(i.id for i in items if i.status == ItemStatus.PRETEST))
+        pretest_ids=sorted(i.id for i in items if i.status == ItemStatus.PRETEST
+                           or i.provisional))
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,7 @@ class PretestReadiness:
     answers: int
     needed: int
     ready_by: dt.datetime | None
+    provisional: bool = False  # an operational item of a cold start (docs "Cold start")
 
     @property
     def ready(self) -> bool:
@@ -123,8 +128,9 @@ READINESS_WINDOW = dt.timedelta(days=7)
 
 def pretest_readiness(session: Session, *, program_id: int,
                       now: dt.datetime) -> list[PretestReadiness]:
-    """Every pretest item of the program with its answers and when it will be ready for
-    calibration, by materi and code."""
+    """Every pretest item of the program, and every operational item whose parameters are
+    provisional (a cold start), with its answers and when it will be ready for calibration,
+    by materi and code."""
     program = session.get(Program, program_id)
     if program is None:
         raise NotFound("program_not_found")
@@ -133,23 +139,29 @@ def pretest_readiness(session: Session, *, program_id: int,
     answered = (_logged(Response.item_id, func.count().label("answers"),
                         func.count().filter(Response.answered_at >= since).label("lately"),
                         program_id=program_id)
-                .where(Item.status == ItemStatus.PRETEST)
+                .where(_TO_CALIBRATE)
                 .group_by(Response.item_id).subquery())
     rows = session.execute(
         select(Item.id, Item.code, Materi.code, func.coalesce(answered.c.answers, 0),
-               func.coalesce(answered.c.lately, 0))
+               func.coalesce(answered.c.lately, 0), Item.provisional)
         .join(Materi, Materi.id == Item.materi_id)
         .outerjoin(answered, answered.c.item_id == Item.id)
-        .where(Item.program_id == program_id, Item.status == ItemStatus.PRETEST)
+        .where(Item.program_id == program_id, _TO_CALIBRATE)
         .order_by(Materi.code, Item.code)).all()
     out = []
-    for item_id, code, materi, answers, lately in rows:
+    for item_id, code, materi, answers, lately, provisional in rows:
         ready_by = None
         if answers < needed and lately:
             per_second = lately / READINESS_WINDOW.total_seconds()
             ready_by = now + dt.timedelta(seconds=(needed - answers) / per_second)
-        out.append(PretestReadiness(item_id, code, materi, int(answers), needed, ready_by))
+        out.append(PretestReadiness(item_id, code, materi, int(answers), needed, ready_by,
+                                    bool(provisional)))
     return out
+
+
+# The items a calibration estimates: pretest items and provisional operational ones.
+_TO_CALIBRATE = (Item.status == ItemStatus.PRETEST) | (
+    (Item.status == ItemStatus.OPERATIONAL) & Item.provisional.is_(True))
 
 
 @dataclass(frozen=True)
@@ -364,7 +376,8 @@ def recent_runs(session: Session, limit: int = 20) -> list[dict[str, Any]]:
 def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
                actor: str) -> tuple[list[Item], dict[str, str]]:
     """Write the run's a, b, c and standard errors into the chosen pretest items and move them
-    pretest -> operational, one audit entry per item.
+    pretest -> operational (provisional operational items: their parameters are calibrated
+    now), one audit entry per item.
 
     Items that are no longer pretest (already accepted, retired meanwhile) are left untouched
     and returned in ``skipped`` (code -> status).  InvalidInput when an id is not a freshly
@@ -382,7 +395,8 @@ def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
         item = lock_one(session, Item, item_id)
         if item is None:
             raise NotFound("item_not_found", item=item_id)
-        if item.status != ItemStatus.PRETEST:
+        cold = item.status == ItemStatus.OPERATIONAL and item.provisional
+        if item.status != ItemStatus.PRETEST and not cold:
             skipped[item.code] = item.status.value
             continue
         before = {"a": item.a, "b": item.b, "c": item.c, "model": item.model.value}
@@ -397,7 +411,11 @@ def accept_run(session: Session, *, run_id: int, item_ids: Iterable[int],
         parameters_set_by(item, actor, run_id)  # their history entry names the run
         item.model, item.a, item.b, item.c = model, record["a"], record["b"], c
         item.se_a, item.se_b, item.se_c = record["se_a"], record["se_b"], record["se_c"]
-        item.transition(ItemStatus.OPERATIONAL)
+        if cold:
+            item.provisional = False  # calibrated: the writer's rating has done its job
+            item.version += 1
+        else:
+            item.transition(ItemStatus.OPERATIONAL)
         session.add(AuditLog(actor=actor, action="item_calibrated", subject=f"item:{item.code}",
                              details={"item_id": item.id, "run_id": run_id, "before": before,
                                       "after": {k: record[k] for k in

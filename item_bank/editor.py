@@ -74,6 +74,7 @@ class ItemForm:
     new_tag_code: str = ""
     new_tag_name: str = ""
     family: str = ""  # the template the item is a variant of (item_bank.families)
+    p_guess: str = ""  # the writer's guess of the share right (docs/item_bank.md "Cold start")
     code: str = ""
     materi_id: str = ""
     author: str = ""
@@ -295,6 +296,9 @@ def check_form(session: Session, form: ItemForm, *, item_id: int | None = None) 
     key = _key(form, options, add)
     tag = _tag(session, form, materi, add)
     family = _text(form.family, "family", FAMILY_MAX, add, required=False)
+    p_guess = _number(form.p_guess, "p_guess", add)
+    if p_guess is not None and not 0 < p_guess < 1:
+        add("p_guess", "editor_p_guess_range", value=p_guess)
     model, values = _parameters(form, item, add)
     removed = set()
     stored = item.image_count if item is not None else 0
@@ -314,7 +318,8 @@ def check_form(session: Session, form: ItemForm, *, item_id: int | None = None) 
     checked = CheckedForm(problems=problems, pictures=pictures, preview=preview)
     if not problems:
         checked.content = {**content, "materi": materi, "stem": stem, "options": options,
-                           "key": key, "tag": tag, "family": family, "model": model, **values,
+                           "key": key, "tag": tag, "family": family, "p_guess": p_guess,
+                           "model": model, **values,
                            "removed": removed}
     return checked
 
@@ -324,7 +329,8 @@ def form_of(item: Item) -> ItemForm:
     number = ("" if value is None else repr(value) for value in (item.a, item.b, item.c))
     return ItemForm(stem=item.stem, options=list(item.options), key=LETTERS[item.key],
                     model=item.model.value, **dict(zip("abc", number, strict=True)),
-                    tag_id=str(item.content_tag_id or ""), family=item.family)
+                    tag_id=str(item.content_tag_id or ""), family=item.family,
+                    p_guess="" if item.p_guess is None else repr(item.p_guess))
 
 
 def stored_preview(item: Item) -> dict[str, Any]:
@@ -382,7 +388,7 @@ def save_item(session: Session, form: ItemForm, *, item_id: int | None = None,
     set_content(item, stem=c["stem"], options=c["options"], key=c["key"], **parameters)
     item.content_tag_id = tag.id if tag is not None else None
     renamed = item.family != c["family"]
-    item.family = c["family"]
+    item.family, item.p_guess = c["family"], c["p_guess"]
     session.flush()
     if renamed:
         refresh_families(session, item.program_id)

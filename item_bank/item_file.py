@@ -67,18 +67,18 @@ LETTERS = IMPORT_LETTERS[:5]  # the options A-E
 OPTION_COLUMNS = [f"option_{letter.lower()}" for letter in LETTERS]
 PARAMETER_COLUMNS = ["a", "b", "c", "se_a", "se_b", "se_c"]
 COLUMNS = ["id", "materi", "content_tag", "family", "stem", *OPTION_COLUMNS, "key", "model",
-           *PARAMETER_COLUMNS, "status", "author", "version"]
+           *PARAMETER_COLUMNS, "p_guess", "status", "author", "version"]
 # Read, never written: the program a file was made for (old JSON exports carry it).
 EXTRA_COLUMNS = ["program"]
 REQUIRED_COLUMNS = ["id", "materi", "stem", "option_a", "option_b", "key"]
-NUMBER_COLUMNS = {*PARAMETER_COLUMNS, "version"}
+NUMBER_COLUMNS = {*PARAMETER_COLUMNS, "p_guess", "version"}
 FORMATS = ("csv", "json")
 # What one file may hold: a bank of a program, not a dump of the database.
 MAX_ITEMS = 10_000
 MAX_CELL_CHARS = 65_536
 # The fields an item's content is compared and changed by (in the preview's order).
 CONTENT_FIELDS = ("materi", "content_tag", "family", "stem", "options", "key", "model",
-                  *PARAMETER_COLUMNS)
+                  *PARAMETER_COLUMNS, "p_guess")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _RANGES = {"a": A_RANGE, "b": B_RANGE, "c": C_RANGE}
 
@@ -458,6 +458,8 @@ class _Checker:
             if value is not None and not low <= value <= high:
                 self._problem(where, name, "import_number_range", value=value, low=low,
                               high=high)
+        if fields.get("p_guess") is not None and not 0 < fields["p_guess"] < 1:
+            self._problem(where, "p_guess", "editor_p_guess_range", value=fields["p_guess"])
         for name in ("se_a", "se_b", "se_c"):
             if (fields.get(name) or 0) < 0:
                 self._problem(where, name, "import_number_range", value=fields[name], low=0,
@@ -505,7 +507,8 @@ def _current(item: Item, bank: _Bank) -> dict[str, Any]:
             "content_tag": bank.tag_codes.get(item.content_tag_id) if item.content_tag_id
             else None, "family": item.family, "stem": item.stem, "options": list(item.options),
             "key": item.key,
-            "model": item.model.value, **{n: getattr(item, n) for n in PARAMETER_COLUMNS}}
+            "model": item.model.value, **{n: getattr(item, n) for n in PARAMETER_COLUMNS},
+            "p_guess": item.p_guess}
 
 
 def _plan_one(values: _Values, bank: _Bank, allow_operational: bool,
@@ -528,7 +531,7 @@ def _plan_one(values: _Values, bank: _Bank, allow_operational: bool,
     current = _current(item, bank) if item is not None else None
     # A column the file leaves out keeps an existing item's value; an empty model keeps it.
     state = dict(current or {"model": IrtModel.TWO_PL.value, "content_tag": None, "family": "",
-                             **dict.fromkeys(PARAMETER_COLUMNS)})
+                             "p_guess": None, **dict.fromkeys(PARAMETER_COLUMNS)})
     state.update((name, f[name]) for name in CONTENT_FIELDS
                  if name in values.present and not (name == "model" and f[name] is None))
     state["content_tag"] = state["content_tag"] or None
@@ -674,6 +677,7 @@ def _create(session: Session, program: Program, bank: _Bank, planned: PlannedIte
                     a=state["a"], b=state["b"], c=state["c"], status=planned.status,
                     content_tag=_tag(bank, planned), author=state["author"] or actor,
                     se=(state["se_a"], state["se_b"], state["se_c"]), family=state["family"])
+    item.p_guess = state["p_guess"]
     parameters_set_by(item, actor)
     session.add(item)
     return item
@@ -686,7 +690,7 @@ def _change(item: Item, bank: _Bank, planned: PlannedItem, actor: str) -> Item:
         item.materi_id = bank.materi[planned.materi].id
         tag = _tag(bank, planned)
         item.content_tag_id = tag.id if tag else None
-        item.family = state["family"]
+        item.family, item.p_guess = state["family"], state["p_guess"]
         item.stem, item.options, item.key = planned.stem, list(planned.options), planned.key
         item.model = IrtModel(state["model"])
         for name in PARAMETER_COLUMNS:
@@ -742,7 +746,7 @@ def item_records(session: Session, program_code: str) -> list[dict[str, Any]]:
         "family": item.family, "stem": item.stem,
         **dict(zip(OPTION_COLUMNS, [*item.options, *[""] * len(LETTERS)], strict=False)),
         "key": LETTERS[item.key], "model": item.model.value,
-        **{n: getattr(item, n) for n in PARAMETER_COLUMNS},
+        **{n: getattr(item, n) for n in PARAMETER_COLUMNS}, "p_guess": item.p_guess,
         "status": item.status.value, "author": item.author, "version": item.version,
     } for item, materi_code, tag_code in rows]
 

@@ -146,6 +146,13 @@ MESSAGES: dict[str, str] = {
     "retire_reason_too_long": N_(
         "The reason for retiring is longer than %(max)s characters (%(length)s)."),
     "items_not_chosen": N_("Choose at least one item."),
+    # --- the cold start (docs/item_bank.md "Cold start")
+    "bank_not_calibrated": N_(
+        "The items of %(exam)s are not calibrated yet: until they are, it runs as a fixed "
+        "form (LOFT). Ask the administrator."),
+    "exam_bank_not_calibrated": N_(
+        "%(exam)s can switch to CAT once a calibration has replaced the provisional "
+        "parameters of its items."),
     # --- item families and enemies (item_bank.families)
     "enemy_not_found": N_("No item %(code)s in this program."),
     "enemy_self": N_("An item cannot be its own enemy (%(code)s)."),
@@ -223,6 +230,9 @@ MESSAGES: dict[str, str] = {
     "editor_required": N_("Fill in this field."),
     "editor_too_long": N_("At most %(max)s characters (this has %(length)s)."),
     "editor_not_number": N_("%(value)s is not a number."),
+    "editor_p_guess_range": N_(
+        "The guess is a share between 0 and 1 (easy 0.8, medium 0.55, hard 0.3), not "
+        "%(value)s."),
     "editor_materi_unknown": N_("Choose one of the materi listed."),
     "editor_option_gap": N_("Option %(letter)s is empty while a later option is filled in: "
                             "fill the options in order."),

@@ -58,6 +58,9 @@ class Pool:
     # most one item of a family in the program (docs/item_bank.md "Item families").
     families: np.ndarray | None = None
     pretest_families: np.ndarray | None = None
+    # Items whose parameters are provisional (a writer's rating, docs/item_bank.md "Cold
+    # start"); None: none is.
+    provisional: np.ndarray | None = None
     theta_cuts: dict[float, float | None] = field(default_factory=dict)
     configs: dict[Any, Any] = field(default_factory=dict)
     texts: dict[int, tuple[str, list, int]] = field(default_factory=dict)
@@ -93,6 +96,11 @@ class Pool:
         an item without parameters or a pool built without versions (simulations)."""
         versions = self.pretest_param_versions if pretest else self.param_versions
         return None if versions is None or not versions[index] else int(versions[index])
+
+    @property
+    def cold(self) -> bool:
+        """Whether some item has provisional parameters: the bank is not calibrated yet."""
+        return self.provisional is not None and bool(self.provisional.any())
 
     def family(self, index: int, *, pretest: bool = False) -> int:
         """The family of pool item ``index`` (of pretest item ``index``)."""
@@ -183,7 +191,7 @@ PoolRows = tuple[int | None, Sequence[Sequence[Any]]]
 
 def _pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> PoolRows:
     """(pool version, rows (id, a, b, c, content, options, status, parameter version,
-    family) of the operational and pretest items, ascending id).
+    family, provisional) of the operational and pretest items, ascending id).
 
     One statement, hence one snapshot under READ COMMITTED: the rows are those of that version
     exactly, never older.  No operational item: (None, []).
@@ -193,12 +201,12 @@ def _pool_rows(session: Session, *, program_id: int, materi_id: int | None) -> P
     family = func.coalesce(Item.family_id, Item.id)
     if materi_id is not None:
         stmt = (select(version, Item.id, Item.a, Item.b, Item.c, ContentTag.code, n_options,
-                       Item.status, Item.param_version, family)
+                       Item.status, Item.param_version, family, Item.provisional)
                 .outerjoin(ContentTag, Item.content_tag_id == ContentTag.id)
                 .where(Item.materi_id == materi_id))
     else:
         stmt = (select(version, Item.id, Item.a, Item.b, Item.c, Materi.code, n_options,
-                       Item.status, Item.param_version, family)
+                       Item.status, Item.param_version, family, Item.provisional)
                 .join(Materi, Item.materi_id == Materi.id))
     stmt = stmt.where(Item.program_id == program_id,
                       Item.status.in_((ItemStatus.OPERATIONAL, ItemStatus.PRETEST)))
@@ -256,7 +264,8 @@ def cached_pool(engine: Engine, key: tuple[int, int | None], version: int,
 
 
 def _build(rows: Sequence[Sequence[Any]]) -> Pool | None:
-    """The pool of (id, a, b, c, content, options, status, parameter version, family) rows;
+    """The pool of (id, a, b, c, content, options, status, parameter version, family,
+    provisional) rows;
     None without an operational item (pretest items alone make no exam).  The bank carries
     the families only when some family has two items or more: without, the engine's step
     costs nothing more."""
@@ -280,4 +289,6 @@ def _build(rows: Sequence[Sequence[Any]]) -> Pool | None:
                 param_versions=np.array([r[7] or 0 for r in rows], dtype=np.int64),
                 pretest_param_versions=np.array([r[7] or 0 for r in pretest], dtype=np.int64),
                 families=families,
-                pretest_families=np.array([r[8] for r in pretest], dtype=np.int64))
+                pretest_families=np.array([r[8] for r in pretest], dtype=np.int64),
+                provisional=(np.array([bool(r[9]) for r in rows])
+                             if any(r[9] for r in rows) else None))

@@ -147,14 +147,17 @@ def _pretest_lines(session: Session, program_id: int) -> list[str]:
     """Per materi: its pretest items, their answers against the answers needed for
     calibration, how many are ready and when the rest will be at the recent pace."""
     now = db_now(session)
-    by_materi: dict[str, list] = {}
+    by_materi: dict[tuple[str, bool], list] = {}
     for row in pretest_readiness(session, program_id=program_id, now=now):
-        by_materi.setdefault(row.materi, []).append(row)
+        by_materi.setdefault((row.materi, row.provisional), []).append(row)
     out = []
-    for materi, rows in by_materi.items():
+    for (materi, cold), rows in by_materi.items():
         answers = [r.answers for r in rows]
         ready = sum(r.ready for r in rows)
-        line = (f"{materi}: {len(rows)} pretest item(s), {min(answers)}-{max(answers)} "
+        kind = ("uncalibrated (cold start): LOFT scored by proportion correct, "
+                f"{len(rows)} item(s) with writer ratings" if cold
+                else f"{len(rows)} pretest item(s)")
+        line = (f"{materi}: {kind}, {min(answers)}-{max(answers)} "
                 f"answers of {rows[0].needed} needed for calibration, {ready} ready")
         waiting = [r for r in rows if not r.ready]
         if waiting and all(r.ready_by is not None for r in waiting):
@@ -163,6 +166,14 @@ def _pretest_lines(session: Session, program_id: int) -> list[str]:
         elif waiting:
             line += "; some have had no answers in the last 7 days"
         out.append(line)
+    cold = {materi for materi, provisional in by_materi if provisional}
+    calibrated = session.execute(
+        select(Materi.code, func.count(Item.id)).join(Item, Item.materi_id == Materi.id)
+        .where(Materi.program_id == program_id, Item.status == ItemStatus.OPERATIONAL,
+               Item.provisional.is_(False))
+        .group_by(Materi.code).order_by(Materi.code)).all()
+    out += [f"{materi}: ready for CAT ({n} calibrated operational items)"
+            for materi, n in calibrated if materi not in cold]
     return out
 
 

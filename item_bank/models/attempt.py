@@ -72,6 +72,10 @@ class Attempt(Base):
     score: Mapped[float | None]
     passed: Mapped[bool | None]
     stop_reason: Mapped[str | None] = mapped_column(String(20))
+    # RULE: docs/item_bank.md "Cold start" — "proportion" when the score is the share of right
+    # answers (a LOFT form of provisional items), "domain" for the domain score of theta.
+    scored_by: Mapped[str] = mapped_column(String(12), default="domain",
+                                           server_default="domain")
     # Items counted as wrong answers up to the minimum length (item_bank.policy.decide).
     imputed_items: Mapped[list[Any]] = mapped_column(default=list,
                                                      server_default=text("'[]'"))

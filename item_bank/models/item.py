@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     func,
     inspect,
+    select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -148,6 +149,8 @@ class Item(Base):
         CheckConstraint("a IS NULL OR a > 0", name="a_positive"),
         CheckConstraint("c IS NULL OR (c >= 0 AND c < 1)", name="c_range"),
         CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("p_guess IS NULL OR (p_guess > 0 AND p_guess < 1)",
+                        name="p_guess_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -190,6 +193,13 @@ class Item(Base):
     # item is alone: a participant gets at most one item of it in the program.  Kept by
     # item_bank.families, never typed.
     family_id: Mapped[int | None] = mapped_column(index=True)
+    # RULE: docs/item_bank.md "Cold start" — the writer's guess of the share of participants
+    # who answer right (easy 0.8, medium 0.55, hard 0.3): an item without parameters that has
+    # one may become operational with provisional parameters from it.
+    p_guess: Mapped[float | None]
+    # The parameters in force are provisional (from p_guess) until a calibration replaces them:
+    # the exams of a pool with such items are LOFT forms scored by proportion correct.
+    provisional: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(),
                                                     onupdate=func.now())
@@ -198,11 +208,21 @@ class Item(Base):
     content_tag: Mapped[ContentTag | None] = relationship()
 
     def transition(self, new_status: ItemStatus | str) -> None:
-        """Move along the lifecycle; ValueError for a transition the table does not allow."""
+        """Move along the lifecycle; ValueError for a transition the table does not allow.
+
+        RULE: docs/item_bank.md "Cold start" — an item made operational without parameters
+        but with the writer's guess ``p_guess`` gets provisional ones from it
+        (:func:`provisional_parameters`)."""
         refusal = self.transition_refusal(new_status)
         if refusal is not None:
             raise InvalidInput(refusal.code, **refusal.params)
         self.status = ItemStatus(new_status)
+        if self.status == ItemStatus.OPERATIONAL and (self.a is None or self.b is None):
+            self.model = IrtModel.TWO_PL
+            self.a, self.b, self.c = 1.0, provisional_parameters(self.p_guess), 0.0
+            self.se_a = self.se_b = self.se_c = None
+            self.provisional = True
+            parameters_set_by(self, "writer rating")
         self.version += 1
 
     def transition_refusal(self, new_status: ItemStatus | str) -> Notice | None:
@@ -214,9 +234,20 @@ class Item(Base):
         if new_status not in ITEM_TRANSITIONS[self.status]:
             return Notice("item_transition_refused",
                           {"item": self.code, "current": self.status, "status": new_status})
-        if new_status == ItemStatus.OPERATIONAL and (self.a is None or self.b is None):
+        if new_status == ItemStatus.OPERATIONAL and (self.a is None or self.b is None) \
+                and (self.p_guess is None or self._materi_calibrated()):
             return Notice("item_not_calibrated", {"item": self.code})
         return None
+
+    def _materi_calibrated(self) -> bool:
+        """Whether the item's materi has calibrated operational items: then a writer's rating
+        is no way in (the bank is past its cold start; calibrate the item instead)."""
+        session = Session.object_session(self)
+        if session is None:
+            return False
+        return session.scalar(select(Item.id).where(
+            Item.materi_id == self.materi_id, Item.status == ItemStatus.OPERATIONAL,
+            Item.provisional.is_(False)).limit(1)) is not None
 
     def allowed_moves(self) -> list[ItemStatus]:
         """The statuses the item can move to now, in lifecycle order."""
@@ -266,6 +297,25 @@ class ItemEnemy(Base):
 
 
 PARAMETER_FIELDS = ("model", "a", "b", "c", "se_a", "se_b", "se_c")
+
+
+# The normal-ogive scale of the logistic: P(theta) = 1 / (1 + exp(-a (theta - b))) is close to
+# Phi(a (theta - b) / D) with D = 1.702 (Haley, 1952).
+_D = 1.702
+
+
+def provisional_parameters(p_guess: float) -> float:
+    """The provisional b of an item with a = 1 whose share of right answers in a N(0, 1)
+    population is ``p_guess``.
+
+    With the normal-ogive approximation, ``P(right) = Phi(-b / sqrt(D^2 / a^2 + 1))`` over
+    theta ~ N(0, 1) (Lord & Novick, 1968, 16.9), so
+
+    .. math:: b = -\\Phi^{-1}(p)\\, \\sqrt{D^2 + 1}, \\quad a = 1.
+    """
+    from scipy.special import ndtri
+
+    return float(-ndtri(p_guess) * math.sqrt(_D ** 2 + 1))
 
 
 def parameters_set_by(item: Item, actor: str, run_id: int | None = None) -> None:

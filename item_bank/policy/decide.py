@@ -373,6 +373,10 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
         raise BankExhausted("bank_exhausted", exam=exam.code, needed=rules.max_items,
                             available=unseen)
     assert pool is not None
+    if exam.assembly == Assembly.CAT and pool.cold:
+        # RULE: docs/item_bank.md "Cold start" — a pool with provisional parameters serves
+        # LOFT forms only, scored by proportion correct, until a calibration replaces them.
+        raise Conflict("bank_not_calibrated", exam=exam.code)
     number = len(standing.slot_attempts(exam.slot)) + 1
     deadline = now + dt.timedelta(seconds=rules.duration_s)
     if exam.window_closes_at is not None:
@@ -566,8 +570,16 @@ def _finish(load: AttemptLoad, state: AttemptState, reason: str, now: dt.datetim
                                      and reason in UNFINISHED) else None
     theta, se, score, passed = marks(final.estimate, (reference.a, reference.b, reference.c),
                                      rules.cut_score, lower_z=z)
+    scored_by = "domain"
+    if exam.assembly == Assembly.LOFT and load.pool is not None and load.pool.cold:
+        # RULE: docs/item_bank.md "Cold start" — provisional parameters are a writer's guess:
+        # the form is scored by its share of right answers (unanswered items wrong), which
+        # estimates the same 0-100 domain score, and the result says so.
+        right = sum(1 for r in answered if r.correct)
+        score = 100.0 * right / max(len(load.scored), 1)
+        passed, scored_by = bool(score >= rules.cut_score), "proportion"
     finished = Finished(state=state, finished_at=now, stop_reason=reason, theta=theta, se=se,
-                        score=score, passed=passed, imputed=imputed)
+                        score=score, passed=passed, imputed=imputed, scored_by=scored_by)
     attempt = load.attempt
     audit = [AuditEntry(f"participant:{attempt.participant_id}", "attempt_finished",
                         f"attempt:{attempt.id}",

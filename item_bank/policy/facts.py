@@ -68,6 +68,7 @@ class AttemptFacts:
     passed: bool | None
     stop_reason: str | None
     imputed: tuple[int, ...] = ()
+    scored_by: str = "domain"  # or "proportion" (docs/item_bank.md "Cold start")
 
     @property
     def running(self) -> bool:
@@ -234,6 +235,7 @@ class Finished:
     score: float
     passed: bool
     imputed: tuple[int, ...]  # items counted as wrong answers up to the minimum length
+    scored_by: str = "domain"  # "proportion": the share of right answers (the cold start)
 
 
 @dataclass(frozen=True)
@@ -286,7 +288,7 @@ EXAM_COLUMNS = ("id", "program_id", "kind", "materi_id", "code", "title", "assem
                 "max_items", "se_target", "window_opens_at", "window_closes_at")
 ATTEMPT_COLUMNS = ("id", "participant_id", "program_id", "exam_id", "slot", "number", "state",
                    "started_at", "deadline", "finished_at", "seed", "theta", "se", "score",
-                   "passed", "stop_reason", "imputed_items")
+                   "passed", "stop_reason", "imputed_items", "scored_by")
 RESPONSE_COLUMNS = ("id", "item_id", "position", "shown_order", "shown_choice", "choice",
                     "correct", "answered_at", "pretest")
 
@@ -316,11 +318,11 @@ def exam_facts(row: Sequence[Any], materi_code: str | None = None) -> ExamFacts:
 
 def attempt_facts(row: Sequence[Any]) -> AttemptFacts:
     (id_, participant_id, program_id, exam_id, slot, number, state, started_at, deadline,
-     finished_at, seed, theta, se, score, passed, stop_reason, imputed) = row
+     finished_at, seed, theta, se, score, passed, stop_reason, imputed, scored_by) = row
     return AttemptFacts(id_, participant_id, program_id, exam_id, slot, number,
                         AttemptState(state), timestamp(started_at), timestamp(deadline),
                         timestamp(finished_at), seed, _float(theta), _float(se), _float(score),
-                        passed, stop_reason, tuple(imputed or ()))
+                        passed, stop_reason, tuple(imputed or ()), scored_by or "domain")
 
 
 def response_facts(row: Sequence[Any]) -> ResponseFacts:

@@ -139,7 +139,7 @@ class MemoryWindow:
             self.attempts[attempt_id] = replace(
                 self.attempts[attempt_id], state=f.state, finished_at=f.finished_at,
                 stop_reason=f.stop_reason, theta=f.theta, se=f.se, score=f.score,
-                passed=f.passed, imputed=f.imputed)
+                passed=f.passed, imputed=f.imputed, scored_by=f.scored_by)
         if effects.certificate is not None:
             c = effects.certificate
             self.certificates[participant_id] = CertificateFacts(

@@ -296,7 +296,7 @@ class OrmStore:
                                       Attempt.state == AttemptState.STARTED)
                 .values(state=f.state, finished_at=f.finished_at, stop_reason=f.stop_reason,
                         theta=f.theta, se=f.se, score=f.score, passed=f.passed,
-                        imputed_items=list(f.imputed))).rowcount
+                        imputed_items=list(f.imputed), scored_by=f.scored_by)).rowcount
             if written != 1:
                 raise Conflict("attempt_finished")
         if effects.certificate is not None:

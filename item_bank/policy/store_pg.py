@@ -170,7 +170,7 @@ SELECT id FROM attempt WHERE participant_id = %(participant_id)s AND program_id 
 
 _POOL = f"""
 SELECT {_VERSION}, i.id, i.a, i.b, i.c, {{content}}, json_array_length(i.options),
-       i.status::text, i.param_version, coalesce(i.family_id, i.id)
+       i.status::text, i.param_version, coalesce(i.family_id, i.id), i.provisional
 FROM item i {{join}}
 WHERE i.program_id = %(program_id)s AND {{where}}i.status IN
       ('{ItemStatus.OPERATIONAL.value}', '{ItemStatus.PRETEST.value}')
@@ -234,7 +234,8 @@ exposed AS (
 _FINISHED = f"""finished AS (
     UPDATE attempt SET state = %(state)s, finished_at = %(finished_at)s,
                        stop_reason = %(stop_reason)s, theta = %(theta)s, se = %(se)s,
-                       score = %(score)s, passed = %(passed)s, imputed_items = %(imputed)s
+                       score = %(score)s, passed = %(passed)s, imputed_items = %(imputed)s,
+                       scored_by = %(scored_by)s
     WHERE id = %(attempt_id)s AND state = '{AttemptState.STARTED.value}' RETURNING id)"""
 _CERTIFIED = """certified AS (
     INSERT INTO certificate (number, participant_id, program_id, attempt_id, route, score,
@@ -482,7 +483,8 @@ class PgStore:
                 f = effects.finish
                 params.update(state=f.state.value, finished_at=f.finished_at,
                               stop_reason=f.stop_reason, theta=f.theta, se=f.se, score=f.score,
-                              passed=f.passed, imputed=Json(list(f.imputed)))
+                              passed=f.passed, imputed=Json(list(f.imputed)),
+                              scored_by=f.scored_by)
             if effects.certificate is not None:
                 c = effects.certificate
                 params.update(number=c.number, route=c.route.value,

@@ -73,6 +73,7 @@ class AttemptResult:
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     timezone: str = "Asia/Jakarta"  # the program's: where its times are written for people
+    scored_by: str = "domain"  # "proportion": the share of right answers (the cold start)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def attempt_result(attempt: AttemptFacts, exam: ExamFacts, standing: Standing, a
         attempts_left=max(0, rules.max_attempts - used),
         next_step=next_step(standing, now), exam_title=exam.title or exam.code,
         started_at=attempt.started_at, finished_at=attempt.finished_at if final else None,
-        timezone=standing.settings.timezone)
+        timezone=standing.settings.timezone, scored_by=attempt.scored_by)
 
 
 def program_status(standing: Standing, *, program_id: int, program_code: str,

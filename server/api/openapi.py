@@ -134,7 +134,10 @@ SCHEMAS = {
                    "attempts_left": _null(INT), "certificate_number": _null(STR),
                    "cut_score": _null(NUM), "next_step": _ref("Notice"),
                    "exam_title": STR, "started_at": _null(TIME),
-                   "finished_at": _null(TIME), "timezone": STR})},
+                   "finished_at": _null(TIME), "timezone": STR,
+                   "scored_by": {"type": "string", "enum": ["domain", "proportion"],
+                                 "description": "proportion: the score is the share of "
+                                 "right answers (a bank not calibrated yet)"}})},
     "AttemptSummary": {"type": "object", "description": "A finished attempt, for the "
                        "participant's history.", **_fields({
                            "attempt_id": INT, "number": INT, "state": STR,

@@ -125,7 +125,7 @@ def _item_form() -> editor.ItemForm:
         b=field("b", ""), c=field("c", ""), tag_id=field("tag_id", ""),
         new_tag_code=field("new_tag_code", ""), new_tag_name=field("new_tag_name", ""),
         code=field("code", ""), materi_id=field("materi_id", ""), author=field("author", ""),
-        family=field("family", ""), uploads=pictures,
+        family=field("family", ""), p_guess=field("p_guess", ""), uploads=pictures,
         remove_images=request.form.getlist("remove_image"))
 
 

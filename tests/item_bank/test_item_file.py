@@ -347,3 +347,18 @@ def test_the_family_column_makes_variants_one_family_and_round_trips(session, wo
     with pytest.raises(ItemFileRejected) as refused:
         _import(session, _csv(rows[2:3], header))
     assert _problems(refused.value.plan) == [(2, "family", "import_cell_too_long")]
+
+
+def test_the_p_guess_column_is_the_writers_rating_in_0_1(session, world):
+    header = ["id", "materi", "stem", "option_a", "option_b", "key", "p_guess"]
+    _import(session, _csv([["G-1", "M1", "2 + 2 = ?", "4", "5", "A", "0,8"],
+                           ["G-2", "M1", "3 + 3 = ?", "6", "7", "A", ""]], header))
+    assert _item(session, "G-1").p_guess == 0.8 and _item(session, "G-2").p_guess is None
+    records = json.loads(export_items(session, program_code="LATSAR", fmt="json"))
+    assert {r["id"]: r["p_guess"] for r in records if r["id"].startswith("G-")} == {
+        "G-1": 0.8, "G-2": None}
+    for bad in ("1", "0", "-0.2", "1.5"):
+        with pytest.raises(ItemFileRejected) as refused:
+            _import(session, _csv([["G-3", "M1", "4 + 4 = ?", "8", "9", "A", bad]], header))
+        assert _problems(refused.value.plan) == [(2, "p_guess", "editor_p_guess_range")]
+    assert _item(session, "G-3") is None

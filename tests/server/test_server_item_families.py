@@ -89,3 +89,20 @@ def test_the_demo_items_carry_their_template_as_their_family(writer):
     # one family per template name; an item alone has none (family_id NULL)
     assert all(families == (1 if count > 1 else 0) for _name, count, families in sizes)
     assert max(count for _name, count, _families in sizes) >= 80
+
+
+def test_the_editor_keeps_the_writers_guess_of_the_share_right(writer):
+    (a, _code), _ = _two_items(writer)
+    with writer.session() as s:
+        item = s.get(bank.Item, a)
+        form = {"stem": item.stem, "key": "ABCDE"[item.key], "model": item.model.value,
+                "a": repr(item.a), "b": repr(item.b), "c": repr(item.c or 0.0),
+                **{f"option_{x}": o for x, o in zip("ABCDE", item.options, strict=False)}}
+    assert writer.post_form(f"/writer/items/{a}", {**form, "p_guess": "0,55"}).status_code == 302
+    with writer.session() as s:
+        assert s.get(bank.Item, a).p_guess == 0.55
+    r = writer.post_form(f"/writer/items/{a}", {**form, "p_guess": "1.5"})
+    assert r.status_code == 422 and "antara 0 dan 1" in _text(r)
+    with writer.session() as s:
+        assert s.get(bank.Item, a).p_guess == 0.55
+

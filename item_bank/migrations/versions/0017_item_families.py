@@ -1,4 +1,4 @@
-"""item families and enemies
+"""item families and enemies; the cold start
 
 - ``item.family``: the template an item is a variant of, as its writer names it;
   ``item.family_id``: the least item id of its family joined by its enemies (NULL alone).
@@ -6,6 +6,9 @@
 - ``seen_item.family_id``: the item's family when it was shown, UNIQUE per participant and
   program, so the database refuses a second item of one family.  Existing rows get their item's
   own id (no item had a family before).
+- The cold start: ``item.p_guess`` (a writer's guess of the share of right answers),
+  ``item.provisional`` (parameters from that guess, until a calibration) and
+  ``attempt.scored_by`` (``domain``, or ``proportion`` for a LOFT form of provisional items).
 
 Revision ID: 0017_item_families
 Revises: 0016_item_file_drafts
@@ -42,6 +45,16 @@ def upgrade() -> None:
                                     nullable=False))
     op.add_column("item", sa.Column("family_id", ID, nullable=True))
     op.create_index(op.f("ix_item_family_id"), "item", ["family_id"])
+    op.add_column("item", sa.Column("p_guess", sa.Double(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        # SQLite adds a table's CHECK only by recreating it (and its pool-version triggers
+        # with it): there the editor and the item file check the range.
+        op.create_check_constraint(op.f("ck_item_p_guess_range"), "item",
+                                   "p_guess IS NULL OR (p_guess > 0 AND p_guess < 1)")
+    op.add_column("item", sa.Column("provisional", sa.Boolean(), server_default=sa.false(),
+                                    nullable=False))
+    op.add_column("attempt", sa.Column("scored_by", sa.String(length=12),
+                                       server_default="domain", nullable=False))
     op.create_table(
         "item_enemy",
         sa.Column("id", ID, nullable=False, autoincrement=True),
@@ -75,7 +88,11 @@ def downgrade() -> None:
         batch.drop_column("family_id")
     op.drop_index(op.f("ix_item_enemy_enemy_id"), table_name="item_enemy")
     op.drop_table("item_enemy")
+    with op.batch_alter_table("attempt") as batch:
+        batch.drop_column("scored_by")
     op.drop_index(op.f("ix_item_family_id"), table_name="item")
     with op.batch_alter_table("item") as batch:
+        batch.drop_column("provisional")
+        batch.drop_column("p_guess")
         batch.drop_column("family_id")
         batch.drop_column("family")
