@@ -347,16 +347,22 @@ def test_a_calibration_job_waits_runs_once_and_says_why_it_failed(app, writer, l
     assert writer.client.get("/writer/calibration/jobs/999999").status_code == 404
 
 
+def _six_anchors_four_pretest(app, log_responses, seed: int):
+    """A new materi of 6 operational and 4 pretest items with 300 finished attempts: (its
+    logged data, program code, materi code)."""
+    a, b, statuses = _true_parameters(seed)
+    data = log_responses(a=a[:10], b=b[:10], statuses=statuses[:6] + ["pretest"] * 4,
+                         n_persons=300, seed=seed)
+    with Database.factory(app)() as s:
+        return (data, s.get(bank.Program, data.program_id).code,
+                s.get(bank.Materi, data.materi_id).code)
+
+
 def test_smartcat_calibrate_program_records_a_run_for_the_writers(app, demo, log_responses,
                                                                   capsys):
     from smartcat.cli import main
 
-    a, b, statuses = _true_parameters(13)
-    data = log_responses(a=a[:10], b=b[:10], statuses=statuses[:6] + ["pretest"] * 4,
-                         n_persons=300, seed=13)
-    with Database.factory(app)() as s:
-        program = s.get(bank.Program, data.program_id).code
-        materi = s.get(bank.Materi, data.materi_id).code
+    data, program, materi = _six_anchors_four_pretest(app, log_responses, 13)
     assert main(["calibrate", "--program", program, "--materi", materi, "--model", "2pl",
                  "--db", demo.url]) == 0
     out = capsys.readouterr().out
@@ -385,12 +391,7 @@ def test_smartcat_calibrate_when_ready_runs_once_per_materi_that_has_ready_items
     # whose pretest items have no answers yet, are only reported.
     from smartcat.cli import main
 
-    a, b, statuses = _true_parameters(21)
-    data = log_responses(a=a[:10], b=b[:10], statuses=statuses[:6] + ["pretest"] * 4,
-                         n_persons=300, seed=21)
-    with Database.factory(app)() as s:
-        program = s.get(bank.Program, data.program_id).code
-        materi = s.get(bank.Materi, data.materi_id).code
+    data, program, materi = _six_anchors_four_pretest(app, log_responses, 21)
 
     def runs() -> list[int]:
         with Database.factory(app)() as s:
