@@ -12,7 +12,9 @@ from server import bank
 from server.extensions import Database
 
 
-def test_a_cold_start_result_says_it_is_the_share_right(app, demo, driver):
+def _cold_program(app, nip: str) -> None:
+    """Program BARU: 8 rated items made operational (provisional), a 4-item LOFT exam, and
+    the participant ``nip`` enrolled."""
     with Database.factory(app)() as s:
         program = admin.create_program(s, code="BARU", name="Bank baru", settings={
             "min_items": 4, "max_items": 4, "pretest_items_materi": 0})
@@ -28,8 +30,18 @@ def test_a_cold_start_result_says_it_is_the_share_right(app, demo, driver):
             authoring.change_statuses(s, item_ids=ids, status=status, actor="penulis")
         admin.add_exam(s, program, code="UJIAN-BARU", kind="materi", materi=materi,
                        assembly="loft")
-        nip, _name, password = demo.accounts.participants[0]
         policy.enrol(s, program_code="BARU", nip=nip)
+
+
+def test_the_writers_calibration_page_lists_the_provisional_items(app, demo, writer):
+    _cold_program(app, demo.accounts.participants[0][0])
+    page = html.unescape(writer.client.get("/writer/calibration").get_data(as_text=True))
+    assert page.count("parameter sementara dari perkiraan penulis soal") == 8 and "B-7" in page
+
+
+def test_a_cold_start_result_says_it_is_the_share_right(app, demo, driver):
+    nip, _name, password = demo.accounts.participants[0]
+    _cold_program(app, nip)
     driver.login(nip, password)
     # Three right answers of four: 75, the share right.
     started = driver.take("UJIAN-BARU", True, n_answers=3)
