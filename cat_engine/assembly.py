@@ -228,13 +228,6 @@ def family_window(bank: ItemBank, window: ExposureWindow | None) -> ExposureWind
                           n_tests=window.n_tests)
 
 
-def _eligible_families(bank: ItemBank, excluded: np.ndarray) -> int:
-    """How many families (items, without families) the items not ``excluded`` belong to."""
-    if bank.family_codes is None:
-        return int((~excluded).sum())
-    return int(np.unique(bank.family_codes[~excluded]).size)
-
-
 def _one_per_family(bank: ItemBank, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """``eligible`` narrowed to one item per family, drawn at random (ItemBank.family)."""
     if bank.family_codes is None:
@@ -453,9 +446,9 @@ def assemble_form(
     for step in widen:
         eligible_by = dataclasses.replace(rule, cap_ramp=None, exposure_slack=step)
         mask = exposure_exclusion(bank, eligible_by, excluded=base, window=window)
-        if _eligible_families(bank, mask) >= 2 * length:
+        if bank.family_count(~mask) >= 2 * length:
             break
-    if _eligible_families(bank, mask) < length:
+    if bank.family_count(~mask) < length:
         mask = base
     last_error: ValueError | None = None
     # Without content targets the second try is a fresh random draw of the same kind.

@@ -242,6 +242,14 @@ class ItemBank:
         codes.setflags(write=False)
         return codes
 
+    def family_count(self, among: np.ndarray | None = None) -> int:
+        """How many families the items ``among`` ((n,) bool; None: all) belong to: the most
+        items a test can take from them."""
+        if self.family_codes is None:
+            return len(self) if among is None else int(np.count_nonzero(among))
+        codes = self.family_codes if among is None else self.family_codes[among]
+        return int(np.unique(codes).size)
+
     def same_family(self, items) -> np.ndarray:
         """``(n,)`` bool: the items of the families of bank indices ``items`` (those items
         included)."""

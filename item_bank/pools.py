@@ -102,12 +102,16 @@ class Pool:
         """Whether some item has provisional parameters: the bank is not calibrated yet."""
         return self.provisional is not None and bool(self.provisional.any())
 
-    def family(self, index: int, *, pretest: bool = False) -> int:
-        """The family of pool item ``index`` (of pretest item ``index``)."""
+    def _families(self, pretest: bool) -> np.ndarray:
+        """The family of each item (pretest item); a pool built without them: the ids."""
         families = self.pretest_families if pretest else self.families
         if families is None:
-            return int((self.pretest_ids if pretest else self.item_ids)[index])
-        return int(families[index])
+            return self.pretest_ids if pretest else self.item_ids
+        return families
+
+    def family(self, index: int, *, pretest: bool = False) -> int:
+        """The family of pool item ``index`` (of pretest item ``index``)."""
+        return int(self._families(pretest)[index])
 
     def seen_mask(self, seen_families, *, pretest: bool = False) -> np.ndarray:
         """(items,) bool: the pool's items (pretest items) of the families the participant
@@ -125,18 +129,9 @@ class Pool:
         the whole pool on every call)."""
         out = {}
         for pretest in (False, True):
-            families = self.pretest_families if pretest else self.families
-            if families is None:
-                families = self.pretest_ids if pretest else self.item_ids
-            distinct, codes = np.unique(families, return_inverse=True)
+            distinct, codes = np.unique(self._families(pretest), return_inverse=True)
             out[pretest] = (distinct, codes.reshape(-1))
         return out
-
-    def unseen_families(self, excluded: np.ndarray) -> int:
-        """How many families the items not ``excluded`` belong to: the most items a test can
-        still take from the pool."""
-        families = self.item_ids if self.families is None else self.families
-        return int(np.unique(families[~excluded]).size)
 
     def pretest_counts(self, item_ids, values) -> np.ndarray:
         """Per pretest item (aligned with ``pretest_ids``) the count of (id, value) pairs."""

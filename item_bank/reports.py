@@ -113,7 +113,7 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
         pool = exam_pool(session, exam)
         # RULE: docs/item_bank.md "Item families" — a participant gets one item of a family,
         # so the items a pool has for them are its families.
-        available = 0 if pool is None else pool.unseen_families(np.zeros(len(pool), bool))
+        available = 0 if pool is None else pool.bank.family_count()
         shares = {} if pool is None else pool.content_shares
         per_participant = rules.max_attempts * rules.max_items
         if exam.kind == ExamKind.MATERI:
@@ -125,7 +125,7 @@ def bank_check(session: Session, *, program_code: str, cohort: int | None = None
             if not tag:
                 continue
             need = int(np.ceil(share * max(per_participant, exposure_need)))
-            have = pool.unseen_families(pool.bank.content != tag)
+            have = pool.bank.family_count(pool.bank.content == tag)
             lines.append(CapacityLine(exam.code, tag, have, need))
         if simulate and pool is not None and available >= rules.max_items:
             result = simulate_window(pool.bank, assembly=exam.assembly.value,

@@ -367,7 +367,7 @@ def start(load: StartLoad, seed: int, now: dt.datetime) -> Effects:
     if pool is not None:
         excluded = pool.seen_mask(load.seen)
     # A test takes at most one item of a family: the families left are the items left.
-    unseen = 0 if pool is None else pool.unseen_families(excluded)
+    unseen = 0 if pool is None else pool.bank.family_count(~excluded)
     if unseen < rules.max_items:
         # RULE: SPEC.md flow 4 — never fail mid-way: refuse at start when too few unseen items.
         raise BankExhausted("bank_exhausted", exam=exam.code, needed=rules.max_items,

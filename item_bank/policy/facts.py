@@ -224,6 +224,11 @@ class Presented:
     # per family, so no second item of it is ever shown to the participant.
     family: int | None = None
 
+    @property
+    def seen_family(self) -> int:
+        """The family its seen-item row stores (the item's own id when none was given)."""
+        return self.item_id if self.family is None else self.family
+
 
 @dataclass(frozen=True)
 class Finished:

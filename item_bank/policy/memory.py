@@ -126,7 +126,7 @@ class MemoryWindow:
                             if r.id == a.response_id else r for r in responses]
         for p in effects.present:
             seen = self.seen.setdefault(participant_id, set())
-            family = p.item_id if p.family is None else p.family
+            family = p.seen_family
             if family in seen:  # the database's UNIQUE seen-item set, per family
                 raise AssertionError(f"item {p.item_id} (family {family}) shown twice to "
                                      f"{participant_id}")

@@ -283,7 +283,7 @@ class OrmStore:
             session.execute(insert(SeenItem), [
                 {"participant_id": participant_id, "program_id": program_id,
                  "item_id": p.item_id, "attempt_id": attempt_id,
-                 "family_id": p.item_id if p.family is None else p.family}
+                 "family_id": p.seen_family}
                 for p in effects.present])
             dialect = session.get_bind().dialect.name
             # In id order, so that concurrent starts never deadlock on each other's rows.

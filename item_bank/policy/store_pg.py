@@ -38,7 +38,6 @@ from .facts import (
     CertificateFacts,
     Effects,
     Exposure,
-    Presented,
     Standing,
     StartLoad,
     attempt_facts,
@@ -282,10 +281,6 @@ def _int8s(packed: bytes | None) -> np.ndarray:
     return np.frombuffer(packed or b"", dtype=">i8").astype(np.int64)
 
 
-def _family(presented: Presented) -> int:
-    return presented.item_id if presented.family is None else presented.family
-
-
 def _exposure(packed: bytes | None, attempts_started: int) -> Exposure:
     pairs = _int8s(packed).reshape(-1, 2)
     return Exposure(item_ids=pairs[:, 0], counts=pairs[:, 1],
@@ -469,11 +464,11 @@ class PgStore:
                 params.update(item=p.item_id, position=p.position,
                               order=json.dumps(list(p.shown_order)),
                               presented_at=p.presented_at, pretest=p.pretest,
-                              param_version=p.param_version, family=_family(p))
+                              param_version=p.param_version, family=p.seen_family)
             elif effects.present:
                 items = [p.item_id for p in effects.present]
                 params.update(items=items, sorted_items=sorted(items),
-                              families=[_family(p) for p in effects.present],
+                              families=[p.seen_family for p in effects.present],
                               positions=[p.position for p in effects.present],
                               orders=[json.dumps(list(p.shown_order)) for p in effects.present],
                               pretests=[p.pretest for p in effects.present],

@@ -112,6 +112,8 @@ def test_a_family_of_seen_items_is_what_the_caller_excludes():
                                family=np.array([1, 2, 1, 3]))
     np.testing.assert_array_equal(bank.same_family([0]), [True, False, True, False])
     np.testing.assert_array_equal(bank.subset([0, 2]).family, [1, 1])
+    assert bank.family_count() == 3 and bank.family_count(np.array([1, 0, 1, 0], bool)) == 1
+    assert dataclasses.replace(bank, family=None).family_count(np.array([1, 0, 1, 0], bool)) == 2
     with pytest.raises(ValueError, match="families"):
         dataclasses.replace(bank, family=np.array([1, 2]))
 
